@@ -1,0 +1,1 @@
+//! client-go's controller machinery, rebuilt in Rust so each piece can be watched at work.

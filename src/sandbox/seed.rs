@@ -1,0 +1,83 @@
+//! What a new cluster has before anyone writes to it: the four system namespaces, the
+//! `kubernetes` service, and two worker nodes with realistic `status.nodeInfo`.
+
+use serde_json::{json, Value};
+
+use super::rest::Apiserver;
+use super::status::ApiError;
+
+const MANAGER: &str = "kube-apiserver";
+
+fn node(name: &str, ip: &str) -> Value {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "beta.kubernetes.io/arch": arch,
+                "beta.kubernetes.io/os": "linux",
+                "kubernetes.io/arch": arch,
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+            }
+        },
+        "spec": {"podCIDR": format!("10.244.{}.0/24", &ip[ip.len() - 1..]), "podCIDRs": [format!("10.244.{}.0/24", &ip[ip.len() - 1..])]},
+        "status": {
+            "capacity": {"cpu": "4", "ephemeral-storage": "61255492Ki", "hugepages-2Mi": "0", "memory": "8148240Ki", "pods": "110"},
+            "allocatable": {"cpu": "4", "ephemeral-storage": "61255492Ki", "hugepages-2Mi": "0", "memory": "8045840Ki", "pods": "110"},
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+            "conditions": [{
+                "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+                "lastHeartbeatTime": super::meta::now_rfc3339(), "lastTransitionTime": super::meta::now_rfc3339()
+            }],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "architecture": arch,
+                "bootID": uuid::Uuid::new_v4().to_string(),
+                "containerRuntimeVersion": "containerd://2.1.4",
+                "kernelVersion": "6.12.0-kubelab",
+                "kubeProxyVersion": "",
+                "kubeletVersion": super::server::KUBERNETES_VERSION,
+                "machineID": uuid::Uuid::new_v4().simple().to_string(),
+                "operatingSystem": "linux",
+                "osImage": "Debian GNU/Linux 13 (trixie)",
+                "systemUUID": uuid::Uuid::new_v4().to_string(),
+            }
+        }
+    })
+}
+
+/// Creates what a fresh cluster has, skipping what already exists.
+pub async fn seed(api: &Apiserver) -> Result<(), ApiError> {
+    let cat = api.catalogue();
+    let ns = cat.find("", "v1", "namespaces").expect("built in").clone();
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        ignore_exists(api.create_internal(&ns, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}), MANAGER).await)?;
+    }
+    let svc = cat.find("", "v1", "services").expect("built in").clone();
+    let kubernetes = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], "type": "ClusterIP", "sessionAffinity": "None"}
+    });
+    ignore_exists(api.create_internal(&svc, kubernetes, MANAGER).await)?;
+    let nodes = cat.find("", "v1", "nodes").expect("built in").clone();
+    for (name, ip) in [("kubelab-worker-1", "172.18.0.2"), ("kubelab-worker-2", "172.18.0.3")] {
+        ignore_exists(api.create_internal(&nodes, node(name, ip), "kubelet").await)?;
+    }
+    Ok(())
+}
+
+fn ignore_exists(r: Result<Value, ApiError>) -> Result<(), ApiError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}

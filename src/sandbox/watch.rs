@@ -1,0 +1,216 @@
+//! WATCH: a chunked stream of `{"type": ..., "object": ...}` lines.
+//!
+//! Every watcher reads the one shared history of committed events (the watch cache, kept
+//! by [`super::storage`]) at its own pace, from its own position. A slow watcher therefore
+//! slows nobody else: writers never wait for watchers, and a watcher that falls so far
+//! behind that the history no longer holds its position gets `410 Gone`, exactly what
+//! kube-apiserver does, and re-lists.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::request::Format;
+use super::resources::ResourceInfo;
+use super::rest::{include_object, list_options_invalid, list_prefix, too_large_resource_version, ApiRequest, ListOptions};
+use super::status::ApiError;
+use super::storage::{EventType, Snapshot, Storage, Stored};
+use super::table;
+
+/// How often an idle watch with `allowWatchBookmarks` gets a BOOKMARK.
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
+/// A watch without `timeoutSeconds` ends after this, as the apiserver's randomised
+/// 30-60 min timeout does; clients simply watch again.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// Events a watcher copies out of the history per wake-up.
+const BATCH: usize = 512;
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Start {
+    /// Synthetic ADDED for what exists now, then changes (no resourceVersion, or "0",
+    /// or `sendInitialEvents=true`).
+    InitialEvents { rev: u64, end_bookmark: bool },
+    /// Changes strictly after this revision.
+    After(u64),
+}
+
+/// A prepared watch: the parameters checked, the stream not yet started.
+pub struct Watch {
+    storage: Arc<Storage>,
+    res: ResourceInfo,
+    prefix: String,
+    opts: ListOptions,
+    start: Start,
+    format: Format,
+    include: super::table::IncludeObject,
+    timeout: Duration,
+}
+
+impl Watch {
+    /// Checks the options; errors here are ordinary HTTP errors (before the stream starts).
+    pub fn prepare(storage: Arc<Storage>, res: &ResourceInfo, req: &ApiRequest) -> Result<Watch, ApiError> {
+        let opts = ListOptions::parse(res, &req.query)?;
+        let current = storage.revision();
+        let rv = match opts.resource_version.as_deref() {
+            None | Some("0") => None,
+            Some(s) => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?),
+        };
+        let start = match (opts.send_initial_events, opts.resource_version_match.as_deref()) {
+            (Some(true), Some("NotOlderThan")) => {
+                if let Some(n) = rv {
+                    if n > current {
+                        return Err(too_large_resource_version(n, current));
+                    }
+                }
+                Start::InitialEvents { rev: current, end_bookmark: opts.allow_bookmarks }
+            }
+            (Some(_), _) => {
+                return Err(list_options_invalid(
+                    "resourceVersionMatch",
+                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ))
+            }
+            (None, Some(_)) => return Err(list_options_invalid("resourceVersionMatch", "resourceVersionMatch is forbidden for watch")),
+            (None, None) => match rv {
+                None => Start::InitialEvents { rev: current, end_bookmark: opts.allow_bookmarks && opts.resource_version.is_none() },
+                Some(n) => Start::After(n),
+            },
+        };
+        let timeout = opts.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+        Ok(Watch {
+            storage,
+            prefix: list_prefix(res, req.path.namespace.as_deref()),
+            res: res.clone(),
+            start,
+            format: req.format,
+            include: include_object(&req.query),
+            timeout,
+            opts,
+        })
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self.format {
+            Format::Table => "application/json;as=Table;v=v1;g=meta.k8s.io",
+            _ => "application/json",
+        }
+    }
+
+    /// Starts streaming: returns the receiving end of the chunk channel.
+    pub fn start(self) -> mpsc::Receiver<Bytes> {
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            let _ = tokio::time::timeout_at(deadline, self.run(&tx)).await;
+        });
+        rx
+    }
+
+    /// Encodes one event line.
+    fn line(&self, type_: &str, raw: &Bytes) -> Bytes {
+        let object: Bytes = match self.format {
+            Format::Table => {
+                let v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+                let rv = v.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+                let t = table::to_table(&self.res, &[v], json!({"resourceVersion": rv}), self.include, std::time::SystemTime::now());
+                Bytes::from(serde_json::to_vec(&t).unwrap())
+            }
+            _ => raw.clone(),
+        };
+        let mut out = Vec::with_capacity(object.len() + 32);
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(type_.as_bytes());
+        out.extend_from_slice(b"\",\"object\":");
+        out.extend_from_slice(&object);
+        out.extend_from_slice(b"}\n");
+        Bytes::from(out)
+    }
+
+    fn bookmark(&self, rev: u64, initial_end: bool) -> Bytes {
+        let mut metadata = json!({"resourceVersion": rev.to_string()});
+        if initial_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let obj = json!({"kind": self.res.kind, "apiVersion": self.res.api_version(), "metadata": metadata});
+        Bytes::from(format!("{{\"type\":\"BOOKMARK\",\"object\":{obj}}}\n"))
+    }
+
+    fn error_gone(&self, asked: u64, oldest: u64) -> Bytes {
+        let status = ApiError::gone(format!("too old resource version: {asked} ({oldest})")).to_status();
+        Bytes::from(format!("{{\"type\":\"ERROR\",\"object\":{status}}}\n"))
+    }
+
+    async fn run(&self, tx: &mpsc::Sender<Bytes>) -> Option<()> {
+        let mut committed = self.storage.committed();
+        let mut position = match self.start {
+            Start::After(n) => n,
+            Start::InitialEvents { rev, end_bookmark } => {
+                let (rev, items) = self.storage.list(&self.prefix, None, Snapshot::At(rev)).ok()?;
+                for s in items.iter().filter(|s| self.opts.matches(s)) {
+                    tx.send(self.line("ADDED", &s.raw)).await.ok()?;
+                }
+                if end_bookmark {
+                    tx.send(self.bookmark(rev, true)).await.ok()?;
+                }
+                rev
+            }
+        };
+        let mut last_bookmark = tokio::time::Instant::now();
+        loop {
+            let events = match self.storage.events_after(position, BATCH) {
+                Ok(e) => e,
+                Err(oldest) => {
+                    tx.send(self.error_gone(position, oldest)).await.ok()?;
+                    return Some(());
+                }
+            };
+            if events.is_empty() {
+                let wait = BOOKMARK_INTERVAL.saturating_sub(last_bookmark.elapsed());
+                tokio::select! {
+                    changed = committed.changed() => { changed.ok()?; }
+                    _ = tokio::time::sleep(wait) => {
+                        if self.opts.allow_bookmarks {
+                            let rev = (*committed.borrow()).max(position);
+                            tx.send(self.bookmark(rev, false)).await.ok()?;
+                        }
+                        last_bookmark = tokio::time::Instant::now();
+                    }
+                    _ = tx.closed() => return None,
+                }
+                continue;
+            }
+            for e in events {
+                position = e.rev;
+                if !e.key.starts_with(&self.prefix) {
+                    continue;
+                }
+                if let Some(type_) = self.visible_as(e.type_, &e.object, e.prev.as_deref()) {
+                    tx.send(self.line(type_, &e.object.raw)).await.ok()?;
+                }
+            }
+        }
+    }
+
+    /// What a change looks like through this watch's selectors: an object that starts
+    /// matching is ADDED, one that stops matching is DELETED, as the watch cache reports.
+    fn visible_as(&self, type_: EventType, now: &Stored, prev: Option<&Stored>) -> Option<&'static str> {
+        let now_matches = self.opts.matches(now);
+        match type_ {
+            EventType::Added => now_matches.then_some("ADDED"),
+            EventType::Deleted => prev.map_or(now_matches, |p| self.opts.matches(p)).then_some("DELETED"),
+            EventType::Modified => {
+                let was = prev.is_some_and(|p| self.opts.matches(p));
+                match (was, now_matches) {
+                    (true, true) => Some("MODIFIED"),
+                    (false, true) => Some("ADDED"),
+                    (true, false) => Some("DELETED"),
+                    (false, false) => None,
+                }
+            }
+        }
+    }
+}

@@ -190,8 +190,28 @@ fn index_of(res: &ResourceInfo, obj: &Value) -> (selectors::Labels, Vec<(String,
 
 fn new_object(res: &ResourceInfo, obj: &mut Value, rev: u64) -> NewObject {
     meta::set(obj, "resourceVersion", json!(rev.to_string()));
+    stored_form(res, obj)
+}
+
+/// Serializes an object for the store: `apiVersion` and `kind` first, so that a list can
+/// serve built-in items without them by skipping a prefix.
+pub fn stored_form(res: &ResourceInfo, obj: &Value) -> NewObject {
     let (labels, fields) = index_of(res, obj);
-    NewObject { raw: Bytes::from(serde_json::to_vec(obj).expect("JSON values serialize")), labels, fields }
+    let mut body = obj.as_object().cloned().unwrap_or_default();
+    let api_version = body.remove("apiVersion").unwrap_or_else(|| json!(res.api_version()));
+    let kind = body.remove("kind").unwrap_or_else(|| json!(res.kind));
+    let rest = serde_json::to_vec(&body).expect("JSON values serialize");
+    let mut raw = format!("{{\"apiVersion\":{api_version},\"kind\":{kind}").into_bytes();
+    let item_start = raw.len() + 1;
+    if rest.len() > 2 {
+        raw.push(b',');
+        raw.extend_from_slice(&rest[1..]);
+    } else {
+        raw.push(b'}');
+    }
+    // Custom resources keep apiVersion and kind in lists (they are unstructured).
+    let item_start = if res.schema.is_some() || rest.len() <= 2 { 0 } else { item_start };
+    NewObject { raw: Bytes::from(raw), item_start, labels, fields }
 }
 
 /// The object without what changes on every write, to tell a no-op update from a real one.
@@ -241,8 +261,8 @@ impl Apiserver {
             let group = v.get("apiVersion").and_then(|a| a.as_str()).map(|a| a.split_once('/').map(|(g, _)| g).unwrap_or("")).unwrap_or("");
             let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or("");
             match cat.find_kind(group, kind) {
-                Some(res) => index_of(res, &v),
-                None => (meta::labels(&v), vec![]),
+                Some(res) => stored_form(res, &v),
+                None => NewObject { raw: s.raw.clone(), item_start: 0, labels: meta::labels(&v), fields: vec![] },
             }
         });
         api
@@ -1264,7 +1284,9 @@ pub fn encode_list(res: &ResourceInfo, req: &ApiRequest, list_meta: Value, items
                 if i > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(&s.raw);
+                let (open, rest) = s.item_parts();
+                out.extend_from_slice(open);
+                out.extend_from_slice(rest);
             }
             out.extend_from_slice(b"]}");
             Ok(Reply::json(200, Bytes::from(out)))

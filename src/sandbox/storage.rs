@@ -29,12 +29,21 @@ pub struct Stored {
     pub rv: u64,
     /// The object as served, `metadata.resourceVersion` included.
     pub raw: Bytes,
+    /// Where the object continues after `apiVersion` and `kind` (0: they stay). Built-in
+    /// kinds are listed without them, as the apiserver does: a list item is `{` and
+    /// `raw[item_start..]`.
+    pub item_start: usize,
     pub labels: Labels,
     /// Selectable fields (`metadata.name`, `status.phase`, ...) and their values.
     pub fields: Vec<(String, String)>,
 }
 
 impl Stored {
+    /// The object as a list item.
+    pub fn item_parts(&self) -> (&'static [u8], &[u8]) {
+        if self.item_start == 0 { (b"", &self.raw) } else { (b"{", &self.raw[self.item_start..]) }
+    }
+
     pub fn value(&self) -> serde_json::Value {
         serde_json::from_slice(&self.raw).expect("stored objects are valid JSON")
     }
@@ -128,6 +137,7 @@ pub enum Write {
 /// A new state for a key, computed with its revision known.
 pub struct NewObject {
     pub raw: Bytes,
+    pub item_start: usize,
     pub labels: Labels,
     pub fields: Vec<(String, String)>,
 }
@@ -174,7 +184,7 @@ impl Storage {
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
             for row in rows {
                 let (key, rv, value) = row?;
-                let stored = Stored { key: key.clone(), rv: rv as u64, raw: Bytes::from(value), labels: Labels::new(), fields: vec![] };
+                let stored = Stored { key: key.clone(), rv: rv as u64, raw: Bytes::from(value), item_start: 0, labels: Labels::new(), fields: vec![] };
                 objects.insert(key, Arc::new(stored));
             }
         }
@@ -188,13 +198,13 @@ impl Storage {
         Ok(Arc::new(Storage { state: Mutex::new(State { rev, objects }), history, writer: tx, committed: committed_rx }))
     }
 
-    /// After loading, the index fields (labels, selectable fields) are computed by the caller,
-    /// which knows the kinds; this replaces an object's index data in place.
-    pub fn reindex(&self, f: impl Fn(&Stored) -> (Labels, Vec<(String, String)>)) {
+    /// After loading, the index fields (labels, selectable fields, list form) are computed
+    /// by the caller, which knows the kinds; this replaces them in place.
+    pub fn reindex(&self, f: impl Fn(&Stored) -> NewObject) {
         let mut state = self.state.lock().unwrap();
         for v in state.objects.values_mut() {
-            let (labels, fields) = f(v);
-            *v = Arc::new(Stored { key: v.key.clone(), rv: v.rv, raw: v.raw.clone(), labels, fields });
+            let n = f(v);
+            *v = Arc::new(Stored { key: v.key.clone(), rv: v.rv, raw: n.raw, item_start: n.item_start, labels: n.labels, fields: n.fields });
         }
     }
 
@@ -285,7 +295,7 @@ impl Storage {
                 },
             };
             state.rev = next_rev;
-            let stored = Arc::new(Stored { key: key.to_string(), rv: next_rev, raw: new_obj.raw, labels: new_obj.labels, fields: new_obj.fields });
+            let stored = Arc::new(Stored { key: key.to_string(), rv: next_rev, raw: new_obj.raw, item_start: new_obj.item_start, labels: new_obj.labels, fields: new_obj.fields });
             match type_ {
                 EventType::Deleted => {
                     state.objects.remove(key);
@@ -416,7 +426,7 @@ mod tests {
     use super::*;
 
     fn obj(s: &str) -> NewObject {
-        NewObject { raw: Bytes::from(s.to_string()), labels: Labels::new(), fields: vec![] }
+        NewObject { raw: Bytes::from(s.to_string()), item_start: 0, labels: Labels::new(), fields: vec![] }
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod managed_fields;
+pub mod openapi;
 pub mod patch;
 pub mod registry;
 pub mod resources;

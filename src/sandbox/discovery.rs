@@ -38,11 +38,12 @@ pub fn serve_at(path: &str, accept: &str, catalogue: &Catalogue, server_address:
     }
     let path = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if !matches!(segments.as_slice(), ["api"] | ["api", _] | ["apis"] | ["apis", _] | ["apis", _, _]) {
+        return None;
+    }
     let aggregated_allowed = matches!(segments.as_slice(), ["api"] | ["apis"]);
-    let format = match negotiate(accept, aggregated_allowed) {
-        Some(f) => f,
-        None if matches!(segments.as_slice(), ["api", ..] | ["apis", ..]) && segments.len() <= 3 => return Some(Err(ApiError::not_acceptable())),
-        None => return None,
+    let Some(format) = negotiate(accept, aggregated_allowed) else {
+        return Some(Err(ApiError::not_acceptable()));
     };
     let body = match (segments.as_slice(), format) {
         (["api"], Format::Aggregated(v)) => return Some(Ok(aggregated(v, vec![core_group(catalogue)]))),
@@ -571,8 +572,11 @@ mod tests {
 
     #[test]
     fn only_protobuf_is_not_acceptable() {
-        let r = serve("/api", "application/vnd.kubernetes.protobuf", &Catalogue::default()).unwrap();
+        let c = Catalogue::default();
+        let r = serve("/api", "application/vnd.kubernetes.protobuf", &c).unwrap();
         assert_eq!(r.err().unwrap().code, 406);
+        // A resource path is the server's to negotiate, whatever it asks for.
+        assert!(serve("/api/v1/pods", "application/vnd.kubernetes.protobuf", &c).is_none());
     }
 
     #[test]
@@ -582,3 +586,4 @@ mod tests {
         assert_eq!(v, ["v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"]);
     }
 }
+

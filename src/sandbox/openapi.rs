@@ -164,9 +164,9 @@ pub fn group_version_hash(catalogue: &Catalogue, group: &str, version: &str) -> 
 pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<Document, ApiError>> {
     let path = path.split('?').next().unwrap_or(path);
     let rest = path.strip_prefix("/openapi/")?;
-    let json = |body: Bytes| Ok(Document { content_type: "application/json".into(), body });
+    let json = |body: Bytes| Document { content_type: "application/json".into(), body };
     match rest {
-        "v2" => Some(if accepts(accept, &["application/json"]) { json(cached(catalogue, "v2", || v2::document(&model(catalogue, |_| true)))) } else { Err(not_acceptable()) }),
+        "v2" => Some(if accepts(accept, &["application/json"]) { Ok(json(cached(catalogue, "v2", || v2::document(&model(catalogue, |_| true))))) } else { Err(not_acceptable()) }),
         // The real server writes the index without a content type; Go sniffs it as text.
         "v3" => Some(Ok(Document { content_type: "text/plain; charset=utf-8".into(), body: Bytes::from(v3::index(catalogue).to_string()) })),
         _ => {
@@ -183,7 +183,7 @@ pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<D
                 return Some(Err(not_acceptable()));
             }
             let key = format!("v3/{gv}");
-            Some(json(cached(catalogue, &key, || v3::document(&model(catalogue, |r| r.group == group && r.version == version)))))
+            Some(Ok(json(cached(catalogue, &key, || v3::document(&model(catalogue, |r| r.group == group && r.version == version))))))
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod discovery;
 pub mod managed_fields;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod registry;
 pub mod request;
@@ -114,7 +115,7 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| SandboxError::Listen { addr: bind.clone(), source })?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let server = Arc::new(server::Server { api: api.clone(), token: token.clone(), log_requests: opts.log_requests, data_dir: dir.clone() });
+        let server = Arc::new(server::Server { api: api.clone(), token: token.clone(), log_requests: opts.log_requests, data_dir: dir.clone(), address: addr.to_string() });
         tokio::spawn(server::run(listener, certs.server_config()?, server, shutdown_rx.clone()));
         controllers::spawn_all(api.clone(), shutdown_rx.clone());
         tokio::spawn(compaction(api.clone(), opts.compaction_interval.unwrap_or(Duration::from_secs(30)), shutdown_rx));

@@ -72,6 +72,10 @@ impl ResourceInfo {
     pub fn has_verb(&self, verb: &str) -> bool {
         self.verbs.iter().any(|v| v == verb)
     }
+    /// True for a custom resource (defined by a CRD, so it carries its schema).
+    pub fn is_custom(&self) -> bool {
+        self.schema.is_some()
+    }
     /// The REST path of the collection, for `namespace` when namespaced.
     pub fn collection_path(&self, namespace: Option<&str>) -> String {
         let base = if self.group.is_empty() { "/api/v1".to_string() } else { format!("/apis/{}/{}", self.group, self.version) };
@@ -193,6 +197,11 @@ impl Catalogue {
     }
     pub fn all(&self) -> &[ResourceInfo] {
         &self.resources
+    }
+    /// True when `other` serves exactly the same resources: the same catalogue, or one
+    /// rebuilt with equal content. Lets documents derived from a catalogue be cached.
+    pub fn same_as(&self, other: &Catalogue) -> bool {
+        Arc::ptr_eq(&self.resources, &other.resources) || self.resources == other.resources
     }
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceInfo> {
         self.resources.iter().find(|r| r.group == group && r.version == version && r.plural == plural)

@@ -37,6 +37,8 @@ pub struct Server {
     /// Log each request on stderr (`sandbox start --foreground`).
     pub log_requests: bool,
     pub data_dir: std::path::PathBuf,
+    /// `host:port` the server listens on, as discovery advertises it.
+    pub address: String,
 }
 
 fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
@@ -136,7 +138,7 @@ impl Server {
         }
         let accept = req.headers().get("accept").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
         let catalogue = self.api.catalogue();
-        if let Some(doc) = discovery::serve(&path, &accept, &catalogue) {
+        if let Some(doc) = discovery::serve_at(&path, &accept, &catalogue, &self.address) {
             return match doc {
                 Ok(d) => full(200, &d.content_type, d.body),
                 Err(e) => error_response(&e),

@@ -1,0 +1,280 @@
+//! OpenAPI: `/openapi/v2` (Swagger 2.0) and `/openapi/v3[/<group-version>]` (OpenAPI 3.0).
+//!
+//! kubectl reads these to explain fields (`kubectl explain pod.spec` walks `/openapi/v3`,
+//! then the group-version document), to build strategic merge patches for `apply`, and to
+//! decide whether the server validates fields itself. Both versions are rendered from one
+//! [`Model`] of what the catalogue serves: the definitions (k8s-openapi's schemas for
+//! built-ins, the CRD's schema for custom resources) and the REST operations.
+//!
+//! Documents are cached per catalogue: `/openapi/v2` is large and kubectl asks often, and
+//! the catalogue only changes when a CRD comes or goes.
+
+mod custom;
+mod operations;
+mod patch_meta;
+mod schemas;
+mod v2;
+mod v3;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use super::discovery::{accepts, Document};
+use super::resources::{Catalogue, ResourceInfo};
+use super::status::ApiError;
+use operations::{Names, PathItem};
+use schemas::{closure, DEFINITIONS_PREFIX, META_ROOTS};
+
+/// The version the documents' `info` announces: the apiserver the sandbox imitates.
+pub use super::server::KUBERNETES_VERSION;
+
+/// What a document describes: definitions (Swagger-2 references) and paths.
+pub struct Model {
+    pub definitions: Map<String, Value>,
+    pub paths: Vec<PathItem>,
+    /// Definitions built from CRD schemas, which Swagger 2 needs trimmed.
+    pub custom: BTreeSet<String>,
+}
+
+/// The model of the resources of `catalogue` that `include` selects.
+pub fn model(catalogue: &Catalogue, include: impl Fn(&ResourceInfo) -> bool) -> Model {
+    let builtins = schemas::builtins();
+    let mut own = Map::new();
+    let mut custom = BTreeSet::new();
+    let mut roots: Vec<String> = META_ROOTS.iter().map(|s| s.to_string()).collect();
+    let mut gvks: Vec<(String, Value)> = Vec::new();
+    let mut paths = Vec::new();
+    let mut group_versions: Vec<(String, String)> = Vec::new();
+
+    for r in catalogue.all().iter().filter(|r| include(r)) {
+        let (kind_name, strategic) = match (&r.schema, builtins.name_of(&r.group, &r.version, &r.kind)) {
+            (Some(schema), _) => {
+                let name = custom::definition_name(r);
+                own.insert(name.clone(), custom::definition(schema));
+                custom.insert(name.clone());
+                (name, false)
+            }
+            (None, Some(name)) => (name.to_string(), true),
+            // A built-in k8s-openapi does not describe: still explainable as an object.
+            (None, None) => {
+                let name = format!("io.k8s.api.{}.{}.{}", r.group.split('.').next().filter(|g| !g.is_empty()).unwrap_or("core"), r.version, r.kind);
+                own.insert(name.clone(), json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+                (name, true)
+            }
+        };
+        let list_name = format!("{kind_name}List");
+        own.insert(list_name.clone(), list_definition(r, &kind_name));
+        roots.push(kind_name.clone());
+        if r.has_subresource("scale") {
+            roots.push("io.k8s.api.autoscaling.v1.Scale".into());
+            gvks.push(("io.k8s.api.autoscaling.v1.Scale".into(), json!({"group": "autoscaling", "kind": "Scale", "version": "v1"})));
+        }
+        gvks.push((kind_name.clone(), json!({"group": r.group, "kind": r.kind, "version": r.version})));
+        gvks.push((list_name.clone(), json!({"group": r.group, "kind": r.list_kind(), "version": r.version})));
+        let gv = (r.group.clone(), r.version.clone());
+        if !group_versions.contains(&gv) {
+            group_versions.push(gv);
+        }
+        paths.extend(operations::paths_for(r, &Names { kind: kind_name, list: list_name, strategic }));
+    }
+
+    // Built-in definitions reached from the roots and from the custom and list definitions.
+    let mut pending: Vec<String> = roots;
+    for def in own.values() {
+        collect_ref_names(def, &mut pending);
+    }
+    let mut definitions = own;
+    for name in closure(&builtins.definitions, pending.iter().map(String::as_str)) {
+        if !definitions.contains_key(&name) {
+            definitions.insert(name.clone(), builtins.definitions[&name].clone());
+        }
+    }
+
+    // Kinds that travel in every group-version: the delete options and watch events.
+    for (group, version) in &group_versions {
+        for kind in ["DeleteOptions", "WatchEvent"] {
+            gvks.push((format!("io.k8s.apimachinery.pkg.apis.meta.v1.{kind}"), json!({"group": group, "kind": kind, "version": version})));
+        }
+    }
+    gvks.push(("io.k8s.apimachinery.pkg.apis.meta.v1.Status".into(), json!({"group": "", "kind": "Status", "version": "v1"})));
+    for (name, gvk) in gvks {
+        if let Some(Value::Object(def)) = definitions.get_mut(&name) {
+            let list = def.entry("x-kubernetes-group-version-kind").or_insert_with(|| json!([]));
+            if let Value::Array(items) = list {
+                if !items.contains(&gvk) {
+                    items.push(gvk);
+                }
+            }
+        }
+    }
+    Model { definitions, paths, custom }
+}
+
+fn collect_ref_names(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(m) => {
+            if let Some(name) = m.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix(DEFINITIONS_PREFIX)) {
+                out.push(name.to_string());
+            }
+            m.values().for_each(|v| collect_ref_names(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_ref_names(v, out)),
+        _ => {}
+    }
+}
+
+/// `PodList`: k8s-openapi has one generic `List<T>`, so the per-kind list definitions that
+/// upstream publishes are written out here.
+fn list_definition(r: &ResourceInfo, kind_name: &str) -> Value {
+    json!({
+        "description": format!("{} is a list of {}.", r.list_kind(), r.kind),
+        "type": "object",
+        "properties": {
+            "apiVersion": {"description": "APIVersion defines the versioned schema of this representation of an object.", "type": "string"},
+            "items": {"description": format!("List of {}.", r.plural), "type": "array", "items": {"$ref": format!("{DEFINITIONS_PREFIX}{kind_name}")}},
+            "kind": {"description": "Kind is a string value representing the REST resource this object represents.", "type": "string"},
+            "metadata": {"$ref": format!("{DEFINITIONS_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"), "description": "Standard list metadata."}
+        },
+        "required": ["items"]
+    })
+}
+
+/// `api/v1` or `apis/apps/v1`: how `/openapi/v3` names a group-version.
+pub fn group_version_path(group: &str, version: &str) -> String {
+    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+}
+
+/// A stable digest of what a group-version serves: the `hash` of its `/openapi/v3` entry,
+/// which clients use to cache the document (the server ignores it on the way back).
+pub fn group_version_hash(catalogue: &Catalogue, group: &str, version: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    KUBERNETES_VERSION.hash(&mut hasher);
+    for r in catalogue.all().iter().filter(|r| r.group == group && r.version == version) {
+        format!("{r:?}").hash(&mut hasher);
+    }
+    format!("{:016X}", hasher.finish())
+}
+
+/// Answers `/openapi/v2` and `/openapi/v3...`; `None` for other paths.
+pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<Document, ApiError>> {
+    let path = path.split('?').next().unwrap_or(path);
+    let rest = path.strip_prefix("/openapi/")?;
+    let json = |body: Bytes| Document { content_type: "application/json".into(), body };
+    match rest {
+        "v2" => Some(if accepts(accept, &["application/json"]) { Ok(json(cached(catalogue, "v2", || v2::document(&model(catalogue, |_| true))))) } else { Err(not_acceptable()) }),
+        // The real server writes the index without a content type; Go sniffs it as text.
+        "v3" => Some(Ok(Document { content_type: "text/plain; charset=utf-8".into(), body: Bytes::from(v3::index(catalogue).to_string()) })),
+        _ => {
+            let gv = rest.strip_prefix("v3/")?;
+            let (group, version) = match gv.split('/').collect::<Vec<_>>().as_slice() {
+                ["api", version] => (String::new(), version.to_string()),
+                ["apis", group, version] => (group.to_string(), version.to_string()),
+                _ => return Some(Err(ApiError::page_not_found())),
+            };
+            if !catalogue.serves_group_version(&group, &version) {
+                return Some(Err(ApiError::page_not_found()));
+            }
+            if !accepts(accept, &["application/json"]) {
+                return Some(Err(not_acceptable()));
+            }
+            let key = format!("v3/{gv}");
+            Some(Ok(json(cached(catalogue, &key, || v3::document(&model(catalogue, |r| r.group == group && r.version == version))))))
+        }
+    }
+}
+
+/// kubectl asks `/openapi/v2` for protobuf only; the sandbox speaks JSON, and a 406 makes
+/// kubectl go on without the v2 document (it prefers v3 anyway).
+fn not_acceptable() -> ApiError {
+    ApiError { plain_text: true, ..ApiError::new(406, "NotAcceptable", "406: Not Acceptable\n") }
+}
+
+/// Serialised documents of the catalogue last asked about.
+struct Cache {
+    catalogue: Catalogue,
+    documents: HashMap<String, Bytes>,
+}
+
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+/// The document `key` of `catalogue`, built by `build` on the first request. The cache holds
+/// a clone of the catalogue, so a new catalogue is recognised even if equal in address.
+fn cached(catalogue: &Catalogue, key: &str, build: impl FnOnce() -> Value) -> Bytes {
+    let mut guard = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let fresh = guard.as_ref().is_some_and(|c| c.catalogue.same_as(catalogue));
+    if !fresh {
+        *guard = Some(Cache { catalogue: catalogue.clone(), documents: HashMap::new() });
+    }
+    let cache = guard.as_mut().expect("cache just filled");
+    cache.documents.entry(key.to_string()).or_insert_with(|| Bytes::from(build().to_string())).clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(path: &str) -> Value {
+        let doc = serve(path, "application/json", &Catalogue::default()).unwrap().unwrap();
+        serde_json::from_slice(&doc.body).unwrap()
+    }
+
+    #[test]
+    fn v2_has_pod_with_gvk_and_patch_keys() {
+        let v2 = body("/openapi/v2");
+        assert_eq!(v2["swagger"], "2.0");
+        let pod = &v2["definitions"]["io.k8s.api.core.v1.Pod"];
+        assert_eq!(pod["x-kubernetes-group-version-kind"], json!([{"group": "", "kind": "Pod", "version": "v1"}]));
+        let spec = &v2["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"];
+        assert_eq!(spec["containers"]["x-kubernetes-patch-merge-key"], "name");
+        assert_eq!(v2["definitions"]["io.k8s.api.apps.v1.DeploymentList"]["x-kubernetes-group-version-kind"][0]["kind"], "DeploymentList");
+        let get = &v2["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["get"];
+        assert_eq!(get["x-kubernetes-action"], "get");
+        assert_eq!(get["x-kubernetes-group-version-kind"]["kind"], "Pod");
+    }
+
+    #[test]
+    fn every_v2_reference_resolves() {
+        let v2 = body("/openapi/v2");
+        let mut refs = Vec::new();
+        collect_ref_names(&v2, &mut refs);
+        for name in refs {
+            assert!(v2["definitions"].get(&name).is_some(), "dangling $ref {name}");
+        }
+    }
+
+    #[test]
+    fn v2_protobuf_only_is_not_acceptable() {
+        let r = serve("/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", &Catalogue::default()).unwrap();
+        assert_eq!(r.err().unwrap().code, 406);
+    }
+
+    #[test]
+    fn v3_unknown_group_version_is_404() {
+        let r = serve("/openapi/v3/apis/nope.example.com/v1", "application/json", &Catalogue::default()).unwrap();
+        assert_eq!(r.err().unwrap().code, 404);
+    }
+
+    #[test]
+    fn custom_resource_gets_a_definition_from_its_schema() {
+        let base = Catalogue::default();
+        let mut book = base.find("", "v1", "configmaps").unwrap().clone();
+        book.group = "example.com".into();
+        book.kind = "Book".into();
+        book.plural = "books".into();
+        book.singular = "book".into();
+        book.schema = Some(json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"author": {"type": "string"}}}}}));
+        let catalogue = base.with(vec![book]);
+        let doc = serve("/openapi/v3/apis/example.com/v1?hash=0", "application/json", &catalogue).unwrap().unwrap();
+        let v3: Value = serde_json::from_slice(&doc.body).unwrap();
+        let book = &v3["components"]["schemas"]["com.example.v1.Book"];
+        assert_eq!(book["properties"]["spec"]["properties"]["author"]["type"], "string");
+        assert_eq!(book["x-kubernetes-group-version-kind"][0]["kind"], "Book");
+        let patch = &v3["paths"]["/apis/example.com/v1/namespaces/{namespace}/books/{name}"]["patch"];
+        assert!(patch["requestBody"]["content"].get("application/strategic-merge-patch+json").is_none());
+    }
+}

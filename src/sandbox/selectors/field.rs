@@ -1,0 +1,333 @@
+//! Field selectors (`?fieldSelector=spec.nodeName=node-a,status.phase!=Running`).
+//!
+//! Unlike labels, fields are not arbitrary: each resource publishes a small, fixed set of
+//! selectable fields (the kubelet watches `spec.nodeName=<me>`, kubectl finds events with
+//! `involvedObject.name=<pod>`). Anything else is a 400 `field label not supported`, which is
+//! why `field_set` and `supported_fields` live side by side here.
+
+use serde_json::Value;
+
+use crate::sandbox::resources::ResourceInfo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldOp {
+    /// `=` or `==`
+    Equals,
+    /// `!=`
+    NotEquals,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldRequirement {
+    pub field: String,
+    pub op: FieldOp,
+    pub value: String,
+}
+
+/// A parsed field selector: every requirement must hold. Empty selects everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldSelector {
+    pub requirements: Vec<FieldRequirement>,
+}
+
+impl FieldSelector {
+    /// Parses `metadata.name=x,status.phase!=Running`, refusing fields `res` cannot select on
+    /// with `field label not supported: <field>`.
+    pub fn parse(s: &str, res: &ResourceInfo) -> Result<Self, String> {
+        let supported = supported_fields(res);
+        let mut requirements = Vec::new();
+        for term in split_unescaped(s, ',') {
+            if term.is_empty() {
+                continue;
+            }
+            let Some((field, op, raw_value)) = split_term(&term) else {
+                return Err(format!("invalid selector: '{s}'; can't understand '{term}'"));
+            };
+            let value = unescape(raw_value).map_err(|e| format!("invalid field selector: {e}"))?;
+            if !supported.contains(&field) {
+                return Err(format!("field label not supported: {field}"));
+            }
+            requirements.push(FieldRequirement { field: field.to_string(), op, value });
+        }
+        Ok(Self { requirements })
+    }
+
+    /// `metadata.name=<name>`: what a watch on a single object (`/pods?watch&fieldSelector=...`
+    /// or `GET /pods/<name>?watch`) selects by.
+    pub fn name_equals(name: &str) -> Self {
+        Self { requirements: vec![FieldRequirement { field: "metadata.name".into(), op: FieldOp::Equals, value: name.into() }] }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
+    /// `fields` is what [`field_set`] computed for the object. A field missing from the set
+    /// has the value `""`, as the apiserver's `fields.Set` does.
+    pub fn matches(&self, fields: &[(String, String)]) -> bool {
+        self.requirements.iter().all(|r| {
+            let have = fields.iter().find(|(f, _)| *f == r.field).map(|(_, v)| v.as_str()).unwrap_or("");
+            match r.op {
+                FieldOp::Equals => have == r.value,
+                FieldOp::NotEquals => have != r.value,
+            }
+        })
+    }
+
+    /// The value a selector pins `field` to with `=`, if any (e.g. the name of a single-object
+    /// watch, so the server can skip a scan).
+    pub fn required_value(&self, field: &str) -> Option<&str> {
+        self.requirements.iter().find(|r| r.field == field && r.op == FieldOp::Equals).map(|r| r.value.as_str())
+    }
+}
+
+/// Splits on `sep` where it is not escaped with a backslash; escapes are kept for `unescape`.
+fn split_unescaped(s: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut escaped = false;
+    for c in s.chars() {
+        if escaped {
+            out.last_mut().unwrap().push(c);
+            escaped = false;
+        } else if c == '\\' {
+            out.last_mut().unwrap().push(c);
+            escaped = true;
+        } else if c == sep {
+            out.push(String::new());
+        } else {
+            out.last_mut().unwrap().push(c);
+        }
+    }
+    out
+}
+
+/// `field<op>value` at the first unescaped operator; `!=` and `==` win over `=`.
+fn split_term(term: &str) -> Option<(&str, FieldOp, &str)> {
+    let bytes = term.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'!' if bytes.get(i + 1) == Some(&b'=') => return Some((&term[..i], FieldOp::NotEquals, &term[i + 2..])),
+            b'=' if bytes.get(i + 1) == Some(&b'=') => return Some((&term[..i], FieldOp::Equals, &term[i + 2..])),
+            b'=' => return Some((&term[..i], FieldOp::Equals, &term[i + 1..])),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Undoes `\\`, `\,` and `\=`, the only escapes a field selector value may use.
+fn unescape(v: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(e @ ('\\' | ',' | '=')) => out.push(e),
+            Some(e) => return Err(format!("invalid escape sequence: \\{e}")),
+            None => return Err("unterminated escape sequence".into()),
+        }
+    }
+    Ok(out)
+}
+
+const EVENT_FIELDS: &[&str] = &[
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+];
+
+/// The fields `res` can be selected by: `metadata.name`, `metadata.namespace` and the kind's own.
+pub fn supported_fields(res: &ResourceInfo) -> Vec<&'static str> {
+    let mut out = vec!["metadata.name", "metadata.namespace"];
+    let own: &[&str] = match (res.group.as_str(), res.plural.as_str()) {
+        ("", "pods") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ],
+        ("" | "events.k8s.io", "events") => EVENT_FIELDS,
+        ("", "namespaces") => &["status.phase"],
+        ("", "nodes") => &["spec.unschedulable"],
+        ("", "secrets") => &["type"],
+        ("", "replicationcontrollers") | ("apps", "replicasets") => &["status.replicas"],
+        _ => &[],
+    };
+    out.extend_from_slice(own);
+    out
+}
+
+/// A string at a JSON path, or `""`.
+fn text(obj: &Value, path: &[&str]) -> String {
+    let mut v = obj;
+    for p in path {
+        match v.get(p) {
+            Some(next) => v = next,
+            None => return String::new(),
+        }
+    }
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A boolean at a JSON path as Go's `strconv.FormatBool` prints it (absent is `false`).
+fn flag(obj: &Value, path: &[&str]) -> String {
+    let mut v = obj;
+    for p in path {
+        match v.get(p) {
+            Some(next) => v = next,
+            None => return "false".into(),
+        }
+    }
+    v.as_bool().unwrap_or(false).to_string()
+}
+
+/// The selectable fields of an object and their values (always `metadata.name` and
+/// `metadata.namespace`, plus the kind's own, e.g. `spec.nodeName`, `status.phase` for pods).
+pub fn field_set(res: &ResourceInfo, obj: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vec![
+        ("metadata.name".into(), text(obj, &["metadata", "name"])),
+        ("metadata.namespace".into(), text(obj, &["metadata", "namespace"])),
+    ];
+    let mut add = |f: &str, v: String| out.push((f.to_string(), v));
+    match (res.group.as_str(), res.plural.as_str()) {
+        ("", "pods") => {
+            add("spec.nodeName", text(obj, &["spec", "nodeName"]));
+            add("spec.restartPolicy", text(obj, &["spec", "restartPolicy"]));
+            add("spec.schedulerName", text(obj, &["spec", "schedulerName"]));
+            add("spec.serviceAccountName", text(obj, &["spec", "serviceAccountName"]));
+            add("spec.hostNetwork", flag(obj, &["spec", "hostNetwork"]));
+            add("status.phase", text(obj, &["status", "phase"]));
+            add("status.podIP", text(obj, &["status", "podIP"]));
+            let ips: Vec<String> = obj
+                .pointer("/status/podIPs")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|ip| text(ip, &["ip"])).collect())
+                .unwrap_or_default();
+            add("status.podIPs", ips.join(","));
+            add("status.nominatedNodeName", text(obj, &["status", "nominatedNodeName"]));
+        }
+        ("", "events") => {
+            for f in ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"] {
+                add(&format!("involvedObject.{f}"), text(obj, &["involvedObject", f]));
+            }
+            add("reason", text(obj, &["reason"]));
+            add("reportingComponent", text(obj, &["reportingComponent"]));
+            add("source", text(obj, &["source", "component"]));
+            add("type", text(obj, &["type"]));
+        }
+        ("events.k8s.io", "events") => {
+            // events.k8s.io/v1 names the same data differently; selectors use the core names.
+            for f in ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"] {
+                add(&format!("involvedObject.{f}"), text(obj, &["regarding", f]));
+            }
+            add("reason", text(obj, &["reason"]));
+            add("reportingComponent", text(obj, &["reportingController"]));
+            add("source", text(obj, &["deprecatedSource", "component"]));
+            add("type", text(obj, &["type"]));
+        }
+        ("", "namespaces") => add("status.phase", text(obj, &["status", "phase"])),
+        ("", "nodes") => add("spec.unschedulable", flag(obj, &["spec", "unschedulable"])),
+        ("", "secrets") => add("type", text(obj, &["type"])),
+        ("", "replicationcontrollers") | ("apps", "replicasets") => {
+            let replicas = obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0);
+            add("status.replicas", replicas.to_string());
+        }
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::resources::builtins;
+    use serde_json::json;
+
+    fn res(group: &str, plural: &str) -> ResourceInfo {
+        builtins().into_iter().find(|r| r.group == group && r.plural == plural).unwrap()
+    }
+
+    fn p12_pods() -> Vec<Value> {
+        vec![
+            json!({"metadata": {"name": "s1", "namespace": "ns"}, "spec": {}, "status": {"phase": "Pending"}}),
+            json!({"metadata": {"name": "s2", "namespace": "ns"}, "spec": {}, "status": {"phase": "Pending"}}),
+            json!({"metadata": {"name": "s3", "namespace": "ns"}, "spec": {"nodeName": "node-a"}, "status": {"phase": "Pending"}}),
+        ]
+    }
+
+    fn selected(selector: &str) -> Vec<String> {
+        let pods = res("", "pods");
+        let s = FieldSelector::parse(selector, &pods).unwrap();
+        p12_pods()
+            .iter()
+            .filter(|p| s.matches(&field_set(&pods, p)))
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn p12_field_selectors() {
+        assert_eq!(selected("metadata.name=s2"), ["s2"]);
+        assert_eq!(selected("spec.nodeName=node-a"), ["s3"]);
+        assert_eq!(selected("spec.nodeName="), ["s1", "s2"]);
+        assert_eq!(selected("status.phase=Pending"), ["s1", "s2", "s3"]);
+        assert!(selected("status.phase!=Pending").is_empty());
+        assert_eq!(selected("metadata.name!=s1"), ["s2", "s3"]);
+        assert_eq!(selected("metadata.name==s1"), ["s1"]);
+    }
+
+    #[test]
+    fn p10_unsupported_field() {
+        let e = FieldSelector::parse("spec.containers.image=nginx", &res("", "pods")).unwrap_err();
+        assert_eq!(e, "field label not supported: spec.containers.image");
+        assert!(FieldSelector::parse("type=Opaque", &res("", "configmaps")).is_err());
+        assert!(FieldSelector::parse("type=Opaque", &res("", "secrets")).is_ok());
+    }
+
+    #[test]
+    fn p20_event_selector() {
+        let events = res("", "events");
+        let s = FieldSelector::parse("involvedObject.name=p,reason=Tested", &events).unwrap();
+        let e = json!({"involvedObject": {"kind": "Pod", "name": "p", "namespace": "ns"}, "metadata": {"name": "e1"}, "reason": "Tested", "source": {"component": "kubelab"}, "type": "Normal"});
+        assert!(s.matches(&field_set(&events, &e)));
+        assert!(FieldSelector::parse("source=kubelab", &events).unwrap().matches(&field_set(&events, &e)));
+    }
+
+    #[test]
+    fn syntax() {
+        let pods = res("", "pods");
+        assert_eq!(FieldSelector::parse("metadata.name", &pods).unwrap_err(), "invalid selector: 'metadata.name'; can't understand 'metadata.name'");
+        let s = FieldSelector::parse(r"metadata.name=a\,b", &pods).unwrap();
+        assert_eq!(s.requirements[0].value, "a,b");
+        assert!(FieldSelector::parse("", &pods).unwrap().is_empty());
+        assert_eq!(FieldSelector::name_equals("x").required_value("metadata.name"), Some("x"));
+        let node = json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}});
+        assert!(FieldSelector::parse("spec.unschedulable=true", &res("", "nodes")).unwrap().matches(&field_set(&res("", "nodes"), &node)));
+    }
+}

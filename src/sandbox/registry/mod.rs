@@ -10,6 +10,8 @@
 
 mod allocators;
 mod configmaps;
+#[cfg(test)]
+mod corpus_tests;
 mod daemonsets;
 pub mod decode;
 mod deployments;

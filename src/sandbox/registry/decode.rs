@@ -216,6 +216,9 @@ fn go_parent_struct(kind: &str, keys: &[&str]) -> String {
                 "template" => "PodTemplateSpec".into(),
                 "selector" => "LabelSelector".into(),
                 "spec" => "PodSpec".into(),
+                "env" => "EnvVar".into(),
+                "ports" if keys.contains(&"containers") => "ContainerPort".into(),
+                "ports" => "ServicePort".into(),
                 p => capitalize(p.strip_suffix('s').unwrap_or(p)),
             }
         }
@@ -423,6 +426,15 @@ mod tests {
         assert_eq!(
             err.message,
             "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container"
+        );
+    }
+
+    #[test]
+    fn type_errors_deeper_in_a_container() {
+        let err = decode(&res("", "Pod"), json!({"spec": {"containers": [{"name": "a", "image": "x", "env": [{"name": "A", "value": 5}]}]}})).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal number into Go struct field EnvVar.spec.containers.env.value of type string"
         );
     }
 

@@ -113,6 +113,12 @@ fn set_generation(obj: &mut Value, generation: i64) {
 
 /// Defaults and strategy `PrepareForCreate` (status reset, generation 1, ...).
 pub fn prepare_create(res: &ResourceInfo, obj: &mut Value) {
+    if !res.namespaced {
+        // a namespace in the body of a cluster-scoped object is ignored, not refused
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("namespace");
+        }
+    }
     apply_defaults(res, obj);
     match gk(res) {
         ("", "Pod") => pods::prepare_create(obj),

@@ -16,9 +16,12 @@
 pub mod delaying_queue;
 pub mod delta_fifo;
 pub mod indexer;
+pub mod informer_factory;
 pub mod lister;
 pub mod rate_limiter;
 pub mod rate_limiting_queue;
+pub mod reflector;
+pub mod shared_informer;
 pub mod stop;
 pub mod store;
 pub mod trace;

@@ -11,7 +11,8 @@
 //!
 //! - `replace(list)` (after every LIST) must also report objects that vanished while the
 //!   watch was down. It asks `knownObjects` (the informer's indexer) for the keys it holds;
-//!   every key missing from the list gets a `Deleted` delta whose object is a
+//!   every key missing from the list (or still waiting in the queue without being in the
+//!   list) gets a `Deleted` delta whose object is a
 //!   [`DeltaObject::DeletedFinalStateUnknown`] tombstone: the last state we knew, because
 //!   the real final state was never seen.
 //! - `resync()` re-queues every known object as a `Sync` delta, unless that key already
@@ -229,8 +230,8 @@ impl<K: CacheObject> DeltaFIFO<K> {
     }
 
     /// `Replace`: the result of a LIST. Every listed object gets a Replaced delta; every
-    /// key that `knownObjects` (or, without it, the queue) has but the list lacks gets a
-    /// Deleted delta with a `DeletedFinalStateUnknown` tombstone.
+    /// key that the queue or `knownObjects` has but the list lacks gets a Deleted delta
+    /// with a `DeletedFinalStateUnknown` tombstone.
     pub fn replace(&self, list: Vec<Arc<K>>, _resource_version: &str) -> Result<(), StoreError> {
         let mut s = self.lock();
         let mut keys = HashSet::with_capacity(list.len());
@@ -240,30 +241,29 @@ impl<K: CacheObject> DeltaFIFO<K> {
             self.queue_action_locked(&mut s, DeltaType::Replaced, DeltaObject::Object(obj))?;
         }
 
+        // Deletion detection, first against the queue: an object added by a watch event
+        // but not popped yet is in no cache, yet must not survive a list that lacks it.
         let mut queued_deletions = 0;
-        match &self.shared.known_objects {
-            Some(known) => {
-                for key in known.list_keys() {
-                    if keys.contains(&key) {
-                        continue;
-                    }
-                    // Gone from the cache since list_keys: nothing left to tombstone.
-                    let Some(obj) = known.get_by_key(&key) else { continue };
-                    queued_deletions += 1;
-                    self.queue_action_locked(&mut s, DeltaType::Deleted, DeltaObject::DeletedFinalStateUnknown { key, obj })?;
+        let missing_queued: Vec<(String, Arc<K>)> = s
+            .items
+            .iter()
+            .filter(|(k, _)| !keys.contains(*k))
+            .filter_map(|(k, deltas)| deltas.last().map(|d| (k.clone(), d.object.object().clone())))
+            .collect();
+        for (key, obj) in missing_queued {
+            queued_deletions += 1;
+            self.queue_action_locked(&mut s, DeltaType::Deleted, DeltaObject::DeletedFinalStateUnknown { key, obj })?;
+        }
+        // ...then against knownObjects (the indexer): objects deleted while the watch was down.
+        if let Some(known) = &self.shared.known_objects {
+            for key in known.list_keys() {
+                if keys.contains(&key) || s.items.get(&key).is_some_and(|d| !d.is_empty()) {
+                    continue;
                 }
-            }
-            None => {
-                let missing: Vec<(String, Arc<K>)> = s
-                    .items
-                    .iter()
-                    .filter(|(k, _)| !keys.contains(*k))
-                    .filter_map(|(k, deltas)| deltas.last().map(|d| (k.clone(), d.object.object().clone())))
-                    .collect();
-                for (key, obj) in missing {
-                    queued_deletions += 1;
-                    self.queue_action_locked(&mut s, DeltaType::Deleted, DeltaObject::DeletedFinalStateUnknown { key, obj })?;
-                }
+                // Gone from the cache since list_keys: nothing left to tombstone.
+                let Some(obj) = known.get_by_key(&key) else { continue };
+                queued_deletions += 1;
+                self.queue_action_locked(&mut s, DeltaType::Deleted, DeltaObject::DeletedFinalStateUnknown { key, obj })?;
             }
         }
 
@@ -486,6 +486,17 @@ mod tests {
         }
         assert!(pop_kinds(&f).await.2);
         assert!(f.has_synced());
+    }
+
+    #[tokio::test]
+    async fn replace_also_tombstones_queued_objects_missing_from_the_list() {
+        // Found by the model test: "c" was added by the watch but not popped yet, so the
+        // indexer does not know it; a list without "c" must still end with "c" deleted.
+        let f = DeltaFIFO::new(Some(Arc::new(Indexer::<ConfigMap>::new()) as Arc<dyn KeyListerGetter<ConfigMap>>));
+        f.add(cm("c", "1")).unwrap();
+        f.replace(vec![], "2").unwrap();
+        assert_eq!(f.snapshot(), vec![("ns/c".into(), vec![DeltaType::Added, DeltaType::Deleted])]);
+        assert!(f.get_by_key("ns/c").unwrap()[1].object.is_tombstone());
     }
 
     #[tokio::test]

@@ -349,6 +349,7 @@ async fn informer_delivers_to_every_handler_and_a_slow_one_blocks_only_itself() 
     eventually("fast handler saw everything", || fast_log.lock().unwrap().len() == 5).await;
     assert_eq!(*fast_log.lock().unwrap(), vec!["add a initial", "add b initial", "update a change", "delete b", "add c live"]);
     assert!(fast.has_synced());
+    assert_eq!(inf.last_sync_resource_version(), "13");
     // The slow one is still stuck on its first notification, and not synced.
     assert_eq!(slow_seen.load(Ordering::SeqCst), 1);
     assert!(!slow.has_synced());

@@ -179,6 +179,25 @@ impl Backoff {
     }
 }
 
+/// The object-carrying watch event types.
+#[derive(Clone, Copy)]
+enum WatchAction {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl WatchAction {
+    /// The event type as the API server spells it.
+    fn as_str(self) -> &'static str {
+        match self {
+            WatchAction::Added => "ADDED",
+            WatchAction::Modified => "MODIFIED",
+            WatchAction::Deleted => "DELETED",
+        }
+    }
+}
+
 /// How a watch ended.
 enum WatchOutcome {
     /// The server closed it (timeout): re-watch from the last-synced rv.
@@ -268,6 +287,12 @@ impl<K: CacheObject> Reflector<K> {
     /// A handle that keeps reading the last-synced rv after the reflector moved into a task.
     pub fn last_sync_resource_version_handle(&self) -> Arc<Mutex<String>> {
         self.last_sync_resource_version.clone()
+    }
+
+    /// Keeps the last-synced rv in `cell` (shared with its owner, e.g. the informer).
+    pub fn with_last_sync_resource_version_handle(mut self, cell: Arc<Mutex<String>>) -> Self {
+        self.last_sync_resource_version = cell;
+        self
     }
 
     fn set_last_sync_resource_version(&self, rv: &str) {
@@ -392,10 +417,10 @@ impl<K: CacheObject> Reflector<K> {
                 Some(Ok(event)) => event,
             };
             events += 1;
-            let (name, obj) = match event {
-                WatchEvent::Added(o) => ("ADDED", o),
-                WatchEvent::Modified(o) => ("MODIFIED", o),
-                WatchEvent::Deleted(o) => ("DELETED", o),
+            let (action, obj) = match event {
+                WatchEvent::Added(o) => (WatchAction::Added, o),
+                WatchEvent::Modified(o) => (WatchAction::Modified, o),
+                WatchEvent::Deleted(o) => (WatchAction::Deleted, o),
                 WatchEvent::Bookmark(b) => {
                     let rv = b.metadata.resource_version;
                     self.set_last_sync_resource_version(&rv);
@@ -410,14 +435,14 @@ impl<K: CacheObject> Reflector<K> {
             let rv = obj.resource_version().unwrap_or_default();
             let obj = Arc::new(obj);
             self.tracer.emit(|| Trace::WatchEvent {
-                event: name,
+                event: action.as_str(),
                 key: meta_namespace_key_func(obj.as_ref()).unwrap_or_else(|e| e.to_string()),
                 resource_version: rv.clone(),
             });
-            match name {
-                "ADDED" => self.store.add(obj)?,
-                "MODIFIED" => self.store.update(obj)?,
-                _ => self.store.delete(obj)?,
+            match action {
+                WatchAction::Added => self.store.add(obj)?,
+                WatchAction::Modified => self.store.update(obj)?,
+                WatchAction::Deleted => self.store.delete(obj)?,
             }
             self.set_last_sync_resource_version(&rv);
         }

@@ -447,11 +447,11 @@ impl<K: CacheObject> SharedIndexInformer<K> {
             .with_resync_period(options.resync_period)
             .with_label_selector(options.label_selector.clone())
             .with_field_selector(options.field_selector.clone())
-            .with_tracer(options.tracer.clone());
+            .with_tracer(options.tracer.clone())
+            .with_last_sync_resource_version_handle(self.inner.last_sync_resource_version.clone());
         if let Some(backoff) = &options.backoff {
             reflector = reflector.with_backoff(backoff.clone());
         }
-        let reflector_rv = reflector.last_sync_resource_version_handle();
 
         // Listeners added so far start now; later ones start as they are added.
         {
@@ -467,9 +467,6 @@ impl<K: CacheObject> SharedIndexInformer<K> {
                 r = self.inner.fifo.pop(|deltas, initial| self.handle_deltas(deltas, initial)) => r,
                 _ = stop.stopped() => break,
             };
-            // The reflector owns its rv; mirror it so `last_sync_resource_version` is cheap.
-            let rv = reflector_rv.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            *self.inner.last_sync_resource_version.lock().unwrap_or_else(|e| e.into_inner()) = rv;
             if popped.is_err() {
                 break;
             }

@@ -10,7 +10,19 @@
 //! ```
 //!
 //! Each file mirrors one client-go piece and names the kube-rs runtime piece that plays the
-//! same role. Every long-running part takes a [`stop::StopSignal`]; the reflector, the
+//! same role:
+//!
+//! | module | client-go | kube-rs runtime |
+//! | --- | --- | --- |
+//! | [`workqueue`] | `util/workqueue` `Type` | `Controller`'s scheduler + runner |
+//! | [`delaying_queue`] | `DelayingInterface` | `scheduler` (`DelayQueue`) |
+//! | [`rate_limiter`], [`rate_limiting_queue`] | `DefaultControllerRateLimiter`, `RateLimitingInterface` | `error_policy` -> `Action::requeue` |
+//! | [`store`], [`indexer`], [`lister`] | `cache.Store`, `cache.Indexer`, generated listers | `reflector::Store` |
+//! | [`delta_fifo`] | `cache.DeltaFIFO` | `watcher::Event` stream |
+//! | [`reflector`] | `cache.Reflector` | `watcher` |
+//! | [`shared_informer`] | `sharedIndexInformer`, `sharedProcessor`, `processorListener` | `reflector` + shared streams |
+//! | [`informer_factory`] | `informers.SharedInformerFactory` | (none) |
+//! Every long-running part takes a [`stop::StopSignal`]; the reflector, the
 //! DeltaFIFO and the informer accept a [`trace::Tracer`] so a demo can narrate the hand-offs.
 
 pub mod delaying_queue;

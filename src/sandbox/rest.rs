@@ -583,6 +583,10 @@ impl Apiserver {
         if !errs.is_empty() {
             return Err(ApiError::invalid(&ctx.res.qualified_kind(), &name, &errs));
         }
+        if ctx.subresource.is_none() {
+            // A type change (ClusterIP -> NodePort) allocates; what is no longer held is freed.
+            self.allocators.lock().unwrap().allocate_update(ctx.res, old, &mut new).map_err(|errs| ApiError::invalid(&ctx.res.qualified_kind(), &name, &errs))?;
+        }
         managed_fields::track_update(ctx.res, Some(old), &mut new, &ctx.manager, ctx.subresource, &meta::now_rfc3339());
         if comparable(&new) == comparable(old) {
             return Ok(Computed::Unchanged);

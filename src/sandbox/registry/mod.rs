@@ -73,7 +73,7 @@ fn is_apps_workload(res: &ResourceInfo) -> bool {
 
 /// The defaults Go applies whenever it decodes a body (`SetDefaults_<Kind>`), so on create
 /// and on every update.
-fn apply_defaults(res: &ResourceInfo, obj: &mut Value) {
+pub fn apply_defaults(res: &ResourceInfo, obj: &mut Value) {
     match gk(res) {
         ("", "Pod") => pods::default_pod(obj),
         ("", "PodTemplate") => {

@@ -29,6 +29,8 @@ pub fn default_namespace(obj: &mut Value) {
     if let Some(status) = ensure(obj, "status", json!({})) {
         ensure(status, "phase", json!("Active"));
     }
+    // A defaulting function upstream, so the field manager records it as the client's.
+    label_with_name(obj);
 }
 
 /// The namespace strategy's `PrepareForCreate`.

@@ -23,7 +23,7 @@ pub fn uses_node_ports(ty: &str) -> bool {
     ty == "NodePort" || ty == "LoadBalancer"
 }
 
-/// `SetDefaults_Service`, plus `clusterIPs` mirroring a lone `clusterIP`.
+/// `SetDefaults_Service`.
 pub fn default_service(obj: &mut Value) {
     let Some(spec) = ensure(obj, "spec", json!({})) else { return };
     ensure(spec, "type", json!("ClusterIP"));
@@ -59,6 +59,12 @@ pub fn default_service(obj: &mut Value) {
     if ty != "ExternalName" {
         ensure(spec, "internalTrafficPolicy", json!("Cluster"));
     }
+}
+
+/// `clusterIPs` mirroring a lone `clusterIP`: the service REST layer's normalisation, after
+/// the field manager has seen the client's object.
+fn mirror_cluster_ip(obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else { return };
     let ip = spec.get("clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
     if !ip.is_empty() && spec.get("clusterIPs").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
         spec["clusterIPs"] = json!([ip]);
@@ -69,6 +75,7 @@ pub fn default_service(obj: &mut Value) {
 /// service the IPv4 family (a selector-less headless service asks for dual stack, which
 /// this cluster satisfies with its one family). A new service has no status.
 pub fn prepare_create(obj: &mut Value) {
+    mirror_cluster_ip(obj);
     let ty = spec_str(obj, "type").to_string();
     let headless = spec_str(obj, "clusterIP") == "None";
     let has_selector = obj.pointer("/spec/selector").and_then(Value::as_object).is_some_and(|m| !m.is_empty());

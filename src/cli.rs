@@ -47,6 +47,10 @@ pub enum Command {
         #[command(subcommand)]
         action: SandboxAction,
     },
+    /// The work queue of "Understanding Kubernetes controllers" I, its state after every step.
+    QueueDemo(crate::commands::queue_demo::Args),
+    /// The books store of post II: key function, indexer, an index by author, listers.
+    StoreDemo(crate::commands::store_demo::Args),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,9 @@
 //! One file per subcommand: each drives one layer of the stack and narrates it.
 
+pub mod live;
+pub mod queue_demo;
 pub mod sandbox;
+pub mod store_demo;
 
 use crate::cli::{Cli, Command};
 
@@ -32,5 +35,7 @@ impl From<crate::sandbox::SandboxError> for CommandError {
 pub async fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
         Command::Sandbox { action } => sandbox::run(&cli.global, action).await,
+        Command::QueueDemo(args) => queue_demo::run(&cli.global, args).await,
+        Command::StoreDemo(args) => store_demo::run(&cli.global, args).await,
     }
 }

@@ -52,7 +52,7 @@ pub fn render(frame: &Frame, width: usize, height: usize) -> Vec<String> {
     for row in &frame.rows {
         out.extend(render_row(row, width));
     }
-    let reserved = out.len() + 2;
+    let reserved = out.len() + 1;
     let room = height.saturating_sub(reserved);
     if room > 0 && !frame.log.is_empty() {
         out.push("recent steps:".to_string());

@@ -235,6 +235,8 @@ struct UpdateContext<'a> {
     res: &'a ResourceInfo,
     subresource: Option<&'a str>,
     manager: String,
+    /// Server-side apply already recorded its own managedFields entry.
+    applied: bool,
 }
 
 enum Computed {
@@ -338,6 +340,9 @@ impl Apiserver {
         let opts = ListOptions::parse(res, &req.query)?;
         if opts.send_initial_events.is_some() {
             return Err(list_options_invalid("sendInitialEvents", "sendInitialEvents is forbidden for list"));
+        }
+        if opts.resource_version_match.is_some() && opts.resource_version.is_none() {
+            return Err(list_options_invalid("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"));
         }
         let ns = req.path.namespace.as_deref();
         let prefix = list_prefix(res, ns);
@@ -481,6 +486,10 @@ impl Apiserver {
         meta::set(obj, "uid", json!(uuid::Uuid::new_v4().to_string()));
         let now = meta::now_rfc3339();
         meta::set(obj, "creationTimestamp", json!(now));
+        // The field manager sees the object as decoded with defaults, before the strategy
+        // and admission add what the client did not send (status, finalizers, volumes...).
+        registry::apply_defaults(res, obj);
+        managed_fields::track_update(res, None, obj, manager, None, &now);
         registry::prepare_create(res, obj);
         if name.is_empty() {
             let errs = vec![FieldError::required("metadata.name", "name or generateName is required")];
@@ -489,7 +498,6 @@ impl Apiserver {
         if res.namespaced {
             self.admit_namespace(res, req.path.namespace.as_deref().unwrap_or_default(), &name)?;
         }
-        managed_fields::track_update(res, None, obj, manager, None, &now);
         registry::admit_create(res, obj);
         let errs = registry::validate_create(res, obj);
         if !errs.is_empty() {
@@ -565,25 +573,37 @@ impl Apiserver {
         if meta::generation(old) > 0 {
             meta::set(&mut new, "generation", json!(meta::generation(old)));
         }
-        registry::prepare_update(ctx.res, old, &mut new, ctx.subresource);
-        let mut errs = registry::validate_update(ctx.res, old, &new, ctx.subresource);
+        // `/scale` writes the main resource's spec; only managedFields records the subresource.
+        let strategy_sub = ctx.subresource.filter(|s| *s != "scale");
+        registry::prepare_update(ctx.res, old, &mut new, strategy_sub);
+        let mut errs = registry::validate_update(ctx.res, old, &new, strategy_sub);
         if meta::deletion_timestamp(old).is_some() {
             let old_f = meta::finalizers(old);
             let added: Vec<String> = meta::finalizers(&new).into_iter().filter(|f| !old_f.contains(f)).collect();
-            if !added.is_empty() && !errs.iter().any(|e| e.field == "metadata.finalizers") {
-                errs.push(FieldError::forbidden(
+            if !added.is_empty() {
+                let e = FieldError::forbidden(
                     "metadata.finalizers",
                     format!(
                         "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
                         added.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ")
                     ),
-                ));
+                );
+                // kube-apiserver checks this twice (object-meta update validation and the
+                // generic update path) and reports both causes; so does the sandbox.
+                errs.push(e.clone());
+                errs.push(e);
             }
         }
         if !errs.is_empty() {
             return Err(ApiError::invalid(&ctx.res.qualified_kind(), &name, &errs));
         }
-        managed_fields::track_update(ctx.res, Some(old), &mut new, &ctx.manager, ctx.subresource, &meta::now_rfc3339());
+        if strategy_sub.is_none() {
+            // A type change (ClusterIP -> NodePort) allocates; what is no longer held is freed.
+            self.allocators.lock().unwrap().allocate_update(ctx.res, old, &mut new).map_err(|errs| ApiError::invalid(&ctx.res.qualified_kind(), &name, &errs))?;
+        }
+        if !ctx.applied {
+            managed_fields::track_update(ctx.res, Some(old), &mut new, &ctx.manager, ctx.subresource, &meta::now_rfc3339());
+        }
         if comparable(&new) == comparable(old) {
             return Ok(Computed::Unchanged);
         }
@@ -613,7 +633,7 @@ impl Apiserver {
             }
         }
         let wanted_rv = meta::resource_version(&new).map(String::from);
-        let ctx = UpdateContext { res, subresource: sub, manager: field_manager(req) };
+        let ctx = UpdateContext { res, subresource: sub, manager: field_manager(req), applied: false };
         let key = object_key(res, req.path.namespace.as_deref(), name);
         let dry = dry_run(req);
         let mut dry_result = None;
@@ -664,7 +684,7 @@ impl Apiserver {
             return Err(e);
         }
         let force = req.query.flag("force");
-        let ctx = UpdateContext { res, subresource: sub, manager: manager.clone() };
+        let ctx = UpdateContext { res, subresource: sub, manager: manager.clone(), applied: kind == PatchKind::Apply };
         let key = object_key(res, req.path.namespace.as_deref(), name);
         let mut warnings = vec![];
         let dry = dry_run(req);
@@ -826,7 +846,6 @@ impl Apiserver {
                 return Computed::Unchanged;
             }
             meta::set(&mut next, "deletionTimestamp", json!(meta::now_rfc3339()));
-            meta::set(&mut next, "deletionGracePeriodSeconds", json!(0));
             if let Some(o) = next.as_object_mut() {
                 o.insert("status".into(), json!({"phase": "Terminating"}));
             }
@@ -854,6 +873,7 @@ impl Apiserver {
                 return Computed::Unchanged;
             }
             if terminating && grace == 0 && finalizers.is_empty() {
+                meta::set(&mut next, "deletionGracePeriodSeconds", json!(0));
                 return Computed::Delete(next);
             }
             let deadline = chrono::Utc::now() + chrono::Duration::seconds(grace);
@@ -887,8 +907,9 @@ impl Apiserver {
         for s in items.into_iter().filter(|s| opts.matches(s)) {
             let v = s.value();
             let name = meta::name(&v).unwrap_or_default().to_string();
+            // The list answers with each object as it was when the collection was deleted.
             match self.delete_object(res, &s.key, &name, &dopts, dry_run(req)).await {
-                Ok((Outcome::Deleted(d) | Outcome::Updated(d) | Outcome::Unchanged(d), _)) => deleted.push(d),
+                Ok((Outcome::Deleted(_) | Outcome::Updated(_) | Outcome::Unchanged(_), _)) => deleted.push(s),
                 Ok(_) => {}
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
@@ -933,7 +954,7 @@ impl Apiserver {
     async fn update_scale(&self, res: &ResourceInfo, req: &ApiRequest, name: &str) -> Result<Reply, ApiError> {
         let body: Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding scale: {e}")))?;
         let key = object_key(res, req.path.namespace.as_deref(), name);
-        let ctx = UpdateContext { res, subresource: Some("scale"), manager: field_manager(req) };
+        let ctx = UpdateContext { res, subresource: Some("scale"), manager: field_manager(req), applied: false };
         let is_patch = req.method == hyper::Method::PATCH;
         let patch_kind = if is_patch { Some(PatchKind::from_content_type(&media_type(req.content_type.as_deref()), res)?) } else { None };
         let outcome = self
@@ -957,7 +978,7 @@ impl Apiserver {
                 if let Some(spec) = new.get_mut("spec").and_then(|s| s.as_object_mut()) {
                     spec.insert("replicas".into(), replicas);
                 }
-                self.prepare_updated(&UpdateContext { subresource: None, ..UpdateContext { res: ctx.res, subresource: None, manager: ctx.manager.clone() } }, old, new)
+                self.prepare_updated(&ctx, old, new)
             })
             .await?;
         match outcome {
@@ -1174,9 +1195,6 @@ impl ListOptions {
         };
         let resource_version = q.get("resourceVersion").filter(|s| !s.is_empty()).map(String::from);
         let resource_version_match = q.get("resourceVersionMatch").filter(|s| !s.is_empty()).map(String::from);
-        if resource_version_match.is_some() && resource_version.is_none() {
-            return Err(list_options_invalid("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"));
-        }
         let limit = match q.get("limit") {
             Some(l) if !l.is_empty() => match l.parse::<i64>() {
                 Ok(n) if n > 0 => Some(n as usize),

@@ -64,7 +64,7 @@ pub async fn seed(api: &Apiserver) -> Result<(), ApiError> {
     let kubernetes = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-        "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], "type": "ClusterIP", "sessionAffinity": "None"}
+        "spec": {"clusterIP": "10.96.0.1", "ipFamilyPolicy": "SingleStack", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], "type": "ClusterIP", "sessionAffinity": "None"}
     });
     ignore_exists(api.create_internal(&svc, kubernetes, MANAGER).await)?;
     let nodes = cat.find("", "v1", "nodes").expect("built in").clone();

@@ -188,8 +188,16 @@ impl Watch {
                 if !e.key.starts_with(&self.prefix) {
                     continue;
                 }
-                if let Some(type_) = self.visible_as(e.type_, &e.object, e.prev.as_deref()) {
-                    tx.send(self.line(type_, &e.object.raw)).await.ok()?;
+                match self.visible_as(e.type_, &e.object, e.prev.as_deref()) {
+                    Some(("DELETED", Some(prev))) if e.type_ == EventType::Modified => {
+                        // It stopped matching: the watcher last saw it as it was, so that is
+                        // what is deleted, at this event's resourceVersion.
+                        let mut v = prev.value();
+                        v["metadata"]["resourceVersion"] = json!(e.rev.to_string());
+                        tx.send(self.line("DELETED", &Bytes::from(serde_json::to_vec(&v).unwrap()))).await.ok()?;
+                    }
+                    Some((type_, _)) => tx.send(self.line(type_, &e.object.raw)).await.ok()?,
+                    None => {}
                 }
             }
         }
@@ -197,17 +205,17 @@ impl Watch {
 
     /// What a change looks like through this watch's selectors: an object that starts
     /// matching is ADDED, one that stops matching is DELETED, as the watch cache reports.
-    fn visible_as(&self, type_: EventType, now: &Stored, prev: Option<&Stored>) -> Option<&'static str> {
+    fn visible_as<'a>(&self, type_: EventType, now: &Stored, prev: Option<&'a Stored>) -> Option<(&'static str, Option<&'a Stored>)> {
         let now_matches = self.opts.matches(now);
         match type_ {
-            EventType::Added => now_matches.then_some("ADDED"),
-            EventType::Deleted => prev.map_or(now_matches, |p| self.opts.matches(p)).then_some("DELETED"),
+            EventType::Added => now_matches.then_some(("ADDED", None)),
+            EventType::Deleted => prev.map_or(now_matches, |p| self.opts.matches(p)).then_some(("DELETED", None)),
             EventType::Modified => {
                 let was = prev.is_some_and(|p| self.opts.matches(p));
                 match (was, now_matches) {
-                    (true, true) => Some("MODIFIED"),
-                    (false, true) => Some("ADDED"),
-                    (true, false) => Some("DELETED"),
+                    (true, true) => Some(("MODIFIED", None)),
+                    (false, true) => Some(("ADDED", None)),
+                    (true, false) => Some(("DELETED", prev)),
                     (false, false) => None,
                 }
             }

@@ -1,6 +1,10 @@
 //! The namespace controller and the service-account controller's one job the lessons need:
 //! every new namespace gets its `default` ServiceAccount, and a namespace being deleted is
 //! emptied, then removed.
+//!
+//! Like kube-controller-manager's, it takes a few seconds: a terminating namespace is
+//! looked at again every [`RESYNC`] and emptied once it has been terminating for
+//! [`GRACE`], so `kubectl get ns` shows `Terminating` for a moment, as on a real cluster.
 
 use std::sync::Arc;
 
@@ -11,6 +15,8 @@ use crate::sandbox::rest::{list_prefix, Apiserver};
 use crate::sandbox::storage::{EventType, Snapshot};
 
 const MANAGER: &str = "kube-controller-manager";
+const RESYNC: std::time::Duration = std::time::Duration::from_secs(1);
+const GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
 
 pub async fn run(api: Arc<Apiserver>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut committed = api.storage.committed();
@@ -36,6 +42,7 @@ pub async fn run(api: Arc<Apiserver>, mut shutdown: tokio::sync::watch::Receiver
             tokio::select! {
                 r = committed.changed() => if r.is_err() { return },
                 _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(RESYNC) => resync_terminating(&api).await,
             }
             continue;
         }
@@ -45,6 +52,18 @@ pub async fn run(api: Arc<Apiserver>, mut shutdown: tokio::sync::watch::Receiver
                 let name = e.key.trim_start_matches("/namespaces/").to_string();
                 sync(&api, &name).await;
             }
+        }
+    }
+}
+
+/// Looks again at every terminating namespace.
+async fn resync_terminating(api: &Apiserver) {
+    let Some(ns_res) = api.catalogue().find("", "v1", "namespaces").cloned() else { return };
+    let Ok((_, items)) = api.storage.list(&list_prefix(&ns_res, None), None, Snapshot::Current) else { return };
+    for s in items {
+        let v = s.value();
+        if meta::deletion_timestamp(&v).is_some() {
+            sync(api, meta::name(&v).unwrap_or_default()).await;
         }
     }
 }
@@ -68,6 +87,10 @@ async fn sync(api: &Apiserver, name: &str) {
         return;
     }
     let _ = ns_res;
+    let since = meta::deletion_timestamp(&ns_value).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    if since.is_some_and(|t| chrono::Utc::now().signed_duration_since(t) < GRACE) {
+        return;
+    }
     // Terminating: delete everything namespaced in it, then the namespace itself.
     for res in cat.all().iter().filter(|r| r.namespaced) {
         let Ok((_, items)) = api.storage.list(&list_prefix(res, Some(name)), None, Snapshot::Current) else { continue };

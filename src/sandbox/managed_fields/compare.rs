@@ -40,7 +40,8 @@ fn skeleton(kind: &str) -> Value {
         "Service" => json!({"metadata": {}, "spec": {}, "status": {"loadBalancer": {}}}),
         "Namespace" | "PersistentVolumeClaim" | "PersistentVolume" | "ResourceQuota" | "LimitRange" => json!({"metadata": {}, "spec": {}, "status": {}}),
         "Node" => json!({"metadata": {}, "spec": {}, "status": {"daemonEndpoints": {"kubeletEndpoint": {}}, "nodeInfo": {}}}),
-        "Event" => json!({"metadata": {}, "involvedObject": {}, "source": {}}),
+        // Non-omitempty zero values Go always encodes: present on both sides, never tracked.
+        "Event" => json!({"metadata": {}, "involvedObject": {}, "source": {}, "eventTime": null, "firstTimestamp": null, "lastTimestamp": null, "reportingComponent": "", "reportingInstance": ""}),
         "CustomResourceDefinition" => json!({"metadata": {}, "spec": {"names": {}, "versions": null}, "status": {"acceptedNames": {}, "storedVersions": null}}),
         _ => json!({"metadata": {}}),
     }

@@ -1,0 +1,125 @@
+//! Real, unmodified kubectl against a fresh sandbox: the behaviours a lesson relies on
+//! count only when kubectl sees them.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+struct Kubectl<'a> {
+    kubeconfig: &'a Path,
+    home: &'a Path,
+}
+
+impl Kubectl<'_> {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("kubectl");
+        c.args(args).env("KUBECONFIG", self.kubeconfig).env("HOME", self.home).env_remove("KUBERNETES_SERVICE_HOST");
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("kubectl runs")
+    }
+    /// Runs and requires success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+    /// Runs and requires failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "kubectl {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+const POD_YAML: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: from-file
+  labels:
+    app: demo
+spec:
+  containers:
+  - name: web
+    image: nginx:1.27
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_sees_a_real_api_server() {
+    let t = common::TestSandbox::start().await;
+    let kubeconfig = t.kubeconfig();
+    let kubectl_home = tempfile::tempdir().unwrap();
+    let home_path = kubectl_home.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let k = Kubectl { kubeconfig: &kubeconfig, home: &home_path };
+
+        let nodes = k.ok(&["get", "nodes"]);
+        assert!(nodes.starts_with("NAME"), "a server-side table: {nodes}");
+        assert!(nodes.contains("kubelab-worker-1") && nodes.contains("Ready"), "{nodes}");
+
+        assert!(k.ok(&["api-resources"]).contains("deployments"));
+        let explain = k.ok(&["explain", "pod.spec"]);
+        assert!(explain.contains("containers") && explain.contains("FIELD"), "{explain}");
+
+        assert!(k.ok(&["run", "nginx", "--image=nginx"]).contains("pod/nginx created"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pod.yaml");
+        std::fs::write(&file, POD_YAML).unwrap();
+        let f = file.to_str().unwrap();
+        assert!(k.ok(&["create", "-f", f]).contains("pod/from-file created"));
+        k.ok(&["delete", "pod", "from-file", "--wait=false"]);
+        assert!(k.ok(&["apply", "-f", f]).contains("pod/from-file created"));
+        std::fs::write(&file, POD_YAML.replace("app: demo", "app: demo\n    tier: front")).unwrap();
+        assert!(k.ok(&["apply", "-f", f]).contains("pod/from-file configured"), "the second apply is a patch");
+        assert!(k.ok(&["get", "pod", "from-file", "--show-labels"]).contains("tier=front"));
+
+        let yaml = k.ok(&["get", "pods", "-o", "yaml"]);
+        assert!(yaml.contains("name: nginx") && yaml.contains("uid:") && yaml.contains("resourceVersion:"), "{yaml}");
+
+        // A watch in one process sees another process create and delete a pod.
+        let mut watch = k
+            .cmd(&["get", "pods", "-w", "--output-watch-events", "--request-timeout=20s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        k.ok(&["run", "watched", "--image=busybox"]);
+        k.ok(&["label", "pod", "watched", "step=two"]);
+        k.ok(&["delete", "pod", "watched"]);
+        std::thread::sleep(Duration::from_millis(700));
+        watch.kill().unwrap();
+        let out = String::from_utf8(watch.wait_with_output().unwrap().stdout).unwrap();
+        let watched: Vec<&str> = out.lines().filter(|l| l.contains("watched")).collect();
+        assert!(watched.first().is_some_and(|l| l.starts_with("ADDED")), "{out}");
+        assert!(watched.iter().any(|l| l.starts_with("MODIFIED")), "{out}");
+        assert!(watched.last().is_some_and(|l| l.starts_with("DELETED")), "{out}");
+
+        let described = k.ok(&["describe", "pod", "nginx"]);
+        assert!(described.contains("Name:") && described.contains("nginx") && described.contains("Containers:"), "{described}");
+
+        // A replace with a stale resourceVersion is a 409.
+        let stale = k.ok(&["get", "pod", "nginx", "-o", "json"]);
+        k.ok(&["label", "pod", "nginx", "moved=on"]);
+        let stale_file = dir.path().join("stale.json");
+        std::fs::write(&stale_file, stale).unwrap();
+        let err = k.fails(&["replace", "-f", stale_file.to_str().unwrap()]);
+        assert!(err.contains("the object has been modified"), "{err}");
+
+        // An invalid pod is a 422 naming the field.
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&bad, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n  - name: c\n").unwrap();
+        let err = k.fails(&["create", "-f", bad.to_str().unwrap()]);
+        assert!(err.contains("is invalid") && err.contains("metadata.name"), "{err}");
+
+        assert!(k.ok(&["delete", "pod", "nginx"]).contains("deleted"));
+        let gone = k.fails(&["get", "pod", "nginx"]);
+        assert!(gone.contains("NotFound") || gone.contains("not found"), "{gone}");
+    })
+    .await
+    .unwrap();
+}

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use crossterm::style::Stylize;
 use serde_json::Value;
 
+pub use crate::cli::parse_duration;
 use crate::cli::{Global, OutputFormat};
+use crate::narrate::Narrator;
 use crate::machinery::stop::StopSignal;
 
 /// The run flags every demo takes (flattened into its own `Args`).
@@ -109,12 +111,13 @@ enum Style {
 }
 
 /// The line printer of a demo. Steps and the summary are the demo's result and go to
-/// stdout; titles and notes are narration and go to stderr, so `2>/dev/null` keeps only
-/// the state changes.
-#[derive(Clone, Debug)]
+/// stdout; titles and notes are narration ([`Narrator`], on stderr), so `2>/dev/null`
+/// keeps only the state changes.
+#[derive(Debug)]
 pub struct Out {
     style: Style,
     started: Instant,
+    narrator: Mutex<Narrator>,
 }
 
 impl Out {
@@ -126,7 +129,7 @@ impl Out {
         } else {
             Style::Text { colour: colour_wanted(std::io::stdout().is_terminal()) }
         };
-        Out { style, started: Instant::now() }
+        Out { style, started: Instant::now(), narrator: Mutex::new(Narrator::new(global)) }
     }
 
     /// Whether steps are printed as JSON lines.
@@ -144,22 +147,23 @@ impl Out {
         self.started.elapsed()
     }
 
-    /// A section title (narration).
+    /// A numbered section title (narration; not with `-o json`).
     pub fn title(&self, text: &str) {
-        if let Style::Text { colour } = self.style {
-            let line = if colour { text.bold().cyan().to_string() } else { text.to_string() };
-            err_line(&format!("\n{line}"));
+        if !self.json() {
+            self.narrator.lock().unwrap_or_else(|e| e.into_inner()).step(text);
         }
     }
 
-    /// An explanation under a title (narration).
+    /// An explanation under a title (narration; not with `-o json`).
     pub fn note(&self, text: &str) {
-        if let Style::Text { colour } = self.style {
-            for l in text.lines() {
-                let l = format!("  {l}");
-                err_line(&if colour { l.dark_grey().to_string() } else { l });
-            }
+        if !self.json() {
+            self.narrator.lock().unwrap_or_else(|e| e.into_inner()).note(text);
         }
+    }
+
+    /// Something the reader must not miss (a fallback, a failure), on stderr.
+    pub fn warn(&self, text: &str) {
+        self.narrator.lock().unwrap_or_else(|e| e.into_inner()).warn(text);
     }
 
     /// One state change: `text` as a line, or `json()` as a JSON line; nothing with `-q`.
@@ -190,7 +194,7 @@ impl Out {
             return false;
         }
         if self.json() || !std::io::stdout().is_terminal() {
-            err_line("note: --live needs a terminal on stdout (and no -o json); printing plain lines instead");
+            self.warn("--live needs a terminal on stdout (and no -o json): printing plain lines instead");
             return false;
         }
         true
@@ -206,26 +210,6 @@ fn out_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-fn err_line(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
-
-/// Parses `250ms`, `5s`, `2m`, `1h` (and a bare number of seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration (try 500ms, 5s, 2m)"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        other => return Err(format!("unknown unit {other:?} in {text:?} (use ms, s, m or h)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
 }
 
 /// `5ms`, `1.5s`, `2m`: the shortest readable form, as Go prints durations.
@@ -252,17 +236,6 @@ fn trim_float(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_in_the_usual_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("soon").is_err());
-    }
 
     #[test]
     fn durations_print_like_go() {

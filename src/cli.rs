@@ -60,6 +60,8 @@ pub enum Command {
     QueueDemo(crate::commands::queue_demo::Args),
     /// The books store of post II: key function, indexer, an index by author, listers.
     StoreDemo(crate::commands::store_demo::Args),
+    /// A shared informer on the cluster, each hand-off printed: reflector, DeltaFIFO, indexer, handlers.
+    InformerDemo(crate::commands::informer_demo::Args),
     /// List the cluster's nodes (NAME ARCH OS), narrating every layer of the client.
     ListNodes,
     /// Build a Pod from typed structs, POST it, and show what the server filled in.

@@ -2,6 +2,7 @@
 
 pub mod create_pod;
 pub mod get;
+pub mod informer_demo;
 pub mod kinds;
 pub mod list_nodes;
 pub mod live;
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Sandbox { action } => sandbox::run(&cli.global, action).await,
         Command::QueueDemo(args) => queue_demo::run(&cli.global, args).await,
         Command::StoreDemo(args) => store_demo::run(&cli.global, args).await,
+        Command::InformerDemo(args) => informer_demo::run(&cli.global, args).await,
         Command::ListNodes => list_nodes::run(&cli.global).await,
         Command::CreatePod { name, image } => create_pod::run(&cli.global, &name, &image).await,
         Command::Get(args) => get::run(&cli.global, &args).await,

@@ -81,7 +81,7 @@ struct LiveModel {
 
 impl Show {
     fn scene(&self, n: usize, title: &str, kube_rs: &str) {
-        self.out.title(&format!("scene {n}/{SCENES}: {title}"));
+        self.out.title(title);
         self.out.note(&format!("kube-rs: {kube_rs}"));
         if let Some(m) = self.live.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             m.scene = format!("scene {n}/{SCENES}: {title}");
@@ -251,6 +251,7 @@ async fn two_tasks(show: Arc<Show>, args: &Args, stopper: Stopper) {
             }
             show.step("reader", &format!("wakes up after {}", format_duration(pause)), q.snapshot()).await;
             while let Some(item) = q.get().await {
+                track_start(&show, &q);
                 show.step("reader", &format!("get -> {item}"), q.snapshot()).await;
                 tokio::time::sleep(work).await;
                 q.done(&item);

@@ -67,7 +67,7 @@ pub fn authors(book: &ConfigMap) -> Vec<String> {
 pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
     let out = Out::new(global);
 
-    out.title("1. the key function: where an object is filed");
+    out.title("the key function: where an object is filed");
     out.note("MetaNamespaceKeyFunc: namespace/name for namespaced objects, name for cluster-scoped ones.\nkube-rs keys its reflector::Store by ObjectRef (kind, namespace, name) instead.");
     let gopl = book("library", "gopl", "The Go Programming Language", 2015, &["donovan", "kernighan"]);
     let mut ns = Namespace::default();
@@ -80,7 +80,7 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
     let err = meta_namespace_key_func(&nameless).err().map(|e| e.to_string()).unwrap_or_default();
     out.step(&format!("key_func(a book without a name) = error: {err}"), || json!({ "op": "key_func", "object": "nameless", "error": err }));
 
-    out.title("2. an indexer with an \"author\" index");
+    out.title("an indexer with an \"author\" index");
     out.note("cache.NewIndexer(MetaNamespaceKeyFunc, Indexers{\"namespace\": MetaNamespaceIndexFunc, \"author\": authors})");
     let mut indexers: Indexers<ConfigMap> = HashMap::new();
     let by_author: IndexFunc<ConfigMap> = Arc::new(authors);
@@ -90,7 +90,7 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
     let names = store.indexer_names();
     out.step(&format!("indexers: {}", names.join(", ")), || json!({ "op": "indexers", "names": names }));
 
-    out.title("3. add, update, delete: the index follows every change");
+    out.title("add, update, delete: the index follows every change");
     let books = [
         gopl,
         book("library", "k-and-r", "The C Programming Language", 1978, &["kernighan", "ritchie"]),
@@ -110,7 +110,7 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
     store.delete(&k_and_r)?;
     show(&out, &store, "delete", "library/k-and-r");
 
-    out.title("4. reading: by_index, the namespace index, a lister");
+    out.title("reading: by_index, the namespace index, a lister");
     out.note("by_index is a map lookup, not a scan: the index already holds author -> keys.");
     let found: Vec<String> = store.by_index(AUTHOR_INDEX, &args.author)?.iter().map(|b| title(b)).collect();
     out.step(&format!("by_index(\"author\", {:?}) -> {}", args.author, list(&found)), || json!({ "op": "by_index", "index": AUTHOR_INDEX, "value": args.author, "titles": found }));

@@ -132,6 +132,13 @@ impl Out {
         Out { style, started: Instant::now(), narrator: Mutex::new(Narrator::new(global)) }
     }
 
+    /// Continues the numbering of a narrator that already told earlier steps (a session's).
+    pub fn with_narrator(global: &Global, narrator: Narrator) -> Out {
+        let out = Out::new(global);
+        *out.narrator.lock().unwrap_or_else(|e| e.into_inner()) = narrator;
+        out
+    }
+
     /// Whether steps are printed as JSON lines.
     pub fn json(&self) -> bool {
         self.style == Style::Json

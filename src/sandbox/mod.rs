@@ -67,6 +67,7 @@ pub struct Sandbox {
     ca_pem: String,
     api: Arc<rest::Apiserver>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    controllers: crate::machinery::stop::StopSignal,
 }
 
 /// The files a sandbox keeps in its data directory.
@@ -117,11 +118,12 @@ impl Sandbox {
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let server = Arc::new(server::Server { api: api.clone(), token: token.clone(), log_requests: opts.log_requests, data_dir: dir.clone(), address: addr.to_string() });
         tokio::spawn(server::run(listener, certs.server_config()?, server, shutdown_rx.clone()));
-        controllers::spawn_all(api.clone(), shutdown_rx.clone());
         tokio::spawn(compaction(api.clone(), opts.compaction_interval.unwrap_or(Duration::from_secs(30)), shutdown_rx));
 
-        let sandbox = Sandbox { addr, dir, token, ca_pem: certs.ca_pem, api, shutdown };
+        let sandbox = Sandbox { addr, dir, token, ca_pem: certs.ca_pem, api, shutdown, controllers: crate::machinery::stop::StopSignal::new() };
         std::fs::write(kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
+        // The controller manager is a client like any other, over HTTPS.
+        controllers::spawn_all(sandbox.client().await?, sandbox.controllers.clone());
         Ok(sandbox)
     }
 
@@ -167,6 +169,7 @@ impl Sandbox {
 
     /// Stops serving (also done on drop).
     pub fn stop(&self) {
+        self.controllers.stop();
         let _ = self.shutdown.send(true);
     }
 }

@@ -616,12 +616,16 @@ impl Apiserver {
     /// A terminating object goes once its finalizers are gone, except a pod on a node
     /// whose grace period its kubelet still has to honour.
     fn deletion_may_complete(&self, res: &ResourceInfo, obj: &Value) -> bool {
+        if res.group.is_empty() && res.plural == "namespaces" {
+            // Finalized through `/finalize` by the namespace controller once empty.
+            return obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_none_or(|f| f.is_empty());
+        }
         if res.group.is_empty() && res.plural == "pods" {
             let on_node = obj.pointer("/spec/nodeName").and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
             let grace = meta::metadata(obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(|g| g.as_i64()).unwrap_or(0);
             return !on_node || grace == 0;
         }
-        !(res.group.is_empty() && res.plural == "namespaces")
+        true
     }
 
     async fn update(&self, res: &ResourceInfo, req: &ApiRequest, name: &str, sub: Option<&str>) -> Result<Reply, ApiError> {
@@ -989,33 +993,6 @@ impl Apiserver {
             Outcome::NotFound => Err(ApiError::not_found(&res.qualified_resource(), name)),
             _ => Err(ApiError::internal("unexpected storage outcome on scale")),
         }
-    }
-
-    /// Used by the sandbox's controllers: delete at once (grace period 0), as a kubelet or
-    /// the namespace controller does. A missing object is not an error.
-    pub async fn delete_internal(&self, res: &ResourceInfo, namespace: Option<&str>, name: &str) -> Result<(), ApiError> {
-        let key = object_key(res, namespace, name);
-        let opts = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
-        match self.delete_object(res, &key, name, &opts, false).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code == 404 => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The namespace controller's last step: a terminating, empty namespace goes away.
-    pub async fn finalize_namespace(&self, name: &str) -> Result<(), ApiError> {
-        let cat = self.catalogue();
-        let res = cat.find("", "v1", "namespaces").expect("built in").clone();
-        let key = object_key(&res, None, name);
-        self.guaranteed_update(&res, &key, name, |cur| {
-            if meta::deletion_timestamp(cur).is_none() {
-                return Ok(Computed::Unchanged);
-            }
-            Ok(Computed::Delete(cur.clone()))
-        })
-        .await?;
-        Ok(())
     }
 
     /// Used by the sandbox's own seeding and controllers: create `obj` as `manager`,

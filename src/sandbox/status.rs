@@ -162,11 +162,15 @@ impl ApiError {
     }
     /// 422: `Kind.group "name" is invalid: ...` with one cause per field error.
     pub fn invalid(qualified_kind: &str, name: &str, errors: &[FieldError]) -> Self {
-        let list = if errors.len() == 1 {
-            errors[0].to_message()
-        } else {
-            format!("[{}]", errors.iter().map(|e| e.to_message()).collect::<Vec<_>>().join(", "))
-        };
+        // The message lists each distinct error once (Go's ToAggregate drops duplicates);
+        // the causes keep them all.
+        let mut distinct: Vec<String> = Vec::new();
+        for m in errors.iter().map(|e| e.to_message()) {
+            if !distinct.contains(&m) {
+                distinct.push(m);
+            }
+        }
+        let list = if distinct.len() == 1 { distinct.remove(0) } else { format!("[{}]", distinct.join(", ")) };
         let causes: Vec<Value> = errors
             .iter()
             .map(|e| json!({"reason": e.reason(), "message": e.body(), "field": e.field}))

@@ -2,7 +2,8 @@
 //!
 //! An expected line matches an output line when they are equal after collapsing runs of
 //! blanks (table column widths follow the data), with `<…>` (or `<...>`) standing for any
-//! text, volatile values such as ages, uids, ports and timings.
+//! text, volatile values such as ages, uids, ports and timings (including no text, and the
+//! blanks beside it).
 
 /// Why an output does not match.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -28,6 +29,17 @@ pub fn line_matches(pattern: &str, line: &str) -> bool {
     let mut pieces = split_wildcards(&pattern);
     if pieces.len() == 1 {
         return pattern == line;
+    }
+    // Blanks next to a wildcard are part of what it may stand for: `a <…> b` matches `a b`,
+    // as an empty table cell collapses to one blank.
+    let last_index = pieces.len() - 1;
+    for (i, piece) in pieces.iter_mut().enumerate() {
+        let trimmed = match i {
+            0 => piece.trim_end(),
+            i if i == last_index => piece.trim_start(),
+            _ => piece.trim(),
+        };
+        *piece = trimmed.to_string();
     }
     let first = pieces.remove(0);
     let last = pieces.pop().unwrap_or_default();
@@ -125,6 +137,7 @@ mod tests {
         assert!(line_matches("<…>", ""));
         assert!(!line_matches("uid <…>", "name web"));
         assert!(!line_matches("a<…>a", "a"));
+        assert!(line_matches("FAIL x:1 <…> echo hi", "FAIL x:1   echo hi"));
     }
 
     #[test]

@@ -71,43 +71,59 @@ pub fn run_step(command: &str, env: &StepEnv) -> std::io::Result<Outcome> {
     let started = Instant::now();
     let mut child = cmd.spawn()?;
     let mut stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = stdout.read_to_end(&mut buf);
-        buf
+        let _ = tx.send(buf);
     });
+    // Done when `sh` has exited *and* the output is closed: a background job started by the
+    // step (`cmd &`) may still be writing after `sh` is gone.
+    let mut status = None;
+    let mut output = None;
     let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
+    while status.is_none() || output.is_none() {
+        if status.is_none() {
+            status = child.try_wait()?;
+        }
+        if output.is_none() {
+            output = rx.try_recv().ok();
         }
         if started.elapsed() > env.timeout {
             timed_out = true;
             kill_group(child.id());
-            break child.wait()?;
+            status = Some(child.wait()?);
+            output = Some(rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default());
+            break;
         }
         std::thread::sleep(Duration::from_millis(10));
-    };
-    if timed_out {
-        kill_group(child.id());
     }
-    let output = reader.join().unwrap_or_default();
+    let code = status.and_then(|s| s.code());
+    let output = output.unwrap_or_default();
     Ok(Outcome {
         output: String::from_utf8_lossy(&output).into_owned(),
-        code: status.code(),
+        code,
         elapsed: started.elapsed(),
         timed_out,
     })
 }
 
-/// Ends the step's process group: `sh` and whatever it started, background jobs included.
+/// Ends the step's process group — `sh` and whatever it started, background jobs included.
+/// The group id is the `sh`'s pid (it was started with `process_group(0)`).
+#[cfg(unix)]
 fn kill_group(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-KILL")
-        .arg(format!("-{pid}"))
-        .stderr(Stdio::null())
-        .status();
+    match i32::try_from(pid) {
+        // SAFETY: kill(2) with a negative pid signals exactly that process group; the guard
+        // keeps 0, 1 and overflow (which would mean "everyone") out.
+        Ok(pgid) if pgid > 1 => unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        },
+        _ => {}
+    }
 }
+
+#[cfg(not(unix))]
+fn kill_group(_pid: u32) {}
 
 #[cfg(test)]
 mod tests {

@@ -1,112 +1,110 @@
-//! The namespace controller and the service-account controller's one job the lessons need:
-//! every new namespace gets its `default` ServiceAccount, and a namespace being deleted is
-//! emptied, then removed.
+//! The namespace controller: a namespace being deleted is emptied, then finalized.
 //!
-//! Like kube-controller-manager's, it takes a few seconds: a terminating namespace is
-//! looked at again every [`RESYNC`] and emptied once it has been terminating for
-//! [`GRACE`], so `kubectl get ns` shows `Terminating` for a moment, as on a real cluster.
+//! As kube-controller-manager's, it discovers every namespaced resource the server serves,
+//! deletes their collections in the namespace, and once nothing is left removes the
+//! `kubernetes` finalizer through the `/finalize` subresource, which lets the apiserver
+//! delete the namespace. It waits [`GRACE`] after the deletion started, so `kubectl get ns`
+//! shows `Terminating` for a moment, as on a real cluster.
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use serde_json::json;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::discovery::{verbs, Discovery, Scope};
 
-use crate::sandbox::meta;
-use crate::sandbox::rest::{list_prefix, Apiserver};
-use crate::sandbox::storage::{EventType, Snapshot};
+use crate::machinery::informer_factory::{FactoryError, SharedInformerFactory};
+use crate::machinery::rate_limiting_queue::RateLimitingQueue;
+use crate::machinery::shared_informer::ResourceEventHandlerFuncs;
+use crate::machinery::stop::StopSignal;
 
-const MANAGER: &str = "kube-controller-manager";
-const RESYNC: std::time::Duration = std::time::Duration::from_secs(1);
-const GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(3);
+const GRACE: Duration = Duration::from_secs(3);
+/// How soon a namespace that still has content is looked at again.
+const RECHECK: Duration = Duration::from_secs(1);
 
-pub async fn run(api: Arc<Apiserver>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut committed = api.storage.committed();
-    // Start from everything there is: namespaces made while the sandbox was down count too.
-    let mut position = api.storage.oldest_watchable();
-    if let Some(ns_res) = api.catalogue().find("", "v1", "namespaces").cloned() {
-        if let Ok((rev, items)) = api.storage.list(&list_prefix(&ns_res, None), None, Snapshot::Current) {
-            for s in items {
-                sync(&api, meta::name(&s.value()).unwrap_or_default()).await;
-            }
-            position = rev;
-        }
-    }
-    loop {
-        let events = match api.storage.events_after(position, 1024) {
-            Ok(e) => e,
-            Err(oldest) => {
-                position = oldest;
-                continue;
-            }
-        };
-        if events.is_empty() {
-            tokio::select! {
-                r = committed.changed() => if r.is_err() { return },
-                _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(RESYNC) => resync_terminating(&api).await,
-            }
-            continue;
-        }
-        for e in events {
-            position = e.rev;
-            if e.key.starts_with("/namespaces/") && e.type_ != EventType::Deleted {
-                let name = e.key.trim_start_matches("/namespaces/").to_string();
-                sync(&api, &name).await;
-            }
-        }
-    }
+pub struct NamespaceController {
+    client: kube::Client,
+    queue: RateLimitingQueue<String>,
 }
 
-/// Looks again at every terminating namespace.
-async fn resync_terminating(api: &Apiserver) {
-    let Some(ns_res) = api.catalogue().find("", "v1", "namespaces").cloned() else { return };
-    let Ok((_, items)) = api.storage.list(&list_prefix(&ns_res, None), None, Snapshot::Current) else { return };
-    for s in items {
-        let v = s.value();
-        if meta::deletion_timestamp(&v).is_some() {
-            sync(api, meta::name(&v).unwrap_or_default()).await;
-        }
-    }
+fn terminating(ns: &Namespace) -> bool {
+    ns.metadata.deletion_timestamp.is_some()
 }
 
-/// Brings one namespace to its desired state.
-async fn sync(api: &Apiserver, name: &str) {
-    let cat = api.catalogue();
-    let Some(ns_res) = cat.find("", "v1", "namespaces") else { return };
-    let Some(ns) = api.storage.get(&format!("/namespaces/{name}")) else { return };
-    let ns_value = ns.value();
-    if meta::deletion_timestamp(&ns_value).is_none() {
-        let sa = cat.find("", "v1", "serviceaccounts").expect("built in");
-        if api.storage.get(&format!("/serviceaccounts/{name}/default")).is_none() {
-            let obj = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}});
-            if let Err(e) = api.create_internal(sa, obj, MANAGER).await {
-                if e.code != 409 && e.code != 403 {
-                    eprintln!("kubelab sandbox: namespace controller: {e}");
+impl NamespaceController {
+    pub fn new(client: kube::Client, factory: &SharedInformerFactory) -> Result<Self, FactoryError> {
+        let queue = RateLimitingQueue::with_default_rate_limiter();
+        let informer = factory.informer_for::<Namespace>()?;
+        let (q1, q2) = (queue.clone(), queue.clone());
+        informer.add_named_event_handler(
+            "namespace-controller",
+            ResourceEventHandlerFuncs::new()
+                .on_add(move |ns: &std::sync::Arc<Namespace>, _| {
+                    if terminating(ns) {
+                        q1.add(ns.metadata.name.clone().unwrap_or_default());
+                    }
+                })
+                .on_update(move |_, ns: &std::sync::Arc<Namespace>| {
+                    if terminating(ns) {
+                        q2.add(ns.metadata.name.clone().unwrap_or_default());
+                    }
+                }),
+        );
+        Ok(Self { client, queue })
+    }
+
+    pub async fn run(self, stop: StopSignal) {
+        let this = std::sync::Arc::new(self);
+        let queue = this.queue.clone();
+        super::work(queue, stop, move |ns| {
+            let this = this.clone();
+            async move { this.sync(&ns).await }
+        })
+        .await;
+    }
+
+    /// Returns `Some(delay)` to be called again later.
+    async fn sync(&self, name: &str) -> Result<Option<Duration>, kube::Error> {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        // Read the live object, not the cache: finalize must see the latest resourceVersion.
+        let Some(ns) = namespaces.get_opt(name).await? else { return Ok(None) };
+        let Some(since) = ns.metadata.deletion_timestamp.as_ref() else { return Ok(None) };
+        let elapsed = k8s_openapi::jiff::Timestamp::now().duration_since(since.0);
+        let grace = k8s_openapi::jiff::SignedDuration::try_from(GRACE).unwrap_or_default();
+        if elapsed < grace {
+            return Ok(Some((grace - elapsed).try_into().unwrap_or(RECHECK)));
+        }
+        if self.delete_content(name).await? > 0 {
+            return Ok(Some(RECHECK));
+        }
+        let mut finalized = ns.clone();
+        if let Some(spec) = finalized.spec.as_mut() {
+            spec.finalizers = Some(vec![]);
+        }
+        match namespaces.replace_subresource("finalize", name, &PostParams::default(), &finalized).await {
+            Ok(_) => Ok(None),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Some(Duration::ZERO)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes every namespaced collection in the namespace; returns how many objects were
+    /// still there (0 means empty).
+    async fn delete_content(&self, ns: &str) -> Result<usize, kube::Error> {
+        let discovery = Discovery::new(self.client.clone()).run().await?;
+        let mut remaining = 0;
+        for group in discovery.groups() {
+            for (ar, caps) in group.recommended_resources() {
+                if caps.scope != Scope::Namespaced || !caps.supports_operation(verbs::LIST) {
+                    continue;
                 }
+                let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &ar);
+                if caps.supports_operation(verbs::DELETE_COLLECTION) {
+                    let _ = api.delete_collection(&DeleteParams::background(), &ListParams::default()).await;
+                }
+                remaining += api.list_metadata(&ListParams::default()).await.map(|l| l.items.len()).unwrap_or(0);
             }
         }
-        return;
-    }
-    let _ = ns_res;
-    let since = meta::deletion_timestamp(&ns_value).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-    if since.is_some_and(|t| chrono::Utc::now().signed_duration_since(t) < GRACE) {
-        return;
-    }
-    // Terminating: delete everything namespaced in it, then the namespace itself.
-    for res in cat.all().iter().filter(|r| r.namespaced) {
-        let Ok((_, items)) = api.storage.list(&list_prefix(res, Some(name)), None, Snapshot::Current) else { continue };
-        for s in items {
-            let v = s.value();
-            if let Some(obj_name) = meta::name(&v) {
-                let _ = api.delete_internal(res, Some(name), obj_name).await;
-            }
-        }
-    }
-    let empty = cat.all().iter().filter(|r| r.namespaced).all(|res| {
-        api.storage.list(&list_prefix(res, Some(name)), None, Snapshot::Current).map(|(_, i)| i.is_empty()).unwrap_or(false)
-    });
-    if empty {
-        if let Err(e) = api.finalize_namespace(name).await {
-            eprintln!("kubelab sandbox: namespace controller: {e}");
-        }
+        Ok(remaining)
     }
 }

@@ -245,6 +245,20 @@ enum Computed {
     Unchanged,
 }
 
+impl Computed {
+    /// A dry run stops here: it keeps what would have been stored and writes nothing.
+    fn unless_dry_run(self, dry: bool, old: &Value, would_store: &mut Option<Value>) -> Computed {
+        if !dry {
+            return self;
+        }
+        *would_store = Some(match self {
+            Computed::Put(v) | Computed::Delete(v) => v,
+            Computed::Unchanged => old.clone(),
+        });
+        Computed::Unchanged
+    }
+}
+
 impl Apiserver {
     pub fn new(storage: Arc<Storage>, catalogue: Catalogue) -> Arc<Apiserver> {
         let mut allocators = Allocators::default();
@@ -462,7 +476,7 @@ impl Apiserver {
         let (stored, status) = self.create_object(res, req, &mut obj, &field_manager(req)).await?;
         match stored {
             Some(s) => self.encode_object(res, req, status, &s, warnings),
-            None => encode_raw(res, req, status, &Bytes::from(serde_json::to_vec(&obj).unwrap()), warnings),
+            None => encode_value(res, req, status, &obj, warnings),
         }
     }
 
@@ -649,15 +663,11 @@ impl Apiserver {
                     }
                 }
                 let computed = self.prepare_updated(&ctx, old, new.clone())?;
-                if dry {
-                    dry_result = Some(match &computed { Computed::Put(v) | Computed::Delete(v) => v.clone(), Computed::Unchanged => old.clone() });
-                    return Ok(Computed::Unchanged);
-                }
-                Ok(computed)
+                Ok(computed.unless_dry_run(dry, old, &mut dry_result))
             })
             .await?;
         if let Some(v) = dry_result {
-            return encode_raw(res, req, 200, &Bytes::from(serde_json::to_vec(&v).unwrap()), warnings);
+            return encode_value(res, req, 200, &v, warnings);
         }
         self.finish_update(res, req, name, outcome, warnings)
     }
@@ -722,15 +732,11 @@ impl Apiserver {
                 let decoded = self.decode_value(res, req, patched, &mut w)?;
                 warnings = w;
                 let computed = self.prepare_updated(&ctx, old, decoded)?;
-                if dry {
-                    dry_result = Some(match &computed { Computed::Put(v) | Computed::Delete(v) => v.clone(), Computed::Unchanged => old.clone() });
-                    return Ok(Computed::Unchanged);
-                }
-                Ok(computed)
+                Ok(computed.unless_dry_run(dry, old, &mut dry_result))
             })
             .await?;
         if let Some(v) = dry_result {
-            return encode_raw(res, req, 200, &Bytes::from(serde_json::to_vec(&v).unwrap()), warnings);
+            return encode_value(res, req, 200, &v, warnings);
         }
         if matches!(outcome, Outcome::NotFound) && kind == PatchKind::Apply && sub.is_none() {
             // Server-side apply creates what does not exist yet.
@@ -745,7 +751,7 @@ impl Apiserver {
             let (stored, status) = self.create_applied(res, req, &mut create_req_name, mf).await?;
             return match stored {
                 Some(s) => self.encode_object(res, req, status, &s, w),
-                None => encode_raw(res, req, status, &Bytes::from(serde_json::to_vec(&create_req_name).unwrap()), w),
+                None => encode_value(res, req, status, &create_req_name, w),
             };
         }
         self.finish_update(res, req, name, outcome, warnings)
@@ -1228,6 +1234,11 @@ impl ListOptions {
 pub fn too_large_resource_version(asked: u64, current: u64) -> ApiError {
     ApiError::new(504, "Timeout", format!("Too large resource version: {asked}, current: {current}"))
         .with_details(json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}))
+}
+
+/// Encodes an object that was not stored (a dry run) in the negotiated format.
+fn encode_value(res: &ResourceInfo, req: &ApiRequest, status: u16, v: &Value, warnings: Vec<String>) -> Result<Reply, ApiError> {
+    encode_raw(res, req, status, &Bytes::from(serde_json::to_vec(v).expect("JSON values serialize")), warnings)
 }
 
 /// Encodes one object (raw JSON) in the negotiated format.

@@ -8,7 +8,10 @@
 pub mod namespace;
 pub mod serviceaccount;
 
+use std::sync::Arc;
+
 use crate::machinery::informer_factory::SharedInformerFactory;
+use crate::machinery::rate_limiting_queue::RateLimitingQueue;
 use crate::machinery::stop::StopSignal;
 
 /// Starts every built-in controller over `client`; they stop with `stop`.
@@ -18,29 +21,31 @@ pub fn spawn_all(client: kube::Client, stop: StopSignal) {
     let service_accounts = serviceaccount::ServiceAccountsController::new(client, &factory);
     if let (Ok(namespaces), Ok(service_accounts)) = (namespaces, service_accounts) {
         factory.start(&stop);
-        tokio::spawn(namespaces.run(stop.clone()));
-        tokio::spawn(service_accounts.run(stop));
+        tokio::spawn(run(Arc::new(namespaces), stop.clone()));
+        tokio::spawn(run(Arc::new(service_accounts), stop));
     }
 }
 
-/// Runs `sync` for each key the queue hands out until the queue shuts down: client-go's
-/// `processNextWorkItem` loop. A failed key is retried with backoff; a key that asks to be
-/// looked at again later is re-added after that delay.
-pub(crate) async fn work<F, Fut>(queue: crate::machinery::rate_limiting_queue::RateLimitingQueue<String>, stop: StopSignal, sync: F)
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = Result<Option<std::time::Duration>, kube::Error>>,
-{
+/// What a controller supplies to the shared worker loop: its queue and how to sync one key.
+pub(crate) trait Reconciler: Send + Sync + 'static {
+    fn queue(&self) -> &RateLimitingQueue<String>;
+    /// Brings `key` to its desired state; `Ok(Some(d))` asks to be called again after `d`.
+    fn sync(&self, key: String) -> impl std::future::Future<Output = Result<Option<std::time::Duration>, kube::Error>> + Send;
+}
+
+/// client-go's `processNextWorkItem` loop until the queue shuts down (on `stop`): a failed
+/// key is retried with backoff, a key that asks to be looked at later is re-added then.
+pub(crate) async fn run<R: Reconciler>(reconciler: std::sync::Arc<R>, stop: StopSignal) {
+    let queue = reconciler.queue().clone();
     let shutdown = {
         let queue = queue.clone();
-        let stop = stop.clone();
         tokio::spawn(async move {
             stop.stopped().await;
             queue.shut_down();
         })
     };
     while let Some(key) = queue.get().await {
-        match sync(key.clone()).await {
+        match reconciler.sync(key.clone()).await {
             Ok(None) => queue.forget(&key),
             Ok(Some(after)) => {
                 queue.forget(&key);

@@ -15,7 +15,6 @@ use kube::discovery::{verbs, Discovery, Scope};
 use crate::machinery::informer_factory::{FactoryError, SharedInformerFactory};
 use crate::machinery::rate_limiting_queue::RateLimitingQueue;
 use crate::machinery::shared_informer::ResourceEventHandlerFuncs;
-use crate::machinery::stop::StopSignal;
 
 const GRACE: Duration = Duration::from_secs(3);
 /// How soon a namespace that still has content is looked at again.
@@ -52,18 +51,35 @@ impl NamespaceController {
         Ok(Self { client, queue })
     }
 
-    pub async fn run(self, stop: StopSignal) {
-        let this = std::sync::Arc::new(self);
-        let queue = this.queue.clone();
-        super::work(queue, stop, move |ns| {
-            let this = this.clone();
-            async move { this.sync(&ns).await }
-        })
-        .await;
+
+    /// Deletes every namespaced collection in the namespace; returns how many objects were
+    /// still there (0 means empty).
+    async fn delete_content(&self, ns: &str) -> Result<usize, kube::Error> {
+        let discovery = Discovery::new(self.client.clone()).run().await?;
+        let mut remaining = 0;
+        for group in discovery.groups() {
+            for (ar, caps) in group.recommended_resources() {
+                if caps.scope != Scope::Namespaced || !caps.supports_operation(verbs::LIST) {
+                    continue;
+                }
+                let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &ar);
+                if caps.supports_operation(verbs::DELETE_COLLECTION) {
+                    let _ = api.delete_collection(&DeleteParams::background(), &ListParams::default()).await;
+                }
+                remaining += api.list_metadata(&ListParams::default()).await.map(|l| l.items.len()).unwrap_or(0);
+            }
+        }
+        Ok(remaining)
+    }
+}
+
+impl super::Reconciler for NamespaceController {
+    fn queue(&self) -> &RateLimitingQueue<String> {
+        &self.queue
     }
 
-    /// Returns `Some(delay)` to be called again later.
-    async fn sync(&self, name: &str) -> Result<Option<Duration>, kube::Error> {
+    async fn sync(&self, key: String) -> Result<Option<Duration>, kube::Error> {
+        let name: &str = &key;
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         // Read the live object, not the cache: finalize must see the latest resourceVersion.
         let Some(ns) = namespaces.get_opt(name).await? else { return Ok(None) };
@@ -86,25 +102,5 @@ impl NamespaceController {
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(Some(Duration::ZERO)),
             Err(e) => Err(e),
         }
-    }
-
-    /// Deletes every namespaced collection in the namespace; returns how many objects were
-    /// still there (0 means empty).
-    async fn delete_content(&self, ns: &str) -> Result<usize, kube::Error> {
-        let discovery = Discovery::new(self.client.clone()).run().await?;
-        let mut remaining = 0;
-        for group in discovery.groups() {
-            for (ar, caps) in group.recommended_resources() {
-                if caps.scope != Scope::Namespaced || !caps.supports_operation(verbs::LIST) {
-                    continue;
-                }
-                let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &ar);
-                if caps.supports_operation(verbs::DELETE_COLLECTION) {
-                    let _ = api.delete_collection(&DeleteParams::background(), &ListParams::default()).await;
-                }
-                remaining += api.list_metadata(&ListParams::default()).await.map(|l| l.items.len()).unwrap_or(0);
-            }
-        }
-        Ok(remaining)
     }
 }

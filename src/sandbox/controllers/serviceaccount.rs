@@ -1,6 +1,8 @@
 //! The service-accounts controller: every active namespace has a `default` ServiceAccount
 //! (recreated if someone deletes it), which is what pods run as unless told otherwise.
 
+use std::time::Duration;
+
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, PostParams};
 
@@ -9,7 +11,6 @@ use crate::machinery::informer_factory::{FactoryError, SharedInformerFactory};
 use crate::machinery::lister::Lister;
 use crate::machinery::rate_limiting_queue::RateLimitingQueue;
 use crate::machinery::shared_informer::ResourceEventHandlerFuncs;
-use crate::machinery::stop::StopSignal;
 
 pub struct ServiceAccountsController {
     client: kube::Client,
@@ -43,18 +44,15 @@ impl ServiceAccountsController {
         );
         Ok(Self { client, namespaces: ns_informer.lister(), service_accounts: sa_informer.lister(), queue })
     }
+}
 
-    pub async fn run(self, stop: StopSignal) {
-        let this = std::sync::Arc::new(self);
-        let queue = this.queue.clone();
-        super::work(queue, stop, move |ns| {
-            let this = this.clone();
-            async move { this.sync(&ns).await }
-        })
-        .await;
+impl super::Reconciler for ServiceAccountsController {
+    fn queue(&self) -> &RateLimitingQueue<String> {
+        &self.queue
     }
 
-    async fn sync(&self, ns: &str) -> Result<Option<std::time::Duration>, kube::Error> {
+    async fn sync(&self, key: String) -> Result<Option<Duration>, kube::Error> {
+        let ns: &str = &key;
         let Some(namespace) = self.namespaces.get(ns) else { return Ok(None) };
         if namespace.metadata.deletion_timestamp.is_some() || self.service_accounts.get(&format!("{ns}/default")).is_some() {
             return Ok(None);

@@ -1,7 +1,7 @@
 //! The lessons and what runs them: [`lesson`] parses the Markdown, [`expect`] compares
 //! output with a step's expected block, [`runner`] runs a step's command.
 //!
-//! The four lessons are compiled into the binary, so `kubelab tutorial` works from any
+//! The lessons are compiled into the binary, so `kubelab tutorial` works from any
 //! directory; `--lessons-dir` reads them from disk instead (to write a new one).
 
 pub mod expect;
@@ -13,7 +13,7 @@ use std::path::Path;
 use lesson::{Lesson, LessonError};
 
 /// The lessons shipped with kubelab, in order.
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 7] = [
     ("01-basics.md", include_str!("../../lessons/01-basics.md")),
     (
         "02-structs-and-interfaces.md",
@@ -27,6 +27,15 @@ const BUILTIN: [(&str, &str); 4] = [
         "04-life-of-a-request.md",
         include_str!("../../lessons/04-life-of-a-request.md"),
     ),
+    (
+        "05-queues-and-the-controller-loop.md",
+        include_str!("../../lessons/05-queues-and-the-controller-loop.md"),
+    ),
+    (
+        "06-stores-indexers-list-watch.md",
+        include_str!("../../lessons/06-stores-indexers-list-watch.md"),
+    ),
+    ("07-informers-inside.md", include_str!("../../lessons/07-informers-inside.md")),
 ];
 
 /// The built-in lessons, or every `NN-*.md` of `dir`, sorted by number.

@@ -81,12 +81,18 @@ struct LiveModel {
 
 impl Show {
     fn scene(&self, n: usize, title: &str, kube_rs: &str) {
-        self.out.title(title);
-        self.out.note(&format!("kube-rs: {kube_rs}"));
-        if let Some(m) = self.live.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            m.scene = format!("scene {n}/{SCENES}: {title}");
-            m.actors.clear();
-            m.log.push(format!("── {}", m.scene));
+        match self.live.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            // On the live screen the title goes into the frame, not between its lines.
+            Some(m) => {
+                m.scene = format!("scene {n}/{SCENES}: {title}");
+                m.actors.clear();
+                m.log.push(format!("── {}", m.scene));
+                m.log.push(format!("   kube-rs: {kube_rs}"));
+            }
+            None => {
+                self.out.title(title);
+                self.out.note(&format!("kube-rs: {kube_rs}"));
+            }
         }
     }
 

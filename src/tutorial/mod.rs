@@ -78,7 +78,7 @@ mod tests {
         let lessons = super::load(None).unwrap();
         assert_eq!(
             lessons.iter().map(|l| l.number).collect::<Vec<_>>(),
-            [1, 2, 3, 4]
+            [1, 2, 3, 4, 5, 6, 7]
         );
         assert!(
             lessons.iter().all(|l| l.steps().count() >= 2),

@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "kubelab", version, about = "How a Kubernetes client really works, run layer by layer", propagate_version = true)]
+#[command(
+    name = "kubelab",
+    version,
+    about = "How a Kubernetes client really works, run layer by layer",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -31,6 +36,10 @@ pub struct Global {
     /// Print only the result, no narration.
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
+    /// How much of the client stack to narrate on stderr: 0 = result only, 1 = one line per
+    /// layer, 2 = every layer with its details.
+    #[arg(long, global = true, value_name = "LEVEL", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub explain: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,6 +56,117 @@ pub enum Command {
         #[command(subcommand)]
         action: SandboxAction,
     },
+    /// List the cluster's nodes (NAME ARCH OS), narrating every layer of the client.
+    ListNodes,
+    /// Build a Pod from typed structs, POST it, and show what the server filled in.
+    CreatePod {
+        /// metadata.name of the pod.
+        #[arg(long, default_value = "kubelab-demo")]
+        name: String,
+        /// The container's image.
+        #[arg(long, default_value = "nginx:1.27")]
+        image: String,
+    },
+    /// Get any resource, built-in or custom, and narrate the life of the request.
+    Get(GetArgs),
+    /// The scheme: every kind the server serves, and its k8s-openapi Rust type.
+    Kinds {
+        /// Only this API group (`core` or `""` for the core group).
+        #[arg(long)]
+        group: Option<String>,
+    },
+    /// LIST pods, then WATCH from the list's resourceVersion, as a reflector does.
+    WatchPods(WatchArgs),
+    /// Walk through the lessons, running each step on the sandbox.
+    Tutorial {
+        /// Run every step of every lesson and compare with its expected output.
+        #[arg(long)]
+        check: bool,
+        /// Do not wait for Enter between steps.
+        #[arg(long)]
+        yes: bool,
+        /// Only this lesson (its number, e.g. `2`).
+        #[arg(long)]
+        lesson: Option<u32>,
+        /// Forget the remembered progress and start from the first step.
+        #[arg(long)]
+        restart: bool,
+        /// Directory holding the lessons (default: the ones built into kubelab).
+        #[arg(long, value_name = "DIR")]
+        lessons_dir: Option<PathBuf>,
+    },
+}
+
+/// `kubelab get`: the life of one request.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Resource as kubectl spells it: plural, singular, kind or short name, optionally
+    /// qualified by its group (`deployments.apps`) or group/version (`deployments.v1.apps`).
+    pub resource: String,
+    /// One object by name; without it, the list.
+    pub name: Option<String>,
+    /// Narrate the request on the wire: path, query, headers, raw response, decoder.
+    #[arg(long)]
+    pub trace: bool,
+    /// Print the response body exactly as received instead of a table.
+    #[arg(long)]
+    pub raw: bool,
+    /// Every namespace (namespaced resources only).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Label selector, as ListParams::labels (e.g. `app=web`).
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Field selector, as ListParams::fields (e.g. `metadata.name=web`).
+    #[arg(long)]
+    pub field_selector: Option<String>,
+    /// Page size, as ListParams::limit.
+    #[arg(long)]
+    pub limit: Option<u32>,
+}
+
+/// `kubelab watch-pods`: list, then watch from the list's resourceVersion.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Watch from this resourceVersion instead of listing first (an old one gets 410 Gone).
+    #[arg(long, value_name = "RV")]
+    pub from_version: Option<String>,
+    /// Print every watch event line exactly as received.
+    #[arg(long)]
+    pub raw: bool,
+    /// Stop after this long (e.g. `500ms`, `5s`, `2m`); otherwise on Ctrl-C.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Label selector for the pods watched.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+
+/// `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 5s, 2m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Subcommand)]

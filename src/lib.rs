@@ -6,7 +6,10 @@
 pub mod cli;
 pub mod commands;
 pub mod machinery;
+pub mod narrate;
 pub mod sandbox;
+pub mod target;
+pub mod tutorial;
 
 /// Parses the command line, runs the command, and turns any failure into one line on
 /// stderr (plus a hint) and exit code 1.

@@ -1,8 +1,16 @@
 //! One file per subcommand: each drives one layer of the stack and narrates it.
 
+pub mod create_pod;
+pub mod get;
+pub mod kinds;
+pub mod list_nodes;
 pub mod sandbox;
+pub mod tutorial;
+pub mod watch_pods;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Global};
+use crate::narrate::Narrator;
+use crate::target::{self, wire::Journal, Target};
 
 /// A command's failure: one readable line, and a hint where one helps.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +22,10 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: None }
+        Self {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -32,5 +43,57 @@ impl From<crate::sandbox::SandboxError> for CommandError {
 pub async fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
         Command::Sandbox { action } => sandbox::run(&cli.global, action).await,
+        Command::ListNodes => list_nodes::run(&cli.global).await,
+        Command::CreatePod { name, image } => create_pod::run(&cli.global, &name, &image).await,
+        Command::Get(args) => get::run(&cli.global, &args).await,
+        Command::Kinds { group } => kinds::run(&cli.global, group.as_deref()).await,
+        Command::WatchPods(args) => watch_pods::run(&cli.global, &args).await,
+        Command::Tutorial {
+            check,
+            yes,
+            lesson,
+            restart,
+            lessons_dir,
+        } => {
+            tutorial::run(
+                &cli.global,
+                tutorial::Options {
+                    check,
+                    yes,
+                    lesson,
+                    restart,
+                    lessons_dir,
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// What every client command starts with: a narrator, the target cluster, and a client
+/// whose requests are recorded in `journal`.
+pub struct Session {
+    pub n: Narrator,
+    pub target: Target,
+    pub client: kube::Client,
+    pub journal: Journal,
+}
+
+impl Session {
+    pub async fn open(global: &Global) -> Result<Session, CommandError> {
+        let mut n = Narrator::new(global);
+        let target = target::resolve(global, &mut n).await?;
+        let (client, journal) = target::connect(&target, &mut n)?;
+        Ok(Session {
+            n,
+            target,
+            client,
+            journal,
+        })
+    }
+
+    /// A client error in the words of this session's target.
+    pub fn explain(&self, e: kube::Error) -> CommandError {
+        target::explain(e, &self.target)
     }
 }

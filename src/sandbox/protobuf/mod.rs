@@ -32,9 +32,10 @@ pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 pub const MAGIC: &[u8; 4] = b"k8s\0";
 
 /// Decodes a request body for `res` into its JSON object. Malformed input is a 400 that
-/// says what was wrong; a custom resource is a 415, as upstream.
+/// says what was wrong, worded as the apiserver words it; a custom resource is a 415, as
+/// upstream.
 pub fn decode(res: &ResourceInfo, body: &[u8]) -> Result<Value, ApiError> {
-    if res.schema.is_some() {
+    if res.is_custom() {
         return Err(ApiError::unsupported_media_type(
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
         ));
@@ -46,67 +47,100 @@ pub fn decode(res: &ResourceInfo, body: &[u8]) -> Result<Value, ApiError> {
             summary(body)
         ))
     };
-    let Some(envelope) = body.strip_prefix(MAGIC.as_slice()) else {
+    let Some(bytes) = body.strip_prefix(MAGIC.as_slice()) else {
         return Err(unrecognized(&format!("provided data does not appear to be a protobuf message, expected prefix {:?}", MAGIC)));
     };
-    unknown(envelope, Some(res), 0).map_err(|e| unrecognized(&e))
+    let mut envelope = Envelope::read(bytes).map_err(|e| unrecognized(&e))?;
+    if envelope.api_version.is_empty() {
+        envelope.api_version = res.api_version();
+    }
+    if envelope.kind.is_empty() {
+        envelope.kind = res.kind.clone();
+    }
+    envelope.object(0).map_err(|e| {
+        let version = envelope.api_version.rsplit('/').next().unwrap_or_default();
+        ApiError::bad_request(format!("{} in version {version:?} cannot be handled as a {}: {e}", envelope.kind, res.kind))
+    })
 }
 
-/// A `runtime.Unknown` (after the magic): its object's JSON, with `apiVersion` and `kind`
-/// from the envelope — or from `fallback`, the resource of the request, when the envelope
-/// leaves them out.
-pub(crate) fn unknown(bytes: &[u8], fallback: Option<&ResourceInfo>, depth: usize) -> Result<Value, WireError> {
-    let (mut api_version, mut kind, mut raw, mut encoding) = (String::new(), String::new(), &[][..], String::new());
-    let mut fields = Fields::new(bytes);
-    while let Some((tag, value)) = fields.next_field()? {
-        match (tag, value) {
-            (1, Raw::Bytes(type_meta)) => {
-                let mut tm = Fields::new(type_meta);
-                while let Some((tag, value)) = tm.next_field()? {
-                    match (tag, value) {
-                        (1, Raw::Bytes(v)) => api_version = String::from_utf8_lossy(v).into_owned(),
-                        (2, Raw::Bytes(k)) => kind = String::from_utf8_lossy(k).into_owned(),
-                        _ => {}
+/// A nested protobuf object (after its magic), as `RawExtension`s may carry.
+pub(crate) fn unknown(bytes: &[u8], depth: usize) -> Result<Value, WireError> {
+    Envelope::read(bytes)?.object(depth)
+}
+
+/// `runtime.Unknown`: the object's type and its message.
+struct Envelope<'a> {
+    api_version: String,
+    kind: String,
+    raw: &'a [u8],
+}
+
+impl<'a> Envelope<'a> {
+    fn read(bytes: &'a [u8]) -> Result<Self, WireError> {
+        let mut envelope = Envelope { api_version: String::new(), kind: String::new(), raw: &[] };
+        let mut fields = Fields::new(bytes);
+        while let Some((tag, value)) = fields.next_field()? {
+            match (tag, value) {
+                (1, Raw::Bytes(type_meta)) => {
+                    let mut tm = Fields::new(type_meta);
+                    while let Some((tag, value)) = tm.next_field()? {
+                        match (tag, value) {
+                            (1, Raw::Bytes(v)) => envelope.api_version = String::from_utf8_lossy(v).into_owned(),
+                            (2, Raw::Bytes(k)) => envelope.kind = String::from_utf8_lossy(k).into_owned(),
+                            _ => {}
+                        }
                     }
                 }
+                (2, Raw::Bytes(raw)) => envelope.raw = raw,
+                // contentEncoding: Go's client never compresses the object inside
+                (3, Raw::Bytes(e)) if !e.is_empty() => {
+                    return Err(WireError(format!("unsupported content encoding {:?}", String::from_utf8_lossy(e))))
+                }
+                // contentType: always protobuf when clients send it
+                (3 | 4, Raw::Bytes(_)) => {}
+                (1..=4, other) => {
+                    return Err(WireError(format!("proto: wrong wireType ({}) for field {tag} of runtime.Unknown", other.describe())))
+                }
+                _ => {}
             }
-            (2, Raw::Bytes(r)) => raw = r,
-            (3, Raw::Bytes(e)) => encoding = String::from_utf8_lossy(e).into_owned(),
-            (1..=4, other) => return Err(WireError(format!("proto: wrong wireType ({}) for field {tag} of runtime.Unknown", other.describe()))),
-            _ => {}
         }
+        Ok(envelope)
     }
-    if !encoding.is_empty() {
-        return Err(WireError(format!("unsupported content encoding {encoding:?}")));
+
+    /// The object's JSON, `apiVersion` and `kind` first, where a JSON client writes them.
+    fn object(&self, depth: usize) -> Result<Value, WireError> {
+        let (group, version) = self.api_version.rsplit_once('/').unwrap_or(("", &self.api_version));
+        let message = table::message_of_kind(group, version, &self.kind)
+            .ok_or_else(|| WireError(format!("no kind {:?} is registered for version {:?}", self.kind, self.api_version)))?;
+        let Value::Object(fields) = object::message(message.name, self.raw, depth + 1)? else {
+            return Err(WireError(format!("{} is not an object", self.kind)));
+        };
+        let mut out = Map::new();
+        out.insert("apiVersion".into(), Value::String(self.api_version.clone()));
+        out.insert("kind".into(), Value::String(self.kind.clone()));
+        out.extend(fields.into_iter().filter(|(k, _)| k != "apiVersion" && k != "kind"));
+        Ok(Value::Object(out))
     }
-    if let Some(res) = fallback {
-        if api_version.is_empty() {
-            api_version = res.api_version();
-        }
-        if kind.is_empty() {
-            kind = res.kind.clone();
-        }
-    }
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-    let message = table::message_of_kind(group, version, &kind)
-        .ok_or_else(|| WireError(format!("no kind {kind:?} is registered for version {api_version:?}")))?;
-    let Value::Object(fields) = object::message(message.name, raw, depth + 1)? else {
-        return Err(WireError(format!("{kind} is not an object")));
-    };
-    // apiVersion and kind first, where a JSON client writes them
-    let mut out = Map::new();
-    out.insert("apiVersion".into(), Value::String(api_version));
-    out.insert("kind".into(), Value::String(kind));
-    out.extend(fields.into_iter().filter(|(k, _)| k != "apiVersion" && k != "kind"));
-    Ok(Value::Object(out))
 }
 
-/// The start of the body, as the apiserver quotes it in decode errors.
+/// The start of the body as the apiserver quotes it in decode errors: binary in hex.
 fn summary(body: &[u8]) -> String {
-    let head = String::from_utf8_lossy(&body[..body.len().min(30)]).into_owned();
-    if body.len() > 30 {
-        format!("{head} ...")
+    const MAX: usize = 30;
+    if body.is_empty() {
+        return "<empty>".into();
+    }
+    let head = &body[..body.len().min(MAX)];
+    let text = if body[0] == b'{' {
+        String::from_utf8_lossy(head).into_owned()
     } else {
-        head
+        head.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    if body.len() > MAX {
+        format!("{text} ...")
+    } else {
+        text
     }
 }
+
+#[cfg(test)]
+mod tests;

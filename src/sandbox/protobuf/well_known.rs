@@ -188,7 +188,7 @@ fn embedded_json(bytes: &[u8], depth: usize) -> Result<Value, WireError> {
         return Ok(Value::Null);
     }
     if raw.starts_with(super::MAGIC) {
-        return super::unknown(&raw[super::MAGIC.len()..], None, depth + 1);
+        return super::unknown(&raw[super::MAGIC.len()..], depth + 1);
     }
     serde_json::from_slice(raw).map_err(|e| WireError(format!("embedded JSON: {e}")))
 }

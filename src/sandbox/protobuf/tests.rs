@@ -237,3 +237,35 @@ fn unknown_fields_of_newer_clients_are_skipped() {
     assert_eq!(json["metadata"]["name"], json!("demo"));
     assert_eq!(json.as_object().unwrap().len(), 3);
 }
+
+#[test]
+fn a_lease_with_micro_times() {
+    // acquireTime 2023-11-14T22:13:20.000005Z; renewTime (a pointer) unset, so not written
+    let acquired = Msg::default().int(1, 1_700_000_000).int(2, 5_000);
+    let spec = Msg::default().str(1, "me").int(2, 15).msg(3, acquired).int(5, 0);
+    let lease = Msg::default().msg(1, object_meta("leader", "kube-system")).msg(2, spec);
+    let json = decode(&resource("Lease"), &envelope("coordination.k8s.io/v1", "Lease", lease)).unwrap();
+    assert_eq!(
+        json["spec"],
+        json!({
+            "holderIdentity": "me",
+            "leaseDurationSeconds": 15,
+            "acquireTime": "2023-11-14T22:13:20.000005Z",
+            "leaseTransitions": 0,
+        })
+    );
+}
+
+#[test]
+fn a_raw_extension_is_the_json_it_embeds() {
+    let data = Msg::default().bytes(1, br#"{"spec":{"template":{"x":1}}}"#);
+    let revision = Msg::default().msg(1, object_meta("web-1", "default")).msg(2, data).int(3, 3);
+    let json = decode(&resource("ControllerRevision"), &envelope("apps/v1", "ControllerRevision", revision)).unwrap();
+    assert_eq!(json["data"], json!({"spec": {"template": {"x": 1}}}));
+    assert_eq!(json["revision"], json!(3));
+
+    let broken = Msg::default().msg(2, Msg::default().bytes(1, b"{not json"));
+    let err = decode(&resource("ControllerRevision"), &envelope("apps/v1", "ControllerRevision", broken)).unwrap_err();
+    assert_eq!(err.code, 400);
+    assert!(err.message.contains("embedded JSON"), "{}", err.message);
+}

@@ -102,6 +102,10 @@ async fn typed_create_commands_are_read_from_protobuf() {
 
         k.ok(&["create", "serviceaccount", "robot", "-n", "demo"]);
         assert_eq!(k.get(&["serviceaccount", "robot", "-n", "demo"])["metadata"]["name"], "robot");
+
+        // objects that came in as protobuf are ordinary objects afterwards
+        assert!(k.ok(&["delete", "configmap", "c", "-n", "demo"]).contains("configmap \"c\" deleted"));
+        assert!(k.ok(&["get", "configmaps", "-n", "demo", "-o", "name"]).lines().all(|l| l != "configmap/c"));
     })
     .await;
 }

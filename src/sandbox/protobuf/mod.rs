@@ -15,9 +15,9 @@
 
 mod object;
 mod schema;
-pub mod table;
+mod table;
 mod well_known;
-pub mod wire;
+mod wire;
 
 use serde_json::{Map, Value};
 

@@ -124,7 +124,8 @@ async fn main() {
     // Watch delivery: time from a create being acknowledged to each watcher receiving it.
     for watchers in [1usize, 100] {
         let mut streams = vec![];
-        let rv = pods.get("p-0-0").await.unwrap().metadata.resource_version.unwrap();
+        // Watch from now: a list's resourceVersion, so nothing old is replayed first.
+        let rv = pods.list(&kube::api::ListParams::default().limit(1)).await.unwrap().metadata.resource_version.unwrap();
         for _ in 0..watchers {
             let s = pods.watch(&WatchParams::default().timeout(30), &rv).await.unwrap().boxed();
             streams.push(s);

@@ -123,3 +123,25 @@ async fn runtime_watcher_relists_after_410() {
     assert!(init_done >= 2, "the watcher re-listed after the 410 (init rounds: {init_done})");
     assert!(names.contains("before") && names.contains("after"), "saw {names:?}");
 }
+
+/// Bad input gets a proper `Status`, never a hang or a dropped connection.
+#[tokio::test]
+async fn bad_requests_get_a_status() {
+    let t = common::TestSandbox::start().await;
+    let client = t.sandbox.client().await.unwrap();
+    let post = |body: Vec<u8>, ct: &str| {
+        http::Request::post("/api/v1/namespaces/default/configmaps").header("Content-Type", ct).body(body).unwrap()
+    };
+    let cases = [
+        (post(vec![b'a'; 4 * 1024 * 1024], "application/json"), 413, "RequestEntityTooLarge"),
+        (post(b"{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {".to_vec(), "application/json"), 400, "BadRequest"),
+        (post(b"a: [".to_vec(), "application/yaml"), 400, "BadRequest"),
+        (post(b"name: x".to_vec(), "text/plain"), 415, "UnsupportedMediaType"),
+    ];
+    for (req, code, reason) in cases {
+        match client.request_text(req).await {
+            Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (code, reason), "{}", s.message),
+            other => panic!("expected a {code} Status, got {other:?}"),
+        }
+    }
+}

@@ -116,6 +116,15 @@ async fn kubectl_sees_a_real_api_server() {
         let err = k.fails(&["create", "-f", bad.to_str().unwrap()]);
         assert!(err.contains("is invalid") && err.contains("metadata.name"), "{err}");
 
+        // A namespace is emptied by the namespace controller, then goes (kubectl waits for it).
+        let ns_file = dir.path().join("ns.yaml");
+        std::fs::write(&ns_file, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: scratch\n").unwrap();
+        k.ok(&["apply", "-f", ns_file.to_str().unwrap()]);
+        k.ok(&["run", "tenant", "--image=nginx", "-n", "scratch"]);
+        assert!(k.ok(&["delete", "namespace", "scratch", "--timeout=30s"]).contains("deleted"));
+        let gone = k.fails(&["get", "namespace", "scratch"]);
+        assert!(gone.contains("not found"), "{gone}");
+
         assert!(k.ok(&["delete", "pod", "nginx"]).contains("deleted"));
         let gone = k.fails(&["get", "pod", "nginx"]);
         assert!(gone.contains("NotFound") || gone.contains("not found"), "{gone}");

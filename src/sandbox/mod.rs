@@ -12,6 +12,7 @@ pub mod managed_fields;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod request;
 pub mod resources;

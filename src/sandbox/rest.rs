@@ -153,6 +153,7 @@ fn parse_body(res: &ResourceInfo, content_type: &str, body: &[u8]) -> Result<Val
                 res.kind
             ))
         }),
+        super::protobuf::MEDIA_TYPE => super::protobuf::decode(res, body),
         _ => Err(ApiError::unsupported_media_type(
             "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",
         )),

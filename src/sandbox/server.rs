@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response};
 use serde_json::json;
@@ -155,9 +155,9 @@ impl Server {
         let content_type = req.headers().get("content-type").and_then(|h| h.to_str().ok()).map(String::from);
         let user_agent = req.headers().get("user-agent").and_then(|h| h.to_str().ok()).map(String::from);
         let method = req.method().clone();
-        let body = match Limited::new(req.into_body(), MAX_BODY_BYTES + 1).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => return error_response(&ApiError::too_large("the request body is too large")),
+        let body = match read_body(req.into_body()).await {
+            Ok(b) => b,
+            Err(e) => return error_response(&e),
         };
         let api_req = ApiRequest { method, path: api_path, query, content_type, format, user_agent, body };
         if is_watch && api_req.method == Method::GET {
@@ -220,6 +220,30 @@ pub fn version_document() -> serde_json::Value {
         "compiler": "gc",
         "platform": format!("linux/{}", match std::env::consts::ARCH { "x86_64" => "amd64", "aarch64" => "arm64", a => a }),
     })
+}
+
+/// Reads a request body up to the apiserver's 3 MiB limit. A larger body is read to its
+/// end (up to a hard cap) and discarded, so the client sees the 413 rather than a reset
+/// connection.
+async fn read_body(mut body: Incoming) -> Result<Bytes, ApiError> {
+    const DRAIN_CAP: usize = 64 * 1024 * 1024;
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            total += data.len();
+            if total <= MAX_BODY_BYTES {
+                buf.extend_from_slice(data);
+            } else if total > DRAIN_CAP {
+                break;
+            }
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY_BYTES}")));
+    }
+    Ok(buf.freeze())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -547,15 +547,8 @@ mod tests {
     #[test]
     fn custom_resources_appear_with_their_group_in_response_kind() {
         let base = Catalogue::default();
-        let mut book = base.find("", "v1", "configmaps").unwrap().clone();
-        book.group = "example.com".into();
-        book.kind = "Book".into();
-        book.plural = "books".into();
-        book.singular = "book".into();
-        book.short_names = vec![];
-        book.subresources = vec!["status".into()];
+        let mut book = Catalogue::book_for_tests(json!({"type": "object"}));
         book.storage_version_hash = "abc=".into();
-        book.schema = Some(json!({"type": "object"}));
         let c = base.with(vec![book]);
         let doc = serve("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", &c).unwrap().unwrap();
         let got: Value = serde_json::from_slice(&doc.body).unwrap();

@@ -262,12 +262,7 @@ mod tests {
     #[test]
     fn custom_resource_gets_a_definition_from_its_schema() {
         let base = Catalogue::default();
-        let mut book = base.find("", "v1", "configmaps").unwrap().clone();
-        book.group = "example.com".into();
-        book.kind = "Book".into();
-        book.plural = "books".into();
-        book.singular = "book".into();
-        book.schema = Some(json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"author": {"type": "string"}}}}}));
+        let book = Catalogue::book_for_tests(json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"author": {"type": "string"}}}}}));
         let catalogue = base.with(vec![book]);
         let doc = serve("/openapi/v3/apis/example.com/v1?hash=0", "application/json", &catalogue).unwrap().unwrap();
         let v3: Value = serde_json::from_slice(&doc.body).unwrap();

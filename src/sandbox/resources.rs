@@ -228,6 +228,20 @@ impl Catalogue {
     pub fn serves_group_version(&self, group: &str, version: &str) -> bool {
         self.resources.iter().any(|r| r.group == group && r.version == version)
     }
+    /// The blog's `books.example.com` as a custom resource with `schema`, for tests.
+    #[cfg(test)]
+    pub fn book_for_tests(schema: serde_json::Value) -> ResourceInfo {
+        let mut book = Self::default().find("", "v1", "configmaps").expect("built in").clone();
+        book.group = "example.com".into();
+        book.kind = "Book".into();
+        book.plural = "books".into();
+        book.singular = "book".into();
+        book.short_names = vec![];
+        book.subresources = vec!["status".into()];
+        book.schema = Some(schema);
+        book
+    }
+
     pub fn with(&self, extra: Vec<ResourceInfo>) -> Self {
         let mut all: Vec<ResourceInfo> = builtins();
         all.extend(extra);

@@ -36,7 +36,12 @@ fn pod(i: usize) -> Pod {
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Ours: start an informer with one handler, wait for `has_synced` (polled every 1 ms,
@@ -99,7 +104,11 @@ fn bench(c: &mut Criterion) {
         let (informer, stop) = kubelab_sync(&api, objects).await;
         let took = t0.elapsed();
         let after = rss_kib();
-        eprintln!("kubelab informer: synced {} objects in {took:?}, VmRSS {before} -> {after} KiB (+{} KiB)", informer.indexer().len(), after.saturating_sub(before));
+        eprintln!(
+            "kubelab informer: synced {} objects in {took:?}, VmRSS {before} -> {after} KiB (+{} KiB)",
+            informer.indexer().len(),
+            after.saturating_sub(before)
+        );
         stop.stop();
         drop(informer);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -108,7 +117,11 @@ fn bench(c: &mut Criterion) {
         let store = kube_rs_sync(&api, objects).await;
         let took = t0.elapsed();
         let after = rss_kib();
-        eprintln!("kube-rs reflector: synced {} objects in {took:?}, VmRSS {before} -> {after} KiB (+{} KiB)", store.state().len(), after.saturating_sub(before));
+        eprintln!(
+            "kube-rs reflector: synced {} objects in {took:?}, VmRSS {before} -> {after} KiB (+{} KiB)",
+            store.state().len(),
+            after.saturating_sub(before)
+        );
     });
 
     let mut group = c.benchmark_group("informer_initial_sync");
@@ -120,7 +133,8 @@ fn bench(c: &mut Criterion) {
             drop(informer);
         })
     });
-    group.bench_with_input(BenchmarkId::new("kube_rs_reflector", objects), &objects, |b, &n| b.to_async(&rt).iter(|| kube_rs_sync(&api, n)));
+    group
+        .bench_with_input(BenchmarkId::new("kube_rs_reflector", objects), &objects, |b, &n| b.to_async(&rt).iter(|| kube_rs_sync(&api, n)));
     group.finish();
     sandbox.stop();
 }

@@ -148,7 +148,10 @@ async fn main() {
             }
             lat.push(last);
         }
-        println!("watch delivery to the last of {watchers} watcher(s): median {:.2} ms (from the create's acknowledgement request)", median(lat).as_secs_f64() * 1e3);
+        println!(
+            "watch delivery to the last of {watchers} watcher(s): median {:.2} ms (from the create's acknowledgement request)",
+            median(lat).as_secs_f64() * 1e3
+        );
     }
 
     server.kill().unwrap();

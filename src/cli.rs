@@ -5,12 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "kubelab",
-    version,
-    about = "How a Kubernetes client really works, run layer by layer",
-    propagate_version = true
-)]
+#[command(name = "kubelab", version, about = "How a Kubernetes client really works, run layer by layer", propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -154,23 +149,15 @@ pub struct WatchArgs {
 /// `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (try 500ms, 5s, 2m)"))?;
+    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration (try 500ms, 5s, 2m)"))?;
     let seconds = match unit {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?} (use ms, s, m or h)"
-            ))
-        }
+        other => return Err(format!("unknown unit {other:?} in {text:?} (use ms, s, m or h)")),
     };
     Ok(std::time::Duration::from_secs_f64(seconds))
 }

@@ -34,12 +34,7 @@ pub struct Narrator {
 impl Narrator {
     pub fn new(global: &Global) -> Narrator {
         let level = if global.quiet { 0 } else { global.explain };
-        Narrator {
-            level,
-            color: colour_wanted(std::io::stderr().is_terminal()),
-            step: 0,
-            output: global.output,
-        }
+        Narrator { level, color: colour_wanted(std::io::stderr().is_terminal()), step: 0, output: global.output }
     }
 
     /// Whether the result should be printed as a table (and plain text) rather than JSON/YAML.
@@ -64,11 +59,7 @@ impl Narrator {
         }
         self.step += 1;
         let head = format!("[{}]", self.step);
-        let line = if self.color {
-            format!("{} {}", head.cyan().bold(), title.to_string().bold())
-        } else {
-            format!("{head} {title}")
-        };
+        let line = if self.color { format!("{} {}", head.cyan().bold(), title.to_string().bold()) } else { format!("{head} {title}") };
         emit(&line);
     }
 
@@ -78,11 +69,7 @@ impl Narrator {
             return;
         }
         let key = format!("{key:<KEY_WIDTH$}");
-        let key = if self.color {
-            key.dark_grey().to_string()
-        } else {
-            key
-        };
+        let key = if self.color { key.dark_grey().to_string() } else { key };
         for (i, line) in value.to_string().lines().enumerate() {
             if i == 0 {
                 emit(&format!("    {key} {line}"));
@@ -99,11 +86,7 @@ impl Narrator {
         }
         for line in text.to_string().lines() {
             let line = format!("    {line}");
-            emit(&if self.color {
-                line.italic().to_string()
-            } else {
-                line
-            });
+            emit(&if self.color { line.italic().to_string() } else { line });
         }
     }
 
@@ -132,11 +115,7 @@ impl Narrator {
             return;
         }
         let line = format!("    ! {text}");
-        emit(&if self.color {
-            line.yellow().to_string()
-        } else {
-            line
-        });
+        emit(&if self.color { line.yellow().to_string() } else { line });
     }
 }
 
@@ -149,10 +128,7 @@ impl Narrator {
                 self.detail(&format!("  {k}"), v);
             }
             if ex.request_headers.is_empty() {
-                self.detail(
-                    "  (headers)",
-                    "none: kube sets Accept only where it negotiates (discovery)",
-                );
+                self.detail("  (headers)", "none: kube sets Accept only where it negotiates (discovery)");
             }
             if ex.request_bytes > 0 {
                 self.detail("  body", bytes(ex.request_bytes));
@@ -164,17 +140,8 @@ impl Narrator {
     pub fn response(&self, ex: &Exchange, headers: bool) {
         match (ex.status, &ex.error) {
             (Some(code), _) => {
-                let reason = http::StatusCode::from_u16(code)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("");
-                self.detail(
-                    "status",
-                    format!(
-                        "{code} {reason} over {}",
-                        ex.version.as_deref().unwrap_or("?")
-                    ),
-                );
+                let reason = http::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+                self.detail("status", format!("{code} {reason} over {}", ex.version.as_deref().unwrap_or("?")));
             }
             (None, Some(e)) => self.detail("error", e),
             (None, None) => self.detail("status", "no answer yet"),
@@ -191,9 +158,7 @@ impl Narrator {
                 format!(
                     "{} to the response head{}",
                     duration(l),
-                    ex.complete
-                        .map(|c| format!(", {} to the last byte", duration(c)))
-                        .unwrap_or_default()
+                    ex.complete.map(|c| format!(", {} to the last byte", duration(c))).unwrap_or_default()
                 ),
             );
         }
@@ -251,8 +216,7 @@ pub fn bytes(n: usize) -> String {
 /// Prints the result document as JSON or YAML on stdout.
 pub fn print_document(format: OutputFormat, value: &serde_json::Value) {
     let text = match format {
-        OutputFormat::Yaml => serde_saphyr::to_string(value)
-            .unwrap_or_else(|e| format!("# cannot render YAML: {e}\n")),
+        OutputFormat::Yaml => serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# cannot render YAML: {e}\n")),
         _ => serde_json::to_string_pretty(value).unwrap_or_default() + "\n",
     };
     let mut out = std::io::stdout().lock();

@@ -50,22 +50,13 @@ pub struct Target {
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error("cannot read the kubeconfig {path}: {source}")]
-    Read {
-        path: String,
-        source: KubeconfigError,
-    },
+    Read { path: String, source: KubeconfigError },
     #[error("KUBECONFIG is set but names no readable file")]
     EmptyEnv,
     #[error("cannot build a client configuration from {origin}: {source}")]
-    Config {
-        origin: String,
-        source: KubeconfigError,
-    },
+    Config { origin: String, source: KubeconfigError },
     #[error("cannot start the sandbox in {home}: {source}")]
-    Sandbox {
-        home: String,
-        source: crate::sandbox::SandboxError,
-    },
+    Sandbox { home: String, source: crate::sandbox::SandboxError },
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] kube::Error),
 }
@@ -76,12 +67,8 @@ impl From<TargetError> for CommandError {
             TargetError::Read { .. } | TargetError::EmptyEnv => {
                 "check the path, or leave out --kubeconfig and unset KUBECONFIG to use the sandbox"
             }
-            TargetError::Config { .. } => {
-                "`kubectl config get-contexts` lists the contexts; pick one with --context"
-            }
-            TargetError::Sandbox { .. } => {
-                "see $KUBELAB_HOME/sandbox.log, or try `kubelab sandbox reset --yes`"
-            }
+            TargetError::Config { .. } => "`kubectl config get-contexts` lists the contexts; pick one with --context",
+            TargetError::Sandbox { .. } => "see $KUBELAB_HOME/sandbox.log, or try `kubelab sandbox reset --yes`",
             TargetError::Client(_) => "the kubeconfig's TLS settings could not be loaded",
         };
         CommandError::new(e.to_string()).hint(hint)
@@ -93,10 +80,7 @@ impl Source {
         match self {
             Source::Flag(p) => format!("--kubeconfig {}", p.display()),
             Source::Env(v) => format!("KUBECONFIG={v}"),
-            Source::Sandbox { home, .. } => format!(
-                "the sandbox's own kubeconfig ({})",
-                crate::sandbox::kubeconfig_path(home).display()
-            ),
+            Source::Sandbox { home, .. } => format!("the sandbox's own kubeconfig ({})", crate::sandbox::kubeconfig_path(home).display()),
         }
     }
 }
@@ -107,74 +91,35 @@ pub async fn resolve(global: &Global, n: &mut Narrator) -> Result<Target, Target
     let (source, kubeconfig) = if let Some(path) = &global.kubeconfig {
         n.detail("source", "--kubeconfig flag");
         n.detail("file", path.display());
-        let kc = Kubeconfig::read_from(path).map_err(|source| TargetError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let kc = Kubeconfig::read_from(path).map_err(|source| TargetError::Read { path: path.display().to_string(), source })?;
         (Source::Flag(path.clone()), kc)
     } else if let Some(value) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         let value = value.to_string_lossy().into_owned();
         n.detail("source", "KUBECONFIG environment variable");
         n.detail("files", &value);
-        let kc = Kubeconfig::from_env()
-            .map_err(|source| TargetError::Read {
-                path: value.clone(),
-                source,
-            })?
-            .ok_or(TargetError::EmptyEnv)?;
+        let kc =
+            Kubeconfig::from_env().map_err(|source| TargetError::Read { path: value.clone(), source })?.ok_or(TargetError::EmptyEnv)?;
         (Source::Env(value), kc)
     } else {
         let home = daemon::home();
         let was = daemon::status(&home).await;
         let status = daemon::start_background(&home, None)
             .await
-            .map_err(|source| TargetError::Sandbox {
-                home: home.display().to_string(),
-                source,
-            })?;
+            .map_err(|source| TargetError::Sandbox { home: home.display().to_string(), source })?;
         n.detail("source", "the sandbox (no --kubeconfig, no KUBECONFIG)");
         n.note("~/.kube/config is only used when named explicitly, so a lesson never touches a real cluster by surprise.");
-        let how = if was.running {
-            "already running"
-        } else {
-            "started just now"
-        };
-        n.detail(
-            "sandbox",
-            format!("{how} at {}", status.address.as_deref().unwrap_or("?")),
-        );
+        let how = if was.running { "already running" } else { "started just now" };
+        n.detail("sandbox", format!("{how} at {}", status.address.as_deref().unwrap_or("?")));
         n.detail("file", &status.kubeconfig);
-        let kc = Kubeconfig::read_from(&status.kubeconfig).map_err(|source| TargetError::Read {
-            path: status.kubeconfig.clone(),
-            source,
-        })?;
-        (
-            Source::Sandbox {
-                home,
-                started: !was.running,
-            },
-            kc,
-        )
+        let kc =
+            Kubeconfig::read_from(&status.kubeconfig).map_err(|source| TargetError::Read { path: status.kubeconfig.clone(), source })?;
+        (Source::Sandbox { home, started: !was.running }, kc)
     };
 
-    let context = global
-        .context
-        .clone()
-        .or_else(|| kubeconfig.current_context.clone())
-        .unwrap_or_default();
-    let named = kubeconfig
-        .contexts
-        .iter()
-        .find(|c| c.name == context)
-        .and_then(|c| c.context.clone());
-    let cluster = named
-        .as_ref()
-        .map(|c| c.cluster.clone())
-        .unwrap_or_default();
-    let user = named
-        .as_ref()
-        .and_then(|c| c.user.clone())
-        .unwrap_or_default();
+    let context = global.context.clone().or_else(|| kubeconfig.current_context.clone()).unwrap_or_default();
+    let named = kubeconfig.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.clone());
+    let cluster = named.as_ref().map(|c| c.cluster.clone()).unwrap_or_default();
+    let user = named.as_ref().and_then(|c| c.user.clone()).unwrap_or_default();
     let auth = kubeconfig
         .auth_infos
         .iter()
@@ -189,45 +134,24 @@ pub async fn resolve(global: &Global, n: &mut Narrator) -> Result<Target, Target
         .and_then(|c| c.cluster.as_ref())
         .and_then(|c| c.server.clone())
         .unwrap_or_default();
-    let via = if global.context.is_some() {
-        "--context"
-    } else {
-        "current-context"
-    };
+    let via = if global.context.is_some() { "--context" } else { "current-context" };
     n.detail("context", format!("{context} ({via})"));
     if named.is_some() {
         n.detail("cluster", format!("{cluster} -> {server}"));
         n.detail("user", format!("{user} ({auth})"));
     }
 
-    let options = KubeConfigOptions {
-        context: global.context.clone(),
-        ..Default::default()
-    };
+    let options = KubeConfigOptions { context: global.context.clone(), ..Default::default() };
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
-        .map_err(|source| TargetError::Config {
-            origin: format!("context {context:?}"),
-            source,
-        })?;
+        .map_err(|source| TargetError::Config { origin: format!("context {context:?}"), source })?;
     if let Some(ns) = &global.namespace {
         config.default_namespace = ns.clone();
     }
 
     n.step("kube::Config built from it (client-go: clientcmd.BuildConfigFromFlags -> rest.Config)");
     n.detail("cluster_url", &config.cluster_url);
-    n.detail(
-        "namespace",
-        format!(
-            "{}{}",
-            config.default_namespace,
-            if global.namespace.is_some() {
-                " (-n)"
-            } else {
-                ""
-            }
-        ),
-    );
+    n.detail("namespace", format!("{}{}", config.default_namespace, if global.namespace.is_some() { " (-n)" } else { "" }));
     let roots = config.root_cert.as_ref().map_or(0, |c| c.len());
     n.detail(
         "tls",
@@ -238,22 +162,8 @@ pub async fn resolve(global: &Global, n: &mut Narrator) -> Result<Target, Target
         },
     );
     n.detail("auth", &auth);
-    n.detail(
-        "timeouts",
-        format!(
-            "connect {}, read {}",
-            opt_secs(config.connect_timeout),
-            opt_secs(config.read_timeout)
-        ),
-    );
-    Ok(Target {
-        source,
-        context,
-        cluster,
-        user,
-        auth,
-        config,
-    })
+    n.detail("timeouts", format!("connect {}, read {}", opt_secs(config.connect_timeout), opt_secs(config.read_timeout)));
+    Ok(Target { source, context, cluster, user, auth, config })
 }
 
 fn opt_secs(d: Option<std::time::Duration>) -> String {
@@ -279,15 +189,11 @@ fn describe_auth(a: &kube::config::AuthInfo) -> String {
 }
 
 /// Builds the client, layer by layer, with a recorder inside; narrates the stack.
-pub fn connect(
-    target: &Target,
-    n: &mut Narrator,
-) -> Result<(kube::Client, wire::Journal), TargetError> {
+pub fn connect(target: &Target, n: &mut Narrator) -> Result<(kube::Client, wire::Journal), TargetError> {
     let config = &target.config;
     let journal = wire::Journal::default();
     let https = config.rustls_https_connector()?;
-    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build::<_, kube::client::Body>(https);
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build::<_, kube::client::Body>(https);
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .option_layer(config.auth_layer()?)
@@ -300,27 +206,12 @@ pub fn connect(
 
     n.step("kube::Client built (client-go: kubernetes.NewForConfig -> Clientset)");
     n.note("A tower stack; each request goes down it, each response comes back up:");
-    n.detail(
-        "BaseUriLayer",
-        format!("prefixes {} to each request path", config.cluster_url),
-    );
+    n.detail("BaseUriLayer", format!("prefixes {} to each request path", config.cluster_url));
     n.detail("AuthLayer", format!("adds credentials ({})", target.auth));
-    n.detail(
-        "ExtraHeaders",
-        format!("{} impersonation/extra header(s)", config.headers.len()),
-    );
-    n.detail(
-        "RecordLayer",
-        "kubelab's own: records each request and response for this narration",
-    );
-    n.detail(
-        "hyper-util",
-        "legacy::Client: connection pool, HTTP/1.1 or HTTP/2 chosen by ALPN",
-    );
-    n.detail(
-        "hyper-rustls",
-        "TLS by rustls (ring provider), over a tokio TCP socket",
-    );
+    n.detail("ExtraHeaders", format!("{} impersonation/extra header(s)", config.headers.len()));
+    n.detail("RecordLayer", "kubelab's own: records each request and response for this narration");
+    n.detail("hyper-util", "legacy::Client: connection pool, HTTP/1.1 or HTTP/2 chosen by ALPN");
+    n.detail("hyper-rustls", "TLS by rustls (ring provider), over a tokio TCP socket");
     n.note("`kube::Client::try_from(config)` builds the same stack, with a tracing layer instead of ours.");
     Ok((client, journal))
 }
@@ -337,15 +228,10 @@ pub fn explain(err: kube::Error, target: &Target) -> CommandError {
                 "Forbidden" => Some("the user is authenticated but RBAC does not allow this"),
                 "NotFound" => Some("check the name and the namespace (-n)"),
                 "AlreadyExists" => Some("delete it first, or choose another name"),
-                "Invalid" => Some(
-                    "the server's validation rejected the object; the message says which field",
-                ),
+                "Invalid" => Some("the server's validation rejected the object; the message says which field"),
                 _ => None,
             };
-            let e = CommandError::new(format!(
-                "the server answered {} {}: {}",
-                status.code, status.reason, status.message
-            ));
+            let e = CommandError::new(format!("the server answered {} {}: {}", status.code, status.reason, status.message));
             match hint {
                 Some(h) => e.hint(h),
                 None => e,
@@ -353,20 +239,14 @@ pub fn explain(err: kube::Error, target: &Target) -> CommandError {
         }
         other => {
             let chain = error_chain(&other);
-            let unreachable = [
-                "Connection refused",
-                "connect error",
-                "dns error",
-                "timed out",
-                "Connection reset",
-            ]
-            .iter()
-            .any(|s| chain.contains(s));
+            let unreachable =
+                ["Connection refused", "connect error", "dns error", "timed out", "Connection reset"].iter().any(|s| chain.contains(s));
             if unreachable {
                 CommandError::new(format!("no cluster reachable at {url}: {}", last_cause(&other)))
                     .hint("start one with `kubelab sandbox start`, or pass --kubeconfig for another cluster")
             } else if chain.contains("certificate") || chain.contains("InvalidCertificate") {
-                CommandError::new(format!("TLS with {url} failed: {}", last_cause(&other))).hint("the kubeconfig's certificate-authority does not match the server's certificate")
+                CommandError::new(format!("TLS with {url} failed: {}", last_cause(&other)))
+                    .hint("the kubeconfig's certificate-authority does not match the server's certificate")
             } else {
                 CommandError::new(format!("request to {url} failed: {chain}"))
             }

@@ -171,7 +171,10 @@ hint: delete it first, or choose another name
 async fn get_traces_the_life_of_a_request() {
     let t = TestSandbox::start().await;
     let pods: Api<Pod> = Api::namespaced(t.sandbox.client().await.unwrap(), "default");
-    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "traced", "labels": {"app": "demo"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "traced", "labels": {"app": "demo"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .unwrap();
     pods.create(&PostParams::default(), &pod).await.unwrap();
 
     let out = kubelab(&t, &["get", "pods", "--trace", "-l", "app=demo"]).await;
@@ -227,7 +230,10 @@ async fn get_traces_the_life_of_a_request() {
 
     let unknown = kubelab(&t, &["get", "gadgets"]).await;
     let err = assert_clean_failure(&unknown);
-    assert!(err.ends_with("kubelab: the server doesn't have a resource type \"gadgets\"\nhint: `kubelab kinds` lists what it serves\n"), "{err}");
+    assert!(
+        err.ends_with("kubelab: the server doesn't have a resource type \"gadgets\"\nhint: `kubelab kinds` lists what it serves\n"),
+        "{err}"
+    );
 
     let missing = kubelab(&t, &["get", "pod", "nope", "-q"]).await;
     let err = assert_clean_failure(&missing);
@@ -301,7 +307,8 @@ async fn watch_pods_lists_then_watches_and_summarises() {
     };
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let pods: Api<Pod> = Api::namespaced(client, "default");
-    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "seen"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
+    let pod: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "seen"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
     pods.create(&PostParams::default(), &pod).await.unwrap();
     let out = watching.await.unwrap().expect("watch-pods runs");
     assert!(out.status.success(), "{}", text(&out.stderr));

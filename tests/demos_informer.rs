@@ -18,7 +18,19 @@ async fn informer_demo_narrates_each_hand_off_and_both_caches_agree() {
     api.create(&PostParams::default(), &before).await.unwrap();
 
     let child = tokio::process::Command::new(common::kubelab_bin())
-        .args(["informer-demo", "--resource", "configmaps", "-n", "default", "--handlers", "2", "--compare-kube-rs", "--for", "4s", "--kubeconfig"])
+        .args([
+            "informer-demo",
+            "--resource",
+            "configmaps",
+            "-n",
+            "default",
+            "--handlers",
+            "2",
+            "--compare-kube-rs",
+            "--for",
+            "4s",
+            "--kubeconfig",
+        ])
         .arg(t.kubeconfig())
         .env("KUBELAB_HOME", t.home())
         .env_remove("KUBECONFIG")
@@ -51,7 +63,13 @@ async fn informer_demo_narrates_each_hand_off_and_both_caches_agree() {
         let at = rest.find(want).unwrap_or_else(|| panic!("{want:?} missing (or out of order) in:\n{stdout}"));
         rest = &rest[at + want.len()..];
     }
-    for h in ["handler 1: on_Add default/web", "handler 2: on_Add default/web", "handler 1: on_Delete default/before", "kube-rs watcher: Apply default/web", "kube-rs watcher: Delete default/before"] {
+    for h in [
+        "handler 1: on_Add default/web",
+        "handler 2: on_Add default/web",
+        "handler 1: on_Delete default/before",
+        "kube-rs watcher: Apply default/web",
+        "kube-rs watcher: Delete default/before",
+    ] {
         assert!(stdout.contains(h), "{h:?} missing in:\n{stdout}");
     }
     for l in [

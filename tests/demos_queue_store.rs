@@ -6,7 +6,8 @@ mod common;
 use std::process::{Command, Output};
 
 fn kubelab(home: &std::path::Path, args: &[&str]) -> Output {
-    let out = Command::new(common::kubelab_bin()).args(args).env("KUBELAB_HOME", home).env_remove("KUBECONFIG").output().expect("kubelab runs");
+    let out =
+        Command::new(common::kubelab_bin()).args(args).env("KUBELAB_HOME", home).env_remove("KUBECONFIG").output().expect("kubelab runs");
     assert!(out.status.success(), "kubelab {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -17,7 +18,9 @@ fn stdout(o: &Output) -> String {
 
 /// The line of `text` that starts with `start` (blanks collapsed), or a readable failure.
 fn line<'a>(text: &'a str, start: &str) -> &'a str {
-    text.lines().find(|l| l.split_whitespace().collect::<Vec<_>>().join(" ").starts_with(start)).unwrap_or_else(|| panic!("no line starting with {start:?} in:\n{text}"))
+    text.lines()
+        .find(|l| l.split_whitespace().collect::<Vec<_>>().join(" ").starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting with {start:?} in:\n{text}"))
 }
 
 fn collapsed(l: &str) -> String {
@@ -30,8 +33,14 @@ fn queue_demo_shows_every_container_after_every_step() {
     let o = kubelab(home.path(), &["queue-demo", "--items", "3", "--workers", "2"]);
     let out = stdout(&o);
     // Scene 1: the reader wakes after the filler is done, then takes keys in FIFO order.
-    assert_eq!(collapsed(line(&out, "filler add item-3")), "filler add item-3 queue [item-1 item-2 item-3] dirty {item-1 item-2 item-3} processing {}");
-    assert_eq!(collapsed(line(&out, "reader get -> item-1")), "reader get -> item-1 queue [item-2 item-3] dirty {item-2 item-3} processing {item-1}");
+    assert_eq!(
+        collapsed(line(&out, "filler add item-3")),
+        "filler add item-3 queue [item-1 item-2 item-3] dirty {item-1 item-2 item-3} processing {}"
+    );
+    assert_eq!(
+        collapsed(line(&out, "reader get -> item-1")),
+        "reader get -> item-1 queue [item-2 item-3] dirty {item-2 item-3} processing {item-1}"
+    );
     // Scene 2: a second add of a waiting key is absorbed by dirty.
     assert_eq!(
         collapsed(line(&out, "handler add default/web (already dirty")),
@@ -42,8 +51,12 @@ fn queue_demo_shows_every_container_after_every_step() {
         collapsed(line(&out, "handler add default/web (processing")),
         "handler add default/web (processing: only dirty) queue [] dirty {default/web} processing {default/web}"
     );
-    assert_eq!(collapsed(line(&out, "worker 2 get would wait")), "worker 2 get would wait: nothing queued queue [] dirty {default/web} processing {default/web}");
-    assert!(collapsed(line(&out, "worker 1 done default/web")).starts_with("worker 1 done default/web -> back in the queue queue [default/web]"));
+    assert_eq!(
+        collapsed(line(&out, "worker 2 get would wait")),
+        "worker 2 get would wait: nothing queued queue [] dirty {default/web} processing {default/web}"
+    );
+    assert!(collapsed(line(&out, "worker 1 done default/web"))
+        .starts_with("worker 1 done default/web -> back in the queue queue [default/web]"));
     // Scene 5: shutdown ignores new adds but drains.
     assert!(out.contains("add default/late (ignored: shutting down)"));
     assert!(out.contains("get -> None: exits its loop"));

@@ -25,11 +25,7 @@ fn score(line: &str) -> Option<(u32, u32)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fidelity_against_recorded_kube_apiserver() {
     let dir = corpus_dir();
-    assert!(
-        dir.join("compare.py").exists(),
-        "the fidelity corpus is missing at {} (set KUBELAB_FIDELITY to its folder)",
-        dir.display()
-    );
+    assert!(dir.join("compare.py").exists(), "the fidelity corpus is missing at {} (set KUBELAB_FIDELITY to its folder)", dir.display());
     let t = common::TestSandbox::start().await;
     let url = t.sandbox.url();
     let token = t.sandbox.token().to_string();
@@ -52,7 +48,8 @@ async fn fidelity_against_recorded_kube_apiserver() {
     for line in stdout.lines().filter(|l| !l.starts_with("MATCH")) {
         println!("{line}");
     }
-    let (matched, total) = stdout.lines().rev().find_map(score).unwrap_or_else(|| panic!("no score line: {}", String::from_utf8_lossy(&out.stderr)));
+    let (matched, total) =
+        stdout.lines().rev().find_map(score).unwrap_or_else(|| panic!("no score line: {}", String::from_utf8_lossy(&out.stderr)));
     // The CRD scenario belongs to the CustomResourceDefinition work; it is reported, not required.
     let crd = stdout.lines().filter(|l| l.contains("p19-crd-books #")).count() as u32;
     let crd_matched = stdout.lines().filter(|l| l.starts_with("MATCH") && l.contains("p19-crd-books #")).count() as u32;

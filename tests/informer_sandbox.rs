@@ -82,7 +82,10 @@ impl ListerWatcher<ConfigMap> for GatedApi {
 }
 
 fn cm(i: usize) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": format!("cm-{i:04}"), "labels": {"test": "informer"}}, "data": {"n": i.to_string()}})).unwrap()
+    serde_json::from_value(
+        json!({"metadata": {"name": format!("cm-{i:04}"), "labels": {"test": "informer"}}, "data": {"n": i.to_string()}}),
+    )
+    .unwrap()
 }
 
 async fn server_view(api: &Api<ConfigMap>) -> CacheView {
@@ -112,7 +115,10 @@ async fn informer_converges_through_churn_and_a_410() {
     let (gate, gate_rx) = watch::channel(Gate::default());
     let lw = GatedApi { api: api.clone(), gate: gate_rx };
     let backoff = BackoffConfig { initial: Duration::from_millis(50), max: Duration::from_millis(200), ..Default::default() };
-    let informer = SharedIndexInformer::new(Arc::new(lw), InformerOptions { name: "configmaps".into(), tracer, backoff: Some(backoff), ..Default::default() });
+    let informer = SharedIndexInformer::new(
+        Arc::new(lw),
+        InformerOptions { name: "configmaps".into(), tracer, backoff: Some(backoff), ..Default::default() },
+    );
     let logs: Vec<Arc<Mutex<HandlerLog>>> = (0..HANDLERS)
         .map(|i| {
             let log = Arc::new(Mutex::new(HandlerLog::default()));

@@ -81,7 +81,13 @@ fn run_concurrent_queue(items: Vec<u8>, workers: usize, yield_every: usize) -> R
         let last_start = last_start.lock().unwrap();
         for (item, added_at) in last_add.lock().unwrap().iter() {
             let started = last_start.get(item).copied();
-            prop_assert!(started.is_some_and(|s| s > *added_at), "item {} added at {} was not processed afterwards ({:?})", item, added_at, started);
+            prop_assert!(
+                started.is_some_and(|s| s > *added_at),
+                "item {} added at {} was not processed afterwards ({:?})",
+                item,
+                added_at,
+                started
+            );
         }
         // Duplicates collapse: never more processings than adds, at least one per distinct item.
         let distinct = items.iter().collect::<HashSet<_>>().len();
@@ -211,7 +217,11 @@ fn fifo_op() -> impl Strategy<Value = FifoOp> {
 }
 
 /// What an informer does with popped deltas (kept minimal: the indexer update).
-fn apply(indexer: &Indexer<ConfigMap>, fifo: &DeltaFIFO<ConfigMap>, deltas: Vec<kubelab::machinery::delta_fifo::Delta<ConfigMap>>) -> Result<(), String> {
+fn apply(
+    indexer: &Indexer<ConfigMap>,
+    fifo: &DeltaFIFO<ConfigMap>,
+    deltas: Vec<kubelab::machinery::delta_fifo::Delta<ConfigMap>>,
+) -> Result<(), String> {
     if deltas.is_empty() {
         return Err("popped an empty delta list".into());
     }

@@ -122,7 +122,13 @@ fn bookmark(rv: &str) -> Event {
 }
 
 fn fast_backoff() -> BackoffConfig {
-    BackoffConfig { initial: Duration::from_millis(1), max: Duration::from_millis(5), factor: 2.0, reset_after: Duration::from_secs(60), jitter: 0.0 }
+    BackoffConfig {
+        initial: Duration::from_millis(1),
+        max: Duration::from_millis(5),
+        factor: 2.0,
+        reset_after: Duration::from_secs(60),
+        jitter: 0.0,
+    }
 }
 
 /// Polls `cond` for up to 5 s.
@@ -287,7 +293,9 @@ async fn errors_back_off_then_retry_the_list() {
 fn recording_handler(log: Arc<Mutex<Vec<String>>>) -> ResourceEventHandlerFuncs<ConfigMap> {
     let (l1, l2, l3) = (log.clone(), log.clone(), log);
     ResourceEventHandlerFuncs::<ConfigMap>::new()
-        .on_add(move |o, initial| l1.lock().unwrap().push(format!("add {} {}", o.metadata.name.as_deref().unwrap(), if initial { "initial" } else { "live" })))
+        .on_add(move |o, initial| {
+            l1.lock().unwrap().push(format!("add {} {}", o.metadata.name.as_deref().unwrap(), if initial { "initial" } else { "live" }))
+        })
         .on_update(move |old, new| {
             let same = Arc::ptr_eq(old, new);
             l2.lock().unwrap().push(format!("update {} {}", new.metadata.name.as_deref().unwrap(), if same { "resync" } else { "change" }))
@@ -367,7 +375,10 @@ async fn informer_delivers_to_every_handler_and_a_slow_one_blocks_only_itself() 
     let c_chain: Vec<&Trace> = traces
         .iter()
         .filter(|t| match t {
-            Trace::WatchEvent { key, .. } | Trace::DeltaQueued { key, .. } | Trace::Popped { key, .. } | Trace::IndexerUpdated { key, .. } => key == "ns/c",
+            Trace::WatchEvent { key, .. }
+            | Trace::DeltaQueued { key, .. }
+            | Trace::Popped { key, .. }
+            | Trace::IndexerUpdated { key, .. } => key == "ns/c",
             Trace::Notified { key, listener, .. } | Trace::Handled { key, listener, .. } => key == "ns/c" && listener == "fast",
             _ => false,
         })

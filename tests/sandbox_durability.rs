@@ -76,7 +76,8 @@ async fn acknowledged_creates_survive_kill_9() {
     let mut server = start_server(home.path());
     let client = wait_ready(home.path()).await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let present: BTreeSet<String> = api.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|c| c.metadata.name).collect();
+    let present: BTreeSet<String> =
+        api.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|c| c.metadata.name).collect();
     let lost: Vec<&String> = acked.iter().map(|(n, _)| n).filter(|n| !present.contains(*n)).collect();
     assert!(lost.is_empty(), "{} acknowledged creates lost after kill -9: {:?}", lost.len(), &lost[..lost.len().min(5)]);
 

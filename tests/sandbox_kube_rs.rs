@@ -36,10 +36,8 @@ async fn typed_crud_and_watch_from_a_list_resource_version() {
     assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
     assert_eq!(created.spec.as_ref().unwrap().restart_policy.as_deref(), Some("Always"), "defaults applied");
 
-    let patched = pods
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"tier": "front"}}})))
-        .await
-        .unwrap();
+    let patched =
+        pods.patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"tier": "front"}}}))).await.unwrap();
     assert_eq!(patched.metadata.labels.unwrap()["tier"], "front");
     assert!(patched.metadata.resource_version.unwrap().parse::<u64>().unwrap() > meta.resource_version.clone().unwrap().parse().unwrap());
 

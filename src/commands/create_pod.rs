@@ -26,11 +26,7 @@ pub fn build(name: &str, image: &str) -> Pod {
             ..Default::default()
         },
         spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "main".into(),
-                image: Some(image.to_string()),
-                ..Default::default()
-            }],
+            containers: vec![Container { name: "main".into(), image: Some(image.to_string()), ..Default::default() }],
             ..Default::default()
         }),
         ..Default::default()
@@ -75,17 +71,8 @@ pub async fn run(global: &Global, name: &str, image: &str) -> Result<(), Command
     s.n.response(&ex, false);
     let meta = &created.metadata;
     s.n.detail("uid", meta.uid.as_deref().unwrap_or("?"));
-    s.n.detail(
-        "resourceVersion",
-        meta.resource_version.as_deref().unwrap_or("?"),
-    );
-    s.n.detail(
-        "creationTimestamp",
-        meta.creation_timestamp
-            .as_ref()
-            .map(|t| t.0.to_string())
-            .unwrap_or_else(|| "?".into()),
-    );
+    s.n.detail("resourceVersion", meta.resource_version.as_deref().unwrap_or("?"));
+    s.n.detail("creationTimestamp", meta.creation_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_else(|| "?".into()));
     s.n.detail("namespace", meta.namespace.as_deref().unwrap_or("?"));
     let received = serde_json::to_value(&created).unwrap_or_default();
     let mut added = Vec::new();
@@ -93,10 +80,7 @@ pub async fn run(global: &Global, name: &str, image: &str) -> Result<(), Command
     s.n.detail("server added", added.join("\n"));
 
     match s.n.output() {
-        OutputFormat::Table => narrate::print_result(&format!(
-            "pod/{} created\n",
-            meta.name.as_deref().unwrap_or(name)
-        )),
+        OutputFormat::Table => narrate::print_result(&format!("pod/{} created\n", meta.name.as_deref().unwrap_or(name))),
         format => narrate::print_document(format, &received),
     }
     Ok(())
@@ -115,11 +99,7 @@ fn reason_meaning(reason: &str) -> &'static str {
 
 /// `{:#?}` of a k8s-openapi struct prints every optional field; most are `None`.
 fn without_nones(debug: &str) -> String {
-    debug
-        .lines()
-        .filter(|l| !l.trim_end().ends_with(": None,"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    debug.lines().filter(|l| !l.trim_end().ends_with(": None,")).collect::<Vec<_>>().join("\n")
 }
 
 /// Dotted paths present in `after` but not in `before` (lists compared by index), stopping at
@@ -128,11 +108,7 @@ fn added_paths(before: &Value, after: &Value, prefix: &str, out: &mut Vec<String
     match (before, after) {
         (Value::Object(b), Value::Object(a)) => {
             for (k, v) in a {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 match b.get(k) {
                     Some(old) => added_paths(old, v, &path, out),
                     None => out.push(path),
@@ -175,22 +151,11 @@ mod tests {
             "",
             &mut out,
         );
-        assert_eq!(
-            out,
-            [
-                "metadata.uid",
-                "metadata.managedFields",
-                "spec.c[0].p",
-                "status"
-            ]
-        );
+        assert_eq!(out, ["metadata.uid", "metadata.managedFields", "spec.c[0].p", "status"]);
     }
 
     #[test]
     fn debug_output_loses_its_none_lines() {
-        assert_eq!(
-            without_nones("Pod {\n    a: None,\n    b: Some(1),\n}"),
-            "Pod {\n    b: Some(1),\n}"
-        );
+        assert_eq!(without_nones("Pod {\n    a: None,\n    b: Some(1),\n}"), "Pod {\n    b: Some(1),\n}");
     }
 }

@@ -23,63 +23,25 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
     let mut s = Session::open(global).await?;
     let detail = args.trace;
 
-    s.n.step(format!(
-        "resolve {:?}: discovery, the RESTMapper's job",
-        args.resource
-    ));
+    s.n.step(format!("resolve {:?}: discovery, the RESTMapper's job", args.resource));
     let before = s.journal.len();
     let served = kinds::discover(&s.client).await.map_err(|e| s.explain(e))?;
     if detail {
         kinds::narrate_discovery(&s.n, &s.journal, before, false);
     } else {
-        s.n.detail(
-            "requests",
-            format!(
-                "{} (GET /api, GET /apis: aggregated discovery)",
-                s.journal.len() - before
-            ),
-        );
+        s.n.detail("requests", format!("{} (GET /api, GET /apis: aggregated discovery)", s.journal.len() - before));
     }
     let r = resolve(&served, &args.resource).ok_or_else(|| {
-        CommandError::new(format!(
-            "the server doesn't have a resource type {:?}",
-            args.resource
-        ))
-        .hint("`kubelab kinds` lists what it serves")
+        CommandError::new(format!("the server doesn't have a resource type {:?}", args.resource))
+            .hint("`kubelab kinds` lists what it serves")
     })?;
-    s.n.detail(
-        "matched",
-        format!(
-            "{} -> {} ({})",
-            args.resource,
-            r.plural,
-            matched_by(r, &args.resource)
-        ),
-    );
-    let group_label = if r.group.is_empty() {
-        "core group".to_string()
-    } else {
-        format!("group {}", r.group)
-    };
-    s.n.detail(
-        "GVK",
-        format!("{}, Kind={} ({group_label})", r.api_version(), r.kind),
-    );
+    s.n.detail("matched", format!("{} -> {} ({})", args.resource, r.plural, matched_by(r, &args.resource)));
+    let group_label = if r.group.is_empty() { "core group".to_string() } else { format!("group {}", r.group) };
+    s.n.detail("GVK", format!("{}, Kind={} ({group_label})", r.api_version(), r.kind));
     s.n.detail("GVR", format!("{}, Resource={}", r.api_version(), r.plural));
-    s.n.detail(
-        "scope",
-        if r.namespaced {
-            "namespaced"
-        } else {
-            "cluster-wide"
-        },
-    );
+    s.n.detail("scope", if r.namespaced { "namespaced" } else { "cluster-wide" });
 
-    let namespace = if r.namespaced && !args.all_namespaces {
-        Some(s.client.default_namespace().to_string())
-    } else {
-        None
-    };
+    let namespace = if r.namespaced && !args.all_namespaces { Some(s.client.default_namespace().to_string()) } else { None };
     let ar = ApiResource {
         group: r.group.clone(),
         version: r.version.clone(),
@@ -91,14 +53,7 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
     let request = kube::core::Request::new(&url);
 
     s.n.step("REST path and query");
-    s.n.detail(
-        "rule",
-        if r.group.is_empty() {
-            "core group -> /api/<version>"
-        } else {
-            "named group -> /apis/<group>/<version>"
-        },
-    );
+    s.n.detail("rule", if r.group.is_empty() { "core group -> /api/<version>" } else { "named group -> /apis/<group>/<version>" });
     let scope_rule = match (&namespace, r.namespaced) {
         (Some(ns), _) => format!("namespaced -> /namespaces/{ns}/{}", r.plural),
         (None, true) => format!("all namespaces -> /{}", r.plural),
@@ -107,10 +62,7 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
     s.n.detail("scope", scope_rule);
     let http_request = match &args.name {
         Some(name) => {
-            s.n.detail(
-                "verb",
-                format!("get {name:?}: Request::get(name, &GetParams::default())"),
-            );
+            s.n.detail("verb", format!("get {name:?}: Request::get(name, &GetParams::default())"));
             request.get(name, &GetParams::default())
         }
         None => {
@@ -136,11 +88,7 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
         if query.is_empty() {
             "(none: default ListParams/GetParams add nothing)".to_string()
         } else {
-            query
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .collect::<Vec<_>>()
-                .join("\n")
+            query.split('&').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n")
         },
     );
     s.n.note("Go: restClient.Get().Namespace(ns).Resource(plural).VersionedParams(&opts, scheme.ParameterCodec)");
@@ -154,11 +102,7 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
     if detail {
         let head = String::from_utf8_lossy(&ex.head);
         let preview: String = head.chars().take(BODY_PREVIEW).collect();
-        let more = if ex.bytes > preview.len() {
-            format!(" … ({} more bytes)", ex.bytes - preview.len())
-        } else {
-            String::new()
-        };
+        let more = if ex.bytes > preview.len() { format!(" … ({} more bytes)", ex.bytes - preview.len()) } else { String::new() };
         s.n.detail("first bytes", format!("{preview}{more}"));
     }
     let body = result.map_err(|e| s.explain(e))?;
@@ -176,11 +120,8 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
             let rows = items
                 .iter()
                 .map(|m| {
-                    let age = m
-                        .creation_timestamp
-                        .as_ref()
-                        .map(|t| age(now.timestamp() - t.0.as_second()))
-                        .unwrap_or_else(|| "<unknown>".into());
+                    let age =
+                        m.creation_timestamp.as_ref().map(|t| age(now.timestamp() - t.0.as_second())).unwrap_or_else(|| "<unknown>".into());
                     let mut row = vec![m.name.clone().unwrap_or_default(), age];
                     if namespace.is_none() && r.namespaced {
                         row.insert(0, m.namespace.clone().unwrap_or_default());
@@ -189,22 +130,16 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
                 })
                 .collect();
             if items.is_empty() {
-                let place = namespace
-                    .as_deref()
-                    .map_or(String::new(), |ns| format!(" in {ns} namespace"));
+                let place = namespace.as_deref().map_or(String::new(), |ns| format!(" in {ns} namespace"));
                 eprintln!("No resources found{place}.");
                 return Ok(());
             }
-            let headers: &[&str] = if namespace.is_none() && r.namespaced {
-                &["NAMESPACE", "NAME", "AGE"]
-            } else {
-                &["NAME", "AGE"]
-            };
+            let headers: &[&str] = if namespace.is_none() && r.namespaced { &["NAMESPACE", "NAME", "AGE"] } else { &["NAME", "AGE"] };
             narrate::print_result(&narrate::table(headers, rows));
         }
         format => {
-            let doc: serde_json::Value = serde_json::from_str(&body)
-                .map_err(|e| CommandError::new(format!("the body is not JSON: {e}")))?;
+            let doc: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| CommandError::new(format!("the body is not JSON: {e}")))?;
             narrate::print_document(format, &doc);
         }
     }
@@ -216,25 +151,15 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
 pub fn resolve<'a>(served: &'a [Served], wanted: &str) -> Option<&'a Served> {
     let wanted_lower = wanted.to_ascii_lowercase();
     let matches_name = |r: &Served, name: &str| {
-        r.plural == name
-            || r.singular == name
-            || r.short_names.iter().any(|s| s == name)
-            || r.kind.to_ascii_lowercase() == name
+        r.plural == name || r.singular == name || r.short_names.iter().any(|s| s == name) || r.kind.to_ascii_lowercase() == name
     };
-    let mut candidates: Vec<&Served> = served
-        .iter()
-        .filter(|r| matches_name(r, &wanted_lower))
-        .collect();
+    let mut candidates: Vec<&Served> = served.iter().filter(|r| matches_name(r, &wanted_lower)).collect();
     if candidates.is_empty() {
         if let Some((name, rest)) = wanted_lower.split_once('.') {
             candidates = served
                 .iter()
                 .filter(|r| {
-                    matches_name(r, name)
-                        && (r.group == rest
-                            || rest
-                                .split_once('.')
-                                .is_some_and(|(v, g)| r.version == v && r.group == g))
+                    matches_name(r, name) && (r.group == rest || rest.split_once('.').is_some_and(|(v, g)| r.version == v && r.group == g))
                 })
                 .collect();
         }
@@ -261,55 +186,29 @@ fn matched_by(r: &Served, wanted: &str) -> &'static str {
 
 /// Picks the decoder: the compiled-in k8s-openapi type if the scheme has one, else
 /// `DynamicObject`; narrates which, and what came out.
-fn decode(
-    n: &mut narrate::Narrator,
-    r: &Served,
-    one: bool,
-    body: &[u8],
-) -> Result<Vec<ObjectMeta>, CommandError> {
+fn decode(n: &mut narrate::Narrator, r: &Served, one: bool, body: &[u8]) -> Result<Vec<ObjectMeta>, CommandError> {
     let bad = |e: serde_json::Error| CommandError::new(format!("cannot decode the response: {e}"));
     match r.known() {
         Some(k) => {
-            let ty = if one {
-                k.rust_type.to_string()
-            } else {
-                format!("kube::core::ObjectList<{}>", k.rust_type)
-            };
-            n.detail(
-                "decoder",
-                "serde_json, into the k8s-openapi type the scheme registers for this GVK",
-            );
+            let ty = if one { k.rust_type.to_string() } else { format!("kube::core::ObjectList<{}>", k.rust_type) };
+            n.detail("decoder", "serde_json, into the k8s-openapi type the scheme registers for this GVK");
             n.detail("Rust type", ty);
-            let items = if one {
-                vec![(k.decode_one)(body).map_err(bad)?]
-            } else {
-                (k.decode_list)(body).map_err(bad)?
-            };
+            let items = if one { vec![(k.decode_one)(body).map_err(bad)?] } else { (k.decode_list)(body).map_err(bad)? };
             n.detail("items", items.len());
             Ok(items)
         }
         None => {
-            let ty = if one {
-                "kube::api::DynamicObject"
-            } else {
-                "kube::core::ObjectList<kube::api::DynamicObject>"
-            };
-            n.detail("decoder", "serde_json, into DynamicObject (no Rust type for this kind: metadata typed, the rest a serde_json::Value)");
+            let ty = if one { "kube::api::DynamicObject" } else { "kube::core::ObjectList<kube::api::DynamicObject>" };
+            n.detail(
+                "decoder",
+                "serde_json, into DynamicObject (no Rust type for this kind: metadata typed, the rest a serde_json::Value)",
+            );
             n.detail("Rust type", ty);
             n.note("Go: the dynamic client's unstructured.Unstructured plays this part.");
             let items = if one {
-                vec![
-                    serde_json::from_slice::<DynamicObject>(body)
-                        .map_err(bad)?
-                        .metadata,
-                ]
+                vec![serde_json::from_slice::<DynamicObject>(body).map_err(bad)?.metadata]
             } else {
-                serde_json::from_slice::<ObjectList<DynamicObject>>(body)
-                    .map_err(bad)?
-                    .items
-                    .into_iter()
-                    .map(|o| o.metadata)
-                    .collect()
+                serde_json::from_slice::<ObjectList<DynamicObject>>(body).map_err(bad)?.items.into_iter().map(|o| o.metadata).collect()
             };
             n.detail("items", items.len());
             Ok(items)
@@ -332,14 +231,7 @@ fn age(seconds: i64) -> String {
 mod tests {
     use super::*;
 
-    fn served(
-        group: &str,
-        version: &str,
-        kind: &str,
-        plural: &str,
-        short: &[&str],
-        preferred: bool,
-    ) -> Served {
+    fn served(group: &str, version: &str, kind: &str, plural: &str, short: &[&str], preferred: bool) -> Served {
         Served {
             group: group.into(),
             version: version.into(),
@@ -363,17 +255,11 @@ mod tests {
             served("example.com", "v1", "Widget", "widgets", &[], false),
         ];
         assert_eq!(resolve(&all, "events").unwrap().group, "");
-        assert_eq!(
-            resolve(&all, "events.events.k8s.io").unwrap().group,
-            "events.k8s.io"
-        );
+        assert_eq!(resolve(&all, "events.events.k8s.io").unwrap().group, "events.k8s.io");
         assert_eq!(resolve(&all, "deploy").unwrap().kind, "Deployment");
         assert_eq!(resolve(&all, "Deployment").unwrap().plural, "deployments");
         assert_eq!(resolve(&all, "widgets").unwrap().version, "v2");
-        assert_eq!(
-            resolve(&all, "widgets.v1.example.com").unwrap().version,
-            "v1"
-        );
+        assert_eq!(resolve(&all, "widgets.v1.example.com").unwrap().version, "v1");
         assert!(resolve(&all, "gadgets").is_none());
     }
 

@@ -176,7 +176,14 @@ impl Board {
         let mut index_lines = vec![format!("{} objects, rv {}", indexer.len(), informer.last_sync_resource_version())];
         index_lines.extend(self.lines("indexer"));
         let mut rows = vec![
-            Row { panels: vec![Panel::new("reflector (list + watch)", self.lines("reflector")), Panel::new(format!("DeltaFIFO ({} keys queued)", fifo.len()), fifo), Panel::new("indexer (the cache)", index_lines)], arrows: true },
+            Row {
+                panels: vec![
+                    Panel::new("reflector (list + watch)", self.lines("reflector")),
+                    Panel::new(format!("DeltaFIFO ({} keys queued)", fifo.len()), fifo),
+                    Panel::new("indexer (the cache)", index_lines),
+                ],
+                arrows: true,
+            },
             Row {
                 panels: std::iter::once(Panel::new("processor (notifications)", self.lines("processor")))
                     .chain(handlers.iter().map(|h| Panel::new(format!("handler {h}"), self.lines(&format!("handler {h}")))))
@@ -204,9 +211,17 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
     let mut s = Session::open(global).await?;
     s.n.step(format!("resolve {:?} through discovery", args.resource));
     let served = kinds::discover(&s.client).await.map_err(|e| s.explain(e))?;
-    let r = super::get::resolve(&served, &args.resource)
-        .ok_or_else(|| CommandError::new(format!("the server doesn't have a resource type {:?}", args.resource)).hint("`kubelab kinds` lists what it serves"))?;
-    let ar = ApiResource { group: r.group.clone(), version: r.version.clone(), api_version: r.api_version(), kind: r.kind.clone(), plural: r.plural.clone() };
+    let r = super::get::resolve(&served, &args.resource).ok_or_else(|| {
+        CommandError::new(format!("the server doesn't have a resource type {:?}", args.resource))
+            .hint("`kubelab kinds` lists what it serves")
+    })?;
+    let ar = ApiResource {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        api_version: r.api_version(),
+        kind: r.kind.clone(),
+        plural: r.plural.clone(),
+    };
     let scope = match (&global.namespace, r.namespaced) {
         (Some(ns), true) => format!("namespace {ns}"),
         (_, true) => "all namespaces".to_string(),
@@ -220,13 +235,22 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
 
     let Session { n, .. } = s;
     let out = Out::with_narrator(global, n);
-    out.title(&format!("informer: {} handler(s), resync {}", args.handlers, args.resync.filter(|d| !d.is_zero()).map(format_duration).unwrap_or_else(|| "off".into())));
+    out.title(&format!(
+        "informer: {} handler(s), resync {}",
+        args.handlers,
+        args.resync.filter(|d| !d.is_zero()).map(format_duration).unwrap_or_else(|| "off".into())
+    ));
     out.note("each line is one hand-off: reflector -> deltafifo -> informer (indexer, processor) -> handler");
 
     let (tx, mut traces) = mpsc::unbounded_channel();
     let informer = SharedIndexInformer::new(
         Arc::new(api.clone()),
-        InformerOptions { name: ar.plural.clone(), resync_period: args.resync, tracer: Tracer::from_sender(tx), ..InformerOptions::default() },
+        InformerOptions {
+            name: ar.plural.clone(),
+            resync_period: args.resync,
+            tracer: Tracer::from_sender(tx),
+            ..InformerOptions::default()
+        },
     );
     let names: Vec<String> = (1..=args.handlers).map(|i| i.to_string()).collect();
     let logs: Vec<Arc<Mutex<HandlerLog>>> = names
@@ -298,7 +322,10 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
         }
         if !synced_said && informer.has_synced() {
             synced_said = true;
-            let text = format!("cache synced: {} objects; now waiting for changes (kubectl or `kubelab create-pod` in another terminal)", informer.indexer().len());
+            let text = format!(
+                "cache synced: {} objects; now waiting for changes (kubectl or `kubelab create-pod` in another terminal)",
+                informer.indexer().len()
+            );
             note_or_log(&out, board.as_mut(), &text);
         }
         if let (Some((store, _)), true) = (&kube_store, synced_said) {
@@ -306,7 +333,11 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
             let theirs = view(store.state().iter().map(|o| o.as_ref()));
             let now = (ours == theirs).then_some(ours.len());
             if now.is_some() && now != agreed {
-                note_or_log(&out, board.as_mut(), &format!("compare: the indexer and kube-rs' Store agree on {} objects (same keys, same resourceVersions)", ours.len()));
+                note_or_log(
+                    &out,
+                    board.as_mut(),
+                    &format!("compare: the indexer and kube-rs' Store agree on {} objects (same keys, same resourceVersions)", ours.len()),
+                );
             }
             agreed = now;
         }
@@ -357,7 +388,13 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
     let mut handler_json = Vec::new();
     for (name, log) in names.iter().zip(&logs) {
         let l = log.lock().unwrap_or_else(|e| e.into_inner());
-        lines.push(format!("handler {name}: {} add, {} update, {} delete; saw every final state: {}", l.adds, l.updates, l.deletes, yes_no(Some(l.seen == ours))));
+        lines.push(format!(
+            "handler {name}: {} add, {} update, {} delete; saw every final state: {}",
+            l.adds,
+            l.updates,
+            l.deletes,
+            yes_no(Some(l.seen == ours))
+        ));
         handler_json.push(json!({ "name": name, "adds": l.adds, "updates": l.updates, "deletes": l.deletes, "agrees": l.seen == ours }));
     }
     let kube_json = kube_store.map(|(store, task)| {

@@ -40,8 +40,7 @@ where
         kind: T::KIND,
         rust_type: public_path(std::any::type_name::<T>()),
         decode_list: |bytes| {
-            serde_json::from_slice::<ObjectList<T>>(bytes)
-                .map(|l| l.items.into_iter().map(|i| i.metadata().clone()).collect())
+            serde_json::from_slice::<ObjectList<T>>(bytes).map(|l| l.items.into_iter().map(|i| i.metadata().clone()).collect())
         },
         decode_one: |bytes| serde_json::from_slice::<T>(bytes).map(|o| o.metadata().clone()),
     }
@@ -52,16 +51,10 @@ where
 /// `k8s_openapi::api::core::v1::Pod` (the version module is chosen by a cargo feature, the
 /// per-type module is private).
 pub fn public_path(defined_at: &str) -> String {
-    let mut segments: Vec<&str> = defined_at
-        .split("::")
-        .filter(|s| !(s.starts_with("v1_") && s[3..].chars().all(|c| c.is_ascii_digit())))
-        .collect();
+    let mut segments: Vec<&str> =
+        defined_at.split("::").filter(|s| !(s.starts_with("v1_") && s[3..].chars().all(|c| c.is_ascii_digit()))).collect();
     let n = segments.len();
-    if n >= 3
-        && segments[n - 3]
-            .strip_prefix('v')
-            .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-    {
+    if n >= 3 && segments[n - 3].strip_prefix('v').is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit())) {
         segments.remove(n - 2);
     }
     segments.join("::")
@@ -76,8 +69,8 @@ pub fn scheme() -> &'static [Known] {
 
 fn register() -> Vec<Known> {
     use k8s_openapi::api::{
-        admissionregistration, apps, autoscaling, batch, certificates, coordination, core,
-        discovery, events, flowcontrol, networking, node, policy, rbac, scheduling, storage,
+        admissionregistration, apps, autoscaling, batch, certificates, coordination, core, discovery, events, flowcontrol, networking,
+        node, policy, rbac, scheduling, storage,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
@@ -134,9 +127,7 @@ fn register() -> Vec<Known> {
 
 /// The compiled-in type for a group/version/kind, if any.
 pub fn lookup(group: &str, version: &str, kind: &str) -> Option<&'static Known> {
-    scheme()
-        .iter()
-        .find(|k| k.group == group && k.version == version && k.kind == kind)
+    scheme().iter().find(|k| k.group == group && k.version == version && k.kind == kind)
 }
 
 /// One resource as aggregated discovery describes it.
@@ -176,11 +167,7 @@ pub async fn discover(client: &kube::Client) -> Result<Vec<Served>, kube::Error>
     let groups = client.list_api_groups_aggregated().await?;
     let mut served = Vec::new();
     for group in core.items.iter().chain(groups.items.iter()) {
-        let name = group
-            .metadata
-            .as_ref()
-            .and_then(|m| m.name.clone())
-            .unwrap_or_default();
+        let name = group.metadata.as_ref().and_then(|m| m.name.clone()).unwrap_or_default();
         for (i, version) in group.versions.iter().enumerate() {
             let v = version.version.clone().unwrap_or_default();
             for r in &version.resources {
@@ -221,18 +208,11 @@ pub async fn run(global: &Global, group: Option<&str>) -> Result<(), CommandErro
     narrate_discovery(&s.n, &s.journal, before, false);
 
     let wanted = group.map(|g| if g == "core" { "" } else { g });
-    let mut rows: Vec<&Served> = served
-        .iter()
-        .filter(|r| r.preferred && wanted.is_none_or(|g| r.group == g))
-        .collect();
+    let mut rows: Vec<&Served> = served.iter().filter(|r| r.preferred && wanted.is_none_or(|g| r.group == g)).collect();
     rows.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
     if rows.is_empty() {
         let hint = "`kubelab kinds` without --group lists them all";
-        return Err(CommandError::new(format!(
-            "the server serves no API group {:?}",
-            group.unwrap_or("")
-        ))
-        .hint(hint));
+        return Err(CommandError::new(format!("the server serves no API group {:?}", group.unwrap_or(""))).hint(hint));
     }
 
     let typed = rows.iter().filter(|r| r.known().is_some()).count();
@@ -251,28 +231,15 @@ pub async fn run(global: &Global, group: Option<&str>) -> Result<(), CommandErro
                         r.kind.clone(),
                         r.api_version(),
                         r.plural.clone(),
-                        if r.namespaced {
-                            "true".into()
-                        } else {
-                            "false".into()
-                        },
+                        if r.namespaced { "true".into() } else { "false".into() },
                         r.verbs.join(","),
-                        r.known().map_or_else(
-                            || "DynamicObject".to_string(),
-                            |k| k.rust_type.trim_start_matches("k8s_openapi::").to_string(),
-                        ),
+                        r.known()
+                            .map_or_else(|| "DynamicObject".to_string(), |k| k.rust_type.trim_start_matches("k8s_openapi::").to_string()),
                     ]
                 })
                 .collect();
             narrate::print_result(&narrate::table(
-                &[
-                    "KIND",
-                    "APIVERSION",
-                    "RESOURCE",
-                    "NAMESPACED",
-                    "VERBS",
-                    "RUST TYPE (k8s_openapi::)",
-                ],
+                &["KIND", "APIVERSION", "RESOURCE", "NAMESPACED", "VERBS", "RUST TYPE (k8s_openapi::)"],
                 table,
             ));
         }
@@ -308,20 +275,16 @@ mod tests {
             super::public_path("k8s_openapi::v1_34::api::apps::v1::stateful_set::StatefulSet"),
             "k8s_openapi::api::apps::v1::StatefulSet"
         );
-        assert_eq!(
-            super::public_path("k8s_openapi::api::core::v1::Pod"),
-            "k8s_openapi::api::core::v1::Pod"
-        );
+        assert_eq!(super::public_path("k8s_openapi::api::core::v1::Pod"), "k8s_openapi::api::core::v1::Pod");
     }
 
     #[test]
     fn typed_decoding_keeps_the_metadata() {
         let pod = super::lookup("", "v1", "Pod").unwrap();
-        let meta =
-            (pod.decode_one)(br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"}}"#)
-                .unwrap();
+        let meta = (pod.decode_one)(br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"}}"#).unwrap();
         assert_eq!(meta.name.as_deref(), Some("web"));
-        let names = (pod.decode_list)(br#"{"apiVersion":"v1","kind":"PodList","metadata":{},"items":[{"metadata":{"name":"a"}}]}"#).unwrap();
+        let names =
+            (pod.decode_list)(br#"{"apiVersion":"v1","kind":"PodList","metadata":{},"items":[{"metadata":{"name":"a"}}]}"#).unwrap();
         assert_eq!(names[0].name.as_deref(), Some("a"));
     }
 }

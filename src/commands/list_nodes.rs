@@ -30,22 +30,10 @@ pub async fn run(global: &Global) -> Result<(), CommandError> {
 
     s.n.step("response");
     s.n.response(&ex, false);
-    s.n.detail(
-        "kind",
-        top_level_kind(&ex.head).unwrap_or_else(|| "?".into()),
-    );
-    s.n.detail(
-        "resourceVersion",
-        list.metadata
-            .resource_version
-            .as_deref()
-            .unwrap_or("(none)"),
-    );
+    s.n.detail("kind", top_level_kind(&ex.head).unwrap_or_else(|| "?".into()));
+    s.n.detail("resourceVersion", list.metadata.resource_version.as_deref().unwrap_or("(none)"));
 
-    s.n.step(format!(
-        "decoded by serde into kube::core::ObjectList<{}>",
-        super::kinds::public_path(std::any::type_name::<Node>())
-    ));
+    s.n.step(format!("decoded by serde into kube::core::ObjectList<{}>", super::kinds::public_path(std::any::type_name::<Node>())));
     s.n.detail("items", list.items.len());
     s.n.note("Go: the same JSON is decoded into a *v1.NodeList; list.Items is a []v1.Node, here a Vec<Node>.");
 
@@ -66,11 +54,7 @@ pub async fn run(global: &Global) -> Result<(), CommandError> {
             narrate::print_result(&narrate::table(&["NAME", "ARCH", "OS"], rows));
         }
         format => {
-            let items: Vec<serde_json::Value> = list
-                .items
-                .iter()
-                .map(|n| serde_json::to_value(n).unwrap_or_default())
-                .collect();
+            let items: Vec<serde_json::Value> = list.items.iter().map(|n| serde_json::to_value(n).unwrap_or_default()).collect();
             let doc = json!({"apiVersion": "v1", "kind": "NodeList", "metadata": list.metadata, "items": items});
             narrate::print_document(format, &doc);
         }
@@ -91,10 +75,7 @@ pub fn top_level_kind(head: &[u8]) -> Option<String> {
 mod tests {
     #[test]
     fn kind_is_read_from_the_head_of_the_body() {
-        assert_eq!(
-            super::top_level_kind(br#"{"kind":"NodeList","apiVersion":"v1","items":["#).as_deref(),
-            Some("NodeList")
-        );
+        assert_eq!(super::top_level_kind(br#"{"kind":"NodeList","apiVersion":"v1","items":["#).as_deref(), Some("NodeList"));
         assert_eq!(super::top_level_kind(b"{\"items\":"), None);
     }
 }

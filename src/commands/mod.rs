@@ -26,10 +26,7 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            hint: None,
-        }
+        Self { message: message.into(), hint: None }
     }
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -55,24 +52,8 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Get(args) => get::run(&cli.global, &args).await,
         Command::Kinds { group } => kinds::run(&cli.global, group.as_deref()).await,
         Command::WatchPods(args) => watch_pods::run(&cli.global, &args).await,
-        Command::Tutorial {
-            check,
-            yes,
-            lesson,
-            restart,
-            lessons_dir,
-        } => {
-            tutorial::run(
-                &cli.global,
-                tutorial::Options {
-                    check,
-                    yes,
-                    lesson,
-                    restart,
-                    lessons_dir,
-                },
-            )
-            .await
+        Command::Tutorial { check, yes, lesson, restart, lessons_dir } => {
+            tutorial::run(&cli.global, tutorial::Options { check, yes, lesson, restart, lessons_dir }).await
         }
     }
 }
@@ -91,12 +72,7 @@ impl Session {
         let mut n = Narrator::new(global);
         let target = target::resolve(global, &mut n).await?;
         let (client, journal) = target::connect(&target, &mut n)?;
-        Ok(Session {
-            n,
-            target,
-            client,
-            journal,
-        })
+        Ok(Session { n, target, client, journal })
     }
 
     /// A client error in the words of this session's target.

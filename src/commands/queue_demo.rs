@@ -116,7 +116,12 @@ impl Show {
     async fn step(&self, actor: &str, action: &str, snap: QueueSnapshot<Key>) {
         self.tally.steps.fetch_add(1, Ordering::Relaxed);
         let (queue, dirty, processing) = containers(&snap);
-        let line = format!("{actor:<10} {action:<44} queue [{}]  dirty {{{}}}  processing {{{}}}", queue.join(" "), dirty.join(" "), processing.join(" "));
+        let line = format!(
+            "{actor:<10} {action:<44} queue [{}]  dirty {{{}}}  processing {{{}}}",
+            queue.join(" "),
+            dirty.join(" "),
+            processing.join(" ")
+        );
         let drawn = {
             let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
             match live.as_mut() {
@@ -156,7 +161,13 @@ fn queue_frame(m: &LiveModel, queue: &[Key], dirty: &[Key], processing: &[Key], 
         title: format!("kubelab queue-demo — {}   [{}]", m.scene, format_duration(elapsed)),
         rows: vec![
             Row { panels: vec![Panel::new("who did what", actors), Panel::new(queue_title, queue.to_vec())], arrows: true },
-            Row { panels: vec![Panel::new("dirty (needs processing)", dirty.to_vec()), Panel::new("processing (held by a worker)", processing.to_vec())], arrows: false },
+            Row {
+                panels: vec![
+                    Panel::new("dirty (needs processing)", dirty.to_vec()),
+                    Panel::new("processing (held by a worker)", processing.to_vec()),
+                ],
+                arrows: false,
+            },
         ],
         log: m.log.clone(),
         footer: "Ctrl-C stops: the queue shuts down and the workers drain it".into(),
@@ -213,7 +224,8 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
 
 fn summary(show: &Show, reason: StopReason, run_for: Option<Duration>) {
     let t = &show.tally;
-    let (steps, processed, scenes) = (t.steps.load(Ordering::Relaxed), t.processed.load(Ordering::Relaxed), t.scenes.load(Ordering::Relaxed));
+    let (steps, processed, scenes) =
+        (t.steps.load(Ordering::Relaxed), t.processed.load(Ordering::Relaxed), t.scenes.load(Ordering::Relaxed));
     let (max_parallel, shared) = (t.max_parallel.load(Ordering::Relaxed), t.shared.load(Ordering::Relaxed));
     let lines = vec![
         format!("stopped: {}", reason.describe(run_for)),
@@ -221,7 +233,11 @@ fn summary(show: &Show, reason: StopReason, run_for: Option<Duration>) {
         format!("queue operations shown: {steps}"),
         format!("keys processed (get .. done): {processed}"),
         format!("most keys processing at once: {max_parallel}"),
-        if shared == 0 { "a key held by two workers at once: never".to_string() } else { format!("a key held by two workers at once: {shared} times (bug!)") },
+        if shared == 0 {
+            "a key held by two workers at once: never".to_string()
+        } else {
+            format!("a key held by two workers at once: {shared} times (bug!)")
+        },
     ];
     show.out.summary(
         &lines,
@@ -231,7 +247,11 @@ fn summary(show: &Show, reason: StopReason, run_for: Option<Duration>) {
 
 /// Scene 1, the post's example: a task fills the queue while the other sleeps, then reads.
 async fn two_tasks(show: Arc<Show>, args: &Args, stopper: Stopper) {
-    show.scene(1, "one task fills the queue, the other reads after a pause", "Controller::run feeds a scheduler stream; the runner pulls from it");
+    show.scene(
+        1,
+        "one task fills the queue, the other reads after a pause",
+        "Controller::run feeds a scheduler stream; the runner pulls from it",
+    );
     let q: WorkQueue<Key> = WorkQueue::new();
     let filler = {
         let (q, show, stopper, items, every) = (q.clone(), show.clone(), stopper.clone(), keys("item", args.items), args.add_every);
@@ -272,7 +292,11 @@ async fn two_tasks(show: Arc<Show>, args: &Args, stopper: Stopper) {
 
 /// Scene 2: `dirty` absorbs a second add of a key that is still waiting.
 async fn dedup_while_waiting(show: Arc<Show>, _args: &Args, stopper: Stopper) {
-    show.scene(2, "a key added twice while waiting is queued once", "the scheduler merges requests for the same ObjectRef, keeping the earliest run time");
+    show.scene(
+        2,
+        "a key added twice while waiting is queued once",
+        "the scheduler merges requests for the same ObjectRef, keeping the earliest run time",
+    );
     let q: WorkQueue<Key> = WorkQueue::new();
     for key in ["default/web", "default/db", "default/web", "default/web"] {
         if stopper.is_stopped() {
@@ -287,7 +311,11 @@ async fn dedup_while_waiting(show: Arc<Show>, _args: &Args, stopper: Stopper) {
 
 /// Scene 3: a key re-added while a worker holds it is parked in `dirty` until `done`.
 async fn re_add_while_processing(show: Arc<Show>, _args: &Args, stopper: Stopper) {
-    show.scene(3, "a key re-added while processing waits for done", "the runner holds back a request for an object that is being reconciled");
+    show.scene(
+        3,
+        "a key re-added while processing waits for done",
+        "the runner holds back a request for an object that is being reconciled",
+    );
     let q: WorkQueue<Key> = WorkQueue::new();
     let key = "default/web".to_string();
     q.add(key.clone());
@@ -370,7 +398,11 @@ async fn parallel_workers(show: Arc<Show>, args: &Args, stopper: Stopper) {
 
 /// Scene 5: after `shut_down`, adds are ignored but everything queued is still handed out.
 async fn shutdown_drains(show: Arc<Show>, args: &Args, _stopper: Stopper) {
-    show.scene(5, "shutdown: no new keys, but the queued ones are drained", "Controller::graceful_shutdown_on(signal) lets running reconciles finish");
+    show.scene(
+        5,
+        "shutdown: no new keys, but the queued ones are drained",
+        "Controller::graceful_shutdown_on(signal) lets running reconciles finish",
+    );
     let q: WorkQueue<Key> = WorkQueue::new();
     for key in keys("default/job", 3) {
         q.add(key.clone());

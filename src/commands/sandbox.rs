@@ -14,7 +14,12 @@ pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandEr
             let quiet = global.quiet;
             daemon::run_foreground(&home, port, true, |s| {
                 if !quiet {
-                    eprintln!("kubelab sandbox listening on {} (data: {}, kubeconfig: {})", s.url(), s.data_dir().display(), s.kubeconfig_path().display());
+                    eprintln!(
+                        "kubelab sandbox listening on {} (data: {}, kubeconfig: {})",
+                        s.url(),
+                        s.data_dir().display(),
+                        s.kubeconfig_path().display()
+                    );
                 }
             })
             .await?;
@@ -58,7 +63,11 @@ pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandEr
                     println!("resourceVersion:  {rv}");
                 }
             }
-            if s.running { Ok(()) } else { Err(CommandError::new("the sandbox is not running").hint("start it with `kubelab sandbox start`")) }
+            if s.running {
+                Ok(())
+            } else {
+                Err(CommandError::new("the sandbox is not running").hint("start it with `kubelab sandbox start`"))
+            }
         }
         SandboxAction::Env => {
             println!("export KUBECONFIG={}", crate::sandbox::kubeconfig_path(&home).display());

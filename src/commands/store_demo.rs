@@ -78,7 +78,10 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
     let mut nameless = ConfigMap::default();
     nameless.metadata.namespace = Some("library".into());
     let err = meta_namespace_key_func(&nameless).err().map(|e| e.to_string()).unwrap_or_default();
-    out.step(&format!("key_func(a book without a name) = error: {err}"), || json!({ "op": "key_func", "object": "nameless", "error": err }));
+    out.step(
+        &format!("key_func(a book without a name) = error: {err}"),
+        || json!({ "op": "key_func", "object": "nameless", "error": err }),
+    );
 
     out.title("an indexer with an \"author\" index");
     out.note("cache.NewIndexer(MetaNamespaceKeyFunc, Indexers{\"namespace\": MetaNamespaceIndexFunc, \"author\": authors})");
@@ -113,14 +116,26 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
     out.title("reading: by_index, the namespace index, a lister");
     out.note("by_index is a map lookup, not a scan: the index already holds author -> keys.");
     let found: Vec<String> = store.by_index(AUTHOR_INDEX, &args.author)?.iter().map(|b| title(b)).collect();
-    out.step(&format!("by_index(\"author\", {:?}) -> {}", args.author, list(&found)), || json!({ "op": "by_index", "index": AUTHOR_INDEX, "value": args.author, "titles": found }));
+    out.step(
+        &format!("by_index(\"author\", {:?}) -> {}", args.author, list(&found)),
+        || json!({ "op": "by_index", "index": AUTHOR_INDEX, "value": args.author, "titles": found }),
+    );
     let values = store.list_index_func_values(AUTHOR_INDEX);
-    out.step(&format!("list_index_func_values(\"author\") -> {}", list(&values)), || json!({ "op": "list_index_func_values", "values": values }));
+    out.step(
+        &format!("list_index_func_values(\"author\") -> {}", list(&values)),
+        || json!({ "op": "list_index_func_values", "values": values }),
+    );
     let in_library = store.index_keys(NAMESPACE_INDEX, "library")?;
-    out.step(&format!("index_keys(\"namespace\", \"library\") -> {}", list(&in_library)), || json!({ "op": "index_keys", "index": NAMESPACE_INDEX, "value": "library", "keys": in_library }));
+    out.step(
+        &format!("index_keys(\"namespace\", \"library\") -> {}", list(&in_library)),
+        || json!({ "op": "index_keys", "index": NAMESPACE_INDEX, "value": "library", "keys": in_library }),
+    );
     let lister = Lister::new(store.clone());
     let got = lister.namespaced("archive").get("kubernetes-in-action").map(|b| title(&b)).unwrap_or_else(|| "(none)".into());
-    out.step(&format!("lister.namespaced(\"archive\").get(\"kubernetes-in-action\") -> {got}"), || json!({ "op": "lister_get", "namespace": "archive", "name": "kubernetes-in-action", "title": got }));
+    out.step(
+        &format!("lister.namespaced(\"archive\").get(\"kubernetes-in-action\") -> {got}"),
+        || json!({ "op": "lister_get", "namespace": "archive", "name": "kubernetes-in-action", "title": got }),
+    );
 
     let keys = store.list_keys();
     out.summary(

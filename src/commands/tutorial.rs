@@ -38,47 +38,29 @@ fn progress_file(home: &Path) -> PathBuf {
 }
 
 fn load_progress(home: &Path) -> Progress {
-    std::fs::read_to_string(progress_file(home))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+    std::fs::read_to_string(progress_file(home)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
 }
 
 fn save_progress(home: &Path, p: Progress) {
     let _ = std::fs::create_dir_all(home);
-    let _ = std::fs::write(
-        progress_file(home),
-        serde_json::to_string(&p).unwrap_or_default(),
-    );
+    let _ = std::fs::write(progress_file(home), serde_json::to_string(&p).unwrap_or_default());
 }
 
 pub async fn run(global: &Global, opts: Options) -> Result<(), CommandError> {
-    let lessons = tutorial::load(opts.lessons_dir.as_deref())
-        .map_err(|e| CommandError::new(e.to_string()))?;
-    let lessons: Vec<Lesson> = lessons
-        .into_iter()
-        .filter(|l| opts.lesson.is_none_or(|n| l.number == n))
-        .collect();
+    let lessons = tutorial::load(opts.lessons_dir.as_deref()).map_err(|e| CommandError::new(e.to_string()))?;
+    let lessons: Vec<Lesson> = lessons.into_iter().filter(|l| opts.lesson.is_none_or(|n| l.number == n)).collect();
     if lessons.is_empty() {
-        return Err(
-            CommandError::new(format!("there is no lesson {}", opts.lesson.unwrap_or(0)))
-                .hint("the lessons are numbered 1 to 4"),
-        );
+        return Err(CommandError::new(format!("there is no lesson {}", opts.lesson.unwrap_or(0))).hint("the lessons are numbered 1 to 4"));
     }
     let home = daemon::home();
     // The sandbox is started once up front, so no step's output depends on being first.
     let status = daemon::start_background(&home, None).await?;
-    let env = StepEnv::current(home.clone())
-        .map_err(|e| CommandError::new(format!("cannot find the kubelab executable: {e}")))?;
+    let env = StepEnv::current(home.clone()).map_err(|e| CommandError::new(format!("cannot find the kubelab executable: {e}")))?;
     if opts.check {
         check(&lessons, &env, global.quiet)
     } else {
         if !global.quiet {
-            println!(
-                "sandbox: {} (KUBELAB_HOME={})",
-                status.address.as_deref().unwrap_or("?"),
-                home.display()
-            );
+            println!("sandbox: {} (KUBELAB_HOME={})", status.address.as_deref().unwrap_or("?"), home.display());
         }
         walk(&lessons, &env, &home, &opts)
     }
@@ -89,8 +71,8 @@ fn check(lessons: &[Lesson], env: &StepEnv, quiet: bool) -> Result<(), CommandEr
     let (mut passed, mut failed) = (0, 0);
     for lesson in lessons {
         for step in lesson.steps() {
-            let outcome = runner::run_step(&step.command, env)
-                .map_err(|e| CommandError::new(format!("cannot run `{}`: {e}", step.command)))?;
+            let outcome =
+                runner::run_step(&step.command, env).map_err(|e| CommandError::new(format!("cannot run `{}`: {e}", step.command)))?;
             let verdict = if outcome.timed_out {
                 Err(format!("timed out after {} s", env.timeout.as_secs()))
             } else {
@@ -117,36 +99,19 @@ fn check(lessons: &[Lesson], env: &StepEnv, quiet: bool) -> Result<(), CommandEr
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 {
-        Err(CommandError::new(format!(
-            "{failed} lesson step(s) did not produce the expected output"
-        )))
+        Err(CommandError::new(format!("{failed} lesson step(s) did not produce the expected output")))
     } else {
         Ok(())
     }
 }
 
 /// Shows the lessons and runs their steps, waiting for Enter on a terminal.
-fn walk(
-    lessons: &[Lesson],
-    env: &StepEnv,
-    home: &Path,
-    opts: &Options,
-) -> Result<(), CommandError> {
-    let interactive =
-        !opts.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let colour = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let saved = if opts.restart || opts.lesson.is_some() {
-        Progress::default()
-    } else {
-        load_progress(home)
-    };
+fn walk(lessons: &[Lesson], env: &StepEnv, home: &Path, opts: &Options) -> Result<(), CommandError> {
+    let interactive = !opts.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let saved = if opts.restart || opts.lesson.is_some() { Progress::default() } else { load_progress(home) };
     if saved != Progress::default() && lessons.iter().any(|l| l.number == saved.lesson) {
-        println!(
-            "(resuming at lesson {}, step {}; --restart starts over)",
-            saved.lesson,
-            saved.step + 1
-        );
+        println!("(resuming at lesson {}, step {}; --restart starts over)", saved.lesson, saved.step + 1);
     }
     for lesson in lessons.iter().filter(|l| l.number >= saved.lesson) {
         let mut step_index = 0;
@@ -165,14 +130,7 @@ fn walk(
                         continue;
                     }
                     let prompt = format!("$ {}", step.command);
-                    println!(
-                        "{}",
-                        if colour {
-                            prompt.green().bold().to_string()
-                        } else {
-                            prompt
-                        }
-                    );
+                    println!("{}", if colour { prompt.green().bold().to_string() } else { prompt });
                     if interactive {
                         print!("  [Enter] run   s skip   q quit > ");
                         std::io::stdout().flush().ok();
@@ -180,62 +138,30 @@ fn walk(
                         std::io::stdin().lock().read_line(&mut answer).ok();
                         match answer.trim() {
                             "q" => {
-                                save_progress(
-                                    home,
-                                    Progress {
-                                        lesson: lesson.number,
-                                        step: step_index - 1,
-                                    },
-                                );
+                                save_progress(home, Progress { lesson: lesson.number, step: step_index - 1 });
                                 println!("progress saved; `kubelab tutorial` resumes here");
                                 return Ok(());
                             }
                             "s" => {
-                                save_progress(
-                                    home,
-                                    Progress {
-                                        lesson: lesson.number,
-                                        step: step_index,
-                                    },
-                                );
+                                save_progress(home, Progress { lesson: lesson.number, step: step_index });
                                 continue;
                             }
                             _ => {}
                         }
                     }
-                    let outcome = runner::run_step(&step.command, env).map_err(|e| {
-                        CommandError::new(format!("cannot run `{}`: {e}", step.command))
-                    })?;
+                    let outcome = runner::run_step(&step.command, env)
+                        .map_err(|e| CommandError::new(format!("cannot run `{}`: {e}", step.command)))?;
                     print!("{}", outcome.output);
                     let verdict = match expect::check(&step.expect, &outcome.output) {
                         Ok(()) => "  ✓ as the lesson expects".to_string(),
                         Err(m) => format!("  ✗ not what the lesson expects ({m})"),
                     };
-                    println!(
-                        "{}\n",
-                        if colour {
-                            verdict.dark_grey().to_string()
-                        } else {
-                            verdict
-                        }
-                    );
-                    save_progress(
-                        home,
-                        Progress {
-                            lesson: lesson.number,
-                            step: step_index,
-                        },
-                    );
+                    println!("{}\n", if colour { verdict.dark_grey().to_string() } else { verdict });
+                    save_progress(home, Progress { lesson: lesson.number, step: step_index });
                 }
             }
         }
-        save_progress(
-            home,
-            Progress {
-                lesson: lesson.number + 1,
-                step: 0,
-            },
-        );
+        save_progress(home, Progress { lesson: lesson.number + 1, step: 0 });
     }
     println!("That was the last lesson. `kubelab tutorial --restart` starts over.");
     Ok(())

@@ -32,20 +32,14 @@ struct Tally {
 
 pub async fn run(global: &Global, args: &WatchArgs) -> Result<(), CommandError> {
     let mut s = Session::open(global).await?;
-    let namespace = if args.all_namespaces {
-        None
-    } else {
-        Some(s.client.default_namespace().to_string())
-    };
+    let namespace = if args.all_namespaces { None } else { Some(s.client.default_namespace().to_string()) };
     let url = Pod::url_path(&(), namespace.as_deref());
     let table = s.n.output() == OutputFormat::Table && !args.raw;
     let mut tally = Tally::default();
 
     let mut rv = match &args.from_version {
         Some(v) => {
-            s.n.step(format!(
-                "no LIST: watching from resourceVersion {v} as asked"
-            ));
+            s.n.step(format!("no LIST: watching from resourceVersion {v} as asked"));
             s.n.note("A resourceVersion older than the server's watch cache gets 410 Gone.");
             v.clone()
         }
@@ -53,10 +47,7 @@ pub async fn run(global: &Global, args: &WatchArgs) -> Result<(), CommandError> 
     };
 
     if table {
-        narrate::print_result(&format!(
-            "{:<9} {:<32} {:<10} {:<16} {}\n",
-            "EVENT", "NAME", "PHASE", "RESOURCEVERSION", "TIME"
-        ));
+        narrate::print_result(&format!("{:<9} {:<32} {:<10} {:<16} {}\n", "EVENT", "NAME", "PHASE", "RESOURCEVERSION", "TIME"));
     }
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let stop = async move {
@@ -110,64 +101,40 @@ pub async fn run(global: &Global, args: &WatchArgs) -> Result<(), CommandError> 
                     s.n.event(format!("    (the server closed the watch; watching again from {rv})"));
                     continue 'watching;
                 }
-                Some(Err(e)) => return Err(CommandError::new(format!("the watch stream broke: {e}")).hint("run the command again; a reflector would re-watch from the last resourceVersion")),
+                Some(Err(e)) => {
+                    return Err(CommandError::new(format!("the watch stream broke: {e}"))
+                        .hint("run the command again; a reflector would re-watch from the last resourceVersion"))
+                }
                 Some(Ok(l)) if l.trim().is_empty() => continue,
                 Some(Ok(l)) => l,
             };
             if args.raw {
                 narrate::print_result(&format!("{line}\n"));
             }
-            let event: WatchEvent<Pod> = serde_json::from_str(&line)
-                .map_err(|e| CommandError::new(format!("cannot decode a watch event: {e}")))?;
+            let event: WatchEvent<Pod> =
+                serde_json::from_str(&line).map_err(|e| CommandError::new(format!("cannot decode a watch event: {e}")))?;
             match event {
                 WatchEvent::Added(p) => rv = record(&mut tally, "ADDED", &p, table).unwrap_or(rv),
-                WatchEvent::Modified(p) => {
-                    rv = record(&mut tally, "MODIFIED", &p, table).unwrap_or(rv)
-                }
-                WatchEvent::Deleted(p) => {
-                    rv = record(&mut tally, "DELETED", &p, table).unwrap_or(rv)
-                }
+                WatchEvent::Modified(p) => rv = record(&mut tally, "MODIFIED", &p, table).unwrap_or(rv),
+                WatchEvent::Deleted(p) => rv = record(&mut tally, "DELETED", &p, table).unwrap_or(rv),
                 WatchEvent::Bookmark(b) => {
                     rv = b.metadata.resource_version.clone();
                     *tally.by_type.entry("BOOKMARK").or_default() += 1;
-                    tally
-                        .events
-                        .push(json!({"type": "BOOKMARK", "resourceVersion": rv, "time": now()}));
+                    tally.events.push(json!({"type": "BOOKMARK", "resourceVersion": rv, "time": now()}));
                     if table {
-                        narrate::print_result(&format!(
-                            "{:<9} {:<32} {:<10} {:<16} {}\n",
-                            "BOOKMARK",
-                            "-",
-                            "-",
-                            rv,
-                            now()
-                        ));
+                        narrate::print_result(&format!("{:<9} {:<32} {:<10} {:<16} {}\n", "BOOKMARK", "-", "-", rv, now()));
                     }
                 }
                 WatchEvent::Error(e) if e.code == 410 => {
                     *tally.by_type.entry("ERROR").or_default() += 1;
-                    tally.events.push(
-                        json!({"type": "ERROR", "code": 410, "message": e.message, "time": now()}),
-                    );
+                    tally.events.push(json!({"type": "ERROR", "code": 410, "message": e.message, "time": now()}));
                     if table {
-                        narrate::print_result(&format!(
-                            "{:<9} {:<32} {:<10} {:<16} {}\n",
-                            "ERROR",
-                            "410 Gone",
-                            "-",
-                            rv,
-                            now()
-                        ));
+                        narrate::print_result(&format!("{:<9} {:<32} {:<10} {:<16} {}\n", "ERROR", "410 Gone", "-", rv, now()));
                     }
                     rv = relist(&mut s, &url, args, &mut tally, &e.message).await?;
                     continue 'watching;
                 }
-                WatchEvent::Error(e) => {
-                    return Err(CommandError::new(format!(
-                        "the watch failed: {} {}: {}",
-                        e.code, e.reason, e.message
-                    )))
-                }
+                WatchEvent::Error(e) => return Err(CommandError::new(format!("the watch failed: {} {}: {}", e.code, e.reason, e.message))),
             }
         }
     };
@@ -181,18 +148,15 @@ pub async fn run(global: &Global, args: &WatchArgs) -> Result<(), CommandError> 
         .map(|t| format!("{t} {}", tally.by_type.get(t).copied().unwrap_or(0)))
         .collect();
     match s.n.output() {
-        OutputFormat::Table if !args.raw => narrate::print_result(&format!(
-            "summary: {}; re-lists after 410 Gone: {}\n",
-            counts.join(", "),
-            tally.relists
-        )),
+        OutputFormat::Table if !args.raw => {
+            narrate::print_result(&format!("summary: {}; re-lists after 410 Gone: {}\n", counts.join(", "), tally.relists))
+        }
         OutputFormat::Table => {}
         format => {
-            let summary: BTreeMap<&str, usize> =
-                ["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
-                    .iter()
-                    .map(|t| (*t, tally.by_type.get(t).copied().unwrap_or(0)))
-                    .collect();
+            let summary: BTreeMap<&str, usize> = ["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
+                .iter()
+                .map(|t| (*t, tally.by_type.get(t).copied().unwrap_or(0)))
+                .collect();
             let doc = json!({"events": tally.events, "summary": summary, "relists": tally.relists, "resourceVersion": rv});
             narrate::print_document(format, &doc);
         }
@@ -204,21 +168,14 @@ pub async fn run(global: &Global, args: &WatchArgs) -> Result<(), CommandError> 
 /// two can be missed.
 async fn list(s: &mut Session, url: &str, args: &WatchArgs) -> Result<String, CommandError> {
     s.n.step("LIST, to learn the current state and its resourceVersion");
-    s.n.note(
-        "Go: reflector.ListAndWatch starts with a List; kube::runtime::watcher does the same.",
-    );
+    s.n.note("Go: reflector.ListAndWatch starts with a List; kube::runtime::watcher does the same.");
     let mut lp = ListParams::default();
     if let Some(l) = &args.selector {
         lp = lp.labels(l);
     }
-    let request = kube::core::Request::new(url)
-        .list(&lp)
-        .map_err(|e| CommandError::new(format!("cannot build the list request: {e}")))?;
+    let request = kube::core::Request::new(url).list(&lp).map_err(|e| CommandError::new(format!("cannot build the list request: {e}")))?;
     let before = s.journal.len();
-    let result = s
-        .client
-        .request::<kube::core::ObjectList<Pod>>(request)
-        .await;
+    let result = s.client.request::<kube::core::ObjectList<Pod>>(request).await;
     if let Some(ex) = s.journal.since(before).pop() {
         s.n.request(&ex, false);
         s.n.response(&ex, false);
@@ -230,13 +187,7 @@ async fn list(s: &mut Session, url: &str, args: &WatchArgs) -> Result<String, Co
     Ok(rv)
 }
 
-async fn relist(
-    s: &mut Session,
-    url: &str,
-    args: &WatchArgs,
-    tally: &mut Tally,
-    message: &str,
-) -> Result<String, CommandError> {
+async fn relist(s: &mut Session, url: &str, args: &WatchArgs, tally: &mut Tally, message: &str) -> Result<String, CommandError> {
     tally.relists += 1;
     s.n.step("410 Gone: that resourceVersion is too old for the server's watch cache");
     s.n.detail("server said", message);
@@ -247,24 +198,15 @@ async fn relist(
 /// Prints and counts one object event; returns the object's resourceVersion.
 fn record(tally: &mut Tally, kind: &'static str, pod: &Pod, table: bool) -> Option<String> {
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let phase = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.clone())
-        .unwrap_or_else(|| "-".into());
+    let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "-".into());
     let rv = pod.metadata.resource_version.clone();
     *tally.by_type.entry(kind).or_default() += 1;
     let time = now();
-    tally.events.push(json!({"type": kind, "name": name, "namespace": pod.metadata.namespace, "phase": phase, "resourceVersion": rv, "time": time}));
+    tally.events.push(
+        json!({"type": kind, "name": name, "namespace": pod.metadata.namespace, "phase": phase, "resourceVersion": rv, "time": time}),
+    );
     if table {
-        narrate::print_result(&format!(
-            "{:<9} {:<32} {:<10} {:<16} {}\n",
-            kind,
-            name,
-            phase,
-            rv.as_deref().unwrap_or("-"),
-            time
-        ));
+        narrate::print_result(&format!("{:<9} {:<32} {:<10} {:<16} {}\n", kind, name, phase, rv.as_deref().unwrap_or("-"), time));
     }
     rv
 }

@@ -65,7 +65,9 @@ impl<K> Clone for DeltaObject<K> {
     fn clone(&self) -> Self {
         match self {
             DeltaObject::Object(o) => DeltaObject::Object(o.clone()),
-            DeltaObject::DeletedFinalStateUnknown { key, obj } => DeltaObject::DeletedFinalStateUnknown { key: key.clone(), obj: obj.clone() },
+            DeltaObject::DeletedFinalStateUnknown { key, obj } => {
+                DeltaObject::DeletedFinalStateUnknown { key: key.clone(), obj: obj.clone() }
+            }
         }
     }
 }
@@ -397,7 +399,12 @@ fn dedup_deltas<K>(deltas: &mut Deltas<K>) -> bool {
     }
     // isDeletionDup: prefer the delete that carries a real final state over a tombstone.
     let keep_newer = !b.object.is_tombstone();
-    let kept = if keep_newer { deltas.pop() } else { deltas.truncate(n - 1); None };
+    let kept = if keep_newer {
+        deltas.pop()
+    } else {
+        deltas.truncate(n - 1);
+        None
+    };
     if let Some(b) = kept {
         deltas[n - 2] = b;
     }
@@ -475,7 +482,11 @@ mod tests {
         f.replace(vec![cm("kept", "2"), cm("new", "3")], "3").unwrap();
         assert_eq!(
             f.snapshot(),
-            vec![("ns/kept".into(), vec![DeltaType::Replaced]), ("ns/new".into(), vec![DeltaType::Replaced]), ("ns/gone".into(), vec![DeltaType::Deleted])]
+            vec![
+                ("ns/kept".into(), vec![DeltaType::Replaced]),
+                ("ns/new".into(), vec![DeltaType::Replaced]),
+                ("ns/gone".into(), vec![DeltaType::Deleted])
+            ]
         );
         let gone = f.get_by_key("ns/gone").unwrap();
         assert!(matches!(&gone[0].object, DeltaObject::DeletedFinalStateUnknown { key, .. } if key == "ns/gone"));

@@ -102,10 +102,7 @@ impl<K: CacheObject> Indexer<K> {
 
     /// `cache.NewIndexer(keyFunc, indexers)`.
     pub fn with_indexers(key_func: KeyFunc<K>, indexers: Indexers<K>) -> Self {
-        Self {
-            store: Arc::new(RwLock::new(ThreadSafeStore { items: BTreeMap::new(), indexers, indices: HashMap::new() })),
-            key_func,
-        }
+        Self { store: Arc::new(RwLock::new(ThreadSafeStore { items: BTreeMap::new(), indexers, indices: HashMap::new() })), key_func }
     }
 
     fn read(&self) -> RwLockReadGuard<'_, ThreadSafeStore<K>> {
@@ -318,7 +315,10 @@ mod tests {
         idx.delete(&pod("b", "p3", "n1")).unwrap();
         assert_eq!(idx.list_index_func_values("node"), vec!["n2"]);
         assert_eq!(idx.by_index("nope", "x"), Err(StoreError::IndexNotFound("nope".into())));
-        assert!(matches!(idx.add_indexers(HashMap::from([("node".to_string(), Arc::new(by_node) as IndexFunc<Pod>)])), Err(StoreError::IndexerConflict(_))));
+        assert!(matches!(
+            idx.add_indexers(HashMap::from([("node".to_string(), Arc::new(by_node) as IndexFunc<Pod>)])),
+            Err(StoreError::IndexerConflict(_))
+        ));
     }
 
     #[test]

@@ -149,10 +149,18 @@ impl SharedInformerFactory {
     /// `InformerFor`: the shared informer of `key`, created from `lister_watcher` if it is
     /// the first request (later requests get the existing one; their `lister_watcher` is
     /// dropped unused).
-    pub fn informer_with<K: CacheObject>(&self, key: &str, lister_watcher: impl FnOnce() -> Arc<dyn ListerWatcher<K>>) -> Result<SharedIndexInformer<K>, FactoryError> {
+    pub fn informer_with<K: CacheObject>(
+        &self,
+        key: &str,
+        lister_watcher: impl FnOnce() -> Arc<dyn ListerWatcher<K>>,
+    ) -> Result<SharedIndexInformer<K>, FactoryError> {
         let mut informers = self.lock();
         if let Some(entry) = informers.get(key) {
-            return entry.informer.downcast_ref::<SharedIndexInformer<K>>().cloned().ok_or_else(|| FactoryError::TypeMismatch(key.to_string()));
+            return entry
+                .informer
+                .downcast_ref::<SharedIndexInformer<K>>()
+                .cloned()
+                .ok_or_else(|| FactoryError::TypeMismatch(key.to_string()));
         }
         let informer = SharedIndexInformer::new(lister_watcher(), self.options(key));
         informers.insert(key.to_string(), Entry { informer: Box::new(informer.clone()), runner: Arc::new(informer.clone()) });
@@ -173,7 +181,9 @@ impl SharedInformerFactory {
     pub fn dynamic_informer(&self, resource: &ApiResource) -> Result<SharedIndexInformer<DynamicObject>, FactoryError> {
         let client = self.client.clone().ok_or(FactoryError::NoClient)?;
         let key = resource_key(&resource.group, &resource.version, &resource.plural);
-        self.informer_with(&key, move || Arc::new(Api::<DynamicObject>::all_with(client, resource)) as Arc<dyn ListerWatcher<DynamicObject>>)
+        self.informer_with(&key, move || {
+            Arc::new(Api::<DynamicObject>::all_with(client, resource)) as Arc<dyn ListerWatcher<DynamicObject>>
+        })
     }
 
     /// Keys of the informers requested so far.

@@ -62,9 +62,9 @@ impl<K: CacheObject> NamespacedLister<K> {
     pub fn list(&self) -> Vec<Arc<K>> {
         // The namespace index is registered by `Indexer::new`; an indexer built without it
         // falls back to a scan.
-        self.indexer
-            .by_index(NAMESPACE_INDEX, &self.namespace)
-            .unwrap_or_else(|_| self.indexer.list().into_iter().filter(|o| o.meta().namespace.as_deref() == Some(&self.namespace)).collect())
+        self.indexer.by_index(NAMESPACE_INDEX, &self.namespace).unwrap_or_else(|_| {
+            self.indexer.list().into_iter().filter(|o| o.meta().namespace.as_deref() == Some(&self.namespace)).collect()
+        })
     }
 
     /// Objects in the namespace for which `selector` is true.

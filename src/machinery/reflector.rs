@@ -155,7 +155,13 @@ pub struct BackoffConfig {
 
 impl Default for BackoffConfig {
     fn default() -> Self {
-        Self { initial: Duration::from_millis(800), max: Duration::from_secs(30), factor: 2.0, reset_after: Duration::from_secs(120), jitter: 1.0 }
+        Self {
+            initial: Duration::from_millis(800),
+            max: Duration::from_secs(30),
+            factor: 2.0,
+            reset_after: Duration::from_secs(120),
+            jitter: 1.0,
+        }
     }
 }
 
@@ -326,7 +332,8 @@ impl<K: CacheObject> Reflector<K> {
     /// `relistResourceVersion`: "0" (any cached state is fine) for the first list, the
     /// last-synced rv afterwards, and "" (the latest, from etcd) after a 410.
     fn relist_params(&self, last_sync_unavailable: bool) -> ListParams {
-        let mut lp = ListParams { label_selector: self.label_selector.clone(), field_selector: self.field_selector.clone(), ..Default::default() };
+        let mut lp =
+            ListParams { label_selector: self.label_selector.clone(), field_selector: self.field_selector.clone(), ..Default::default() };
         if last_sync_unavailable {
             return lp;
         }

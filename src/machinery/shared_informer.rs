@@ -127,7 +127,9 @@ pub enum Notification<K> {
 impl<K> Clone for Notification<K> {
     fn clone(&self) -> Self {
         match self {
-            Notification::Add { obj, is_in_initial_list } => Notification::Add { obj: obj.clone(), is_in_initial_list: *is_in_initial_list },
+            Notification::Add { obj, is_in_initial_list } => {
+                Notification::Add { obj: obj.clone(), is_in_initial_list: *is_in_initial_list }
+            }
             Notification::Update { old, new } => Notification::Update { old: old.clone(), new: new.clone() },
             Notification::Delete(o) => Notification::Delete(o.clone()),
         }
@@ -399,7 +401,11 @@ impl<K: CacheObject> SharedIndexInformer<K> {
 
     /// `AddEventHandler` with a name that traces use. Works before and after start: after
     /// start, the handler first receives an initial Add for every cached object.
-    pub fn add_named_event_handler(&self, name: impl Into<String>, handler: impl ResourceEventHandler<K>) -> ResourceEventHandlerRegistration<K> {
+    pub fn add_named_event_handler(
+        &self,
+        name: impl Into<String>,
+        handler: impl ResourceEventHandler<K>,
+    ) -> ResourceEventHandlerRegistration<K> {
         let id = self.inner.next_listener_id.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = mpsc::unbounded_channel();
         let tracker = Arc::new(SyncTracker::default());

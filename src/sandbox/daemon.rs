@@ -42,7 +42,12 @@ pub struct Status {
 
 fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-        || std::process::Command::new("kill").arg("-0").arg(pid.to_string()).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
+        || std::process::Command::new("kill")
+            .arg("-0")
+            .arg(pid.to_string())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
 }
 
 fn read_pid(home: &Path) -> Option<u32> {
@@ -122,14 +127,21 @@ pub async fn start_background(home: &Path, port: Option<u16>) -> Result<Status, 
 }
 
 /// Runs the sandbox in this process until SIGINT/SIGTERM.
-pub async fn run_foreground(home: &Path, port: Option<u16>, log_requests: bool, on_ready: impl FnOnce(&Sandbox)) -> Result<(), SandboxError> {
+pub async fn run_foreground(
+    home: &Path,
+    port: Option<u16>,
+    log_requests: bool,
+    on_ready: impl FnOnce(&Sandbox),
+) -> Result<(), SandboxError> {
     let remembered = std::fs::read_to_string(port_file(home)).ok().and_then(|p| p.trim().parse::<u16>().ok());
     let wanted = port.or(remembered);
     let opts = Options { port: wanted, log_requests, ..Default::default() };
     let sandbox = match Sandbox::start_with(home, opts.clone()).await {
         Ok(s) => s,
         // The remembered port is taken: pick a new one (the kubeconfig is rewritten).
-        Err(SandboxError::Listen { .. }) if port.is_none() && remembered.is_some() => Sandbox::start_with(home, Options { port: None, ..opts }).await?,
+        Err(SandboxError::Listen { .. }) if port.is_none() && remembered.is_some() => {
+            Sandbox::start_with(home, Options { port: None, ..opts }).await?
+        }
         Err(e) => return Err(e),
     };
     std::fs::write(port_file(home), sandbox.address().port().to_string())?;

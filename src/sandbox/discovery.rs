@@ -47,7 +47,9 @@ pub fn serve_at(path: &str, accept: &str, catalogue: &Catalogue, server_address:
     };
     let body = match (segments.as_slice(), format) {
         (["api"], Format::Aggregated(v)) => return Some(Ok(aggregated(v, vec![core_group(catalogue)]))),
-        (["apis"], Format::Aggregated(v)) => return Some(Ok(aggregated(v, groups(catalogue).iter().map(|(g, vs)| api_group_discovery(catalogue, g, vs)).collect()))),
+        (["apis"], Format::Aggregated(v)) => {
+            return Some(Ok(aggregated(v, groups(catalogue).iter().map(|(g, vs)| api_group_discovery(catalogue, g, vs)).collect())))
+        }
         (["api"], Format::Plain) => json!({
             "kind": "APIVersions",
             "versions": ["v1"],
@@ -133,7 +135,8 @@ pub fn accepts(accept: &str, offered: &[&str]) -> bool {
     ranges.is_empty()
         || ranges.iter().any(|r| {
             r.param("as").is_none()
-                && (r.type_ == "*/*" || offered.iter().any(|o| *o == r.type_ || (r.type_.ends_with("/*") && o.starts_with(r.type_.trim_end_matches('*')))))
+                && (r.type_ == "*/*"
+                    || offered.iter().any(|o| *o == r.type_ || (r.type_.ends_with("/*") && o.starts_with(r.type_.trim_end_matches('*')))))
         })
 }
 
@@ -260,7 +263,12 @@ fn subresources(r: &ResourceInfo) -> Vec<Sub> {
         .subresources
         .iter()
         .map(|name| match name.as_str() {
-            "scale" => Sub { name: name.clone(), kind: "Scale".into(), foreign: foreign_group("Scale"), verbs: strings(&["get", "patch", "update"]) },
+            "scale" => Sub {
+                name: name.clone(),
+                kind: "Scale".into(),
+                foreign: foreign_group("Scale"),
+                verbs: strings(&["get", "patch", "update"]),
+            },
             "finalize" => Sub { name: name.clone(), kind: r.kind.clone(), foreign: None, verbs: strings(&["update"]) },
             _ => Sub { name: name.clone(), kind: r.kind.clone(), foreign: None, verbs: strings(&["get", "patch", "update"]) },
         })
@@ -293,7 +301,10 @@ fn listed_only_core() -> Vec<ResourceInfo> {
         printer_columns: vec![],
         schema: None,
     };
-    vec![listed("Binding", "bindings", true, &[], &["create"]), listed("ComponentStatus", "componentstatuses", false, &["cs"], &["get", "list"])]
+    vec![
+        listed("Binding", "bindings", true, &[], &["create"]),
+        listed("ComponentStatus", "componentstatuses", false, &["cs"], &["get", "list"]),
+    ]
 }
 
 /// The resources of one group-version, by plural, discovery-only ones included.
@@ -408,7 +419,10 @@ fn aggregated(version: &str, items: Vec<Value>) -> Document {
         "metadata": {},
         "items": items,
     });
-    Document { content_type: format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"), body: body.to_string().into() }
+    Document {
+        content_type: format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"),
+        body: body.to_string().into(),
+    }
 }
 
 #[cfg(test)]
@@ -514,7 +528,10 @@ mod tests {
         let apps = &got["items"][0];
         assert_eq!(apps["metadata"]["name"], "apps");
         let deployments = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();
-        assert_eq!(deployments["subresources"][0], json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+        assert_eq!(
+            deployments["subresources"][0],
+            json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]})
+        );
     }
 
     #[test]
@@ -579,4 +596,3 @@ mod tests {
         assert_eq!(v, ["v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"]);
     }
 }
-

@@ -117,11 +117,18 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| SandboxError::Listen { addr: bind.clone(), source })?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let server = Arc::new(server::Server { api: api.clone(), token: token.clone(), log_requests: opts.log_requests, data_dir: dir.clone(), address: addr.to_string() });
+        let server = Arc::new(server::Server {
+            api: api.clone(),
+            token: token.clone(),
+            log_requests: opts.log_requests,
+            data_dir: dir.clone(),
+            address: addr.to_string(),
+        });
         tokio::spawn(server::run(listener, certs.server_config()?, server, shutdown_rx.clone()));
         tokio::spawn(compaction(api.clone(), opts.compaction_interval.unwrap_or(Duration::from_secs(30)), shutdown_rx));
 
-        let sandbox = Sandbox { addr, dir, token, ca_pem: certs.ca_pem, api, shutdown, controllers: crate::machinery::stop::StopSignal::new() };
+        let sandbox =
+            Sandbox { addr, dir, token, ca_pem: certs.ca_pem, api, shutdown, controllers: crate::machinery::stop::StopSignal::new() };
         std::fs::write(kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
         // The controller manager is a client like any other, over HTTPS.
         controllers::spawn_all(sandbox.client().await?, sandbox.controllers.clone());
@@ -164,7 +171,9 @@ impl Sandbox {
     /// A ready `kube::Client` for this sandbox.
     pub async fn client(&self) -> Result<kube::Client, SandboxError> {
         let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml()).map_err(|e| SandboxError::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await.map_err(|e| SandboxError::Client(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| SandboxError::Client(e.to_string()))?;
         kube::Client::try_from(config).map_err(|e| SandboxError::Client(e.to_string()))
     }
 

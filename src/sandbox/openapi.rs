@@ -62,7 +62,12 @@ pub fn model(catalogue: &Catalogue, include: impl Fn(&ResourceInfo) -> bool) -> 
             (None, Some(name)) => (name.to_string(), true),
             // A built-in k8s-openapi does not describe: still explainable as an object.
             (None, None) => {
-                let name = format!("io.k8s.api.{}.{}.{}", r.group.split('.').next().filter(|g| !g.is_empty()).unwrap_or("core"), r.version, r.kind);
+                let name = format!(
+                    "io.k8s.api.{}.{}.{}",
+                    r.group.split('.').next().filter(|g| !g.is_empty()).unwrap_or("core"),
+                    r.version,
+                    r.kind
+                );
                 own.insert(name.clone(), json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
                 (name, true)
             }
@@ -146,7 +151,11 @@ fn list_definition(r: &ResourceInfo, kind_name: &str) -> Value {
 
 /// `api/v1` or `apis/apps/v1`: how `/openapi/v3` names a group-version.
 pub fn group_version_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 /// A stable digest of what a group-version serves: the `hash` of its `/openapi/v3` entry,
@@ -166,9 +175,15 @@ pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<D
     let rest = path.strip_prefix("/openapi/")?;
     let json = |body: Bytes| Document { content_type: "application/json".into(), body };
     match rest {
-        "v2" => Some(if accepts(accept, &["application/json"]) { Ok(json(cached(catalogue, "v2", || v2::document(&model(catalogue, |_| true))))) } else { Err(not_acceptable()) }),
+        "v2" => Some(if accepts(accept, &["application/json"]) {
+            Ok(json(cached(catalogue, "v2", || v2::document(&model(catalogue, |_| true)))))
+        } else {
+            Err(not_acceptable())
+        }),
         // The real server writes the index without a content type; Go sniffs it as text.
-        "v3" => Some(Ok(Document { content_type: "text/plain; charset=utf-8".into(), body: Bytes::from(v3::index(catalogue).to_string()) })),
+        "v3" => {
+            Some(Ok(Document { content_type: "text/plain; charset=utf-8".into(), body: Bytes::from(v3::index(catalogue).to_string()) }))
+        }
         _ => {
             let gv = rest.strip_prefix("v3/")?;
             let (group, version) = match gv.split('/').collect::<Vec<_>>().as_slice() {
@@ -262,7 +277,9 @@ mod tests {
     #[test]
     fn custom_resource_gets_a_definition_from_its_schema() {
         let base = Catalogue::default();
-        let book = Catalogue::book_for_tests(json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"author": {"type": "string"}}}}}));
+        let book = Catalogue::book_for_tests(
+            json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"author": {"type": "string"}}}}}),
+        );
         let catalogue = base.with(vec![book]);
         let doc = serve("/openapi/v3/apis/example.com/v1?hash=0", "application/json", &catalogue).unwrap().unwrap();
         let v3: Value = serde_json::from_slice(&doc.body).unwrap();

@@ -139,9 +139,8 @@ pub fn negotiate(accept: Option<&str>) -> Result<Format, ApiError> {
     for clause in accept.split(',') {
         let mut parts = clause.split(';').map(|s| s.trim());
         let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let params: HashMap<String, String> = parts
-            .filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-            .collect();
+        let params: HashMap<String, String> =
+            parts.filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
         let as_ = params.get("as").map(|s| s.as_str());
         match (media.as_str(), as_) {
             ("application/json" | "*/*" | "application/*", None) => return Ok(Format::Json),
@@ -166,7 +165,10 @@ mod tests {
     #[test]
     fn parses_namespaced_and_cluster_paths() {
         let Some(Route::Resource(p)) = parse_path("/api/v1/namespaces/ns1/pods/web/status") else { panic!() };
-        assert_eq!((p.group.as_str(), p.namespace.as_deref(), p.resource.as_str(), p.name.as_deref(), p.subresource.as_deref()), ("", Some("ns1"), "pods", Some("web"), Some("status")));
+        assert_eq!(
+            (p.group.as_str(), p.namespace.as_deref(), p.resource.as_str(), p.name.as_deref(), p.subresource.as_deref()),
+            ("", Some("ns1"), "pods", Some("web"), Some("status"))
+        );
         let Some(Route::Resource(p)) = parse_path("/api/v1/namespaces/ns1") else { panic!() };
         assert_eq!((p.resource.as_str(), p.name.as_deref(), p.namespace), ("namespaces", Some("ns1"), None));
         let Some(Route::Resource(p)) = parse_path("/apis/apps/v1/deployments") else { panic!() };
@@ -177,7 +179,13 @@ mod tests {
 
     #[test]
     fn negotiates_kubectl_table_then_json() {
-        assert_eq!(negotiate(Some("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")).unwrap(), Format::Table);
+        assert_eq!(
+            negotiate(Some(
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+            ))
+            .unwrap(),
+            Format::Table
+        );
         assert_eq!(negotiate(Some("application/vnd.kubernetes.protobuf, application/json")).unwrap(), Format::Json);
         assert_eq!(negotiate(Some("application/xml")).unwrap_err().code, 406);
     }

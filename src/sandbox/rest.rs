@@ -52,7 +52,12 @@ impl Reply {
     }
     pub fn error(e: &ApiError) -> Reply {
         if e.plain_text {
-            return Reply { status: e.code, content_type: "text/plain; charset=utf-8".into(), body: Bytes::from(e.message.clone()), warnings: vec![] };
+            return Reply {
+                status: e.code,
+                content_type: "text/plain; charset=utf-8".into(),
+                body: Bytes::from(e.message.clone()),
+                warnings: vec![],
+            };
         }
         Reply::json(e.code, Bytes::from(serde_json::to_vec(&e.to_status()).expect("a Status serializes")))
     }
@@ -99,9 +104,9 @@ fn field_validation(req: &ApiRequest) -> Result<FieldValidation, ApiError> {
         None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
         Some("Strict") => Ok(FieldValidation::Strict),
         Some("Ignore") => Ok(FieldValidation::Ignore),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}"
-        ))),
+        Some(other) => {
+            Err(ApiError::bad_request(format!("fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}")))
+        }
     }
 }
 
@@ -120,12 +125,8 @@ fn go_json_error(body: &[u8], e: &serde_json::Error) -> String {
     if e.is_eof() {
         return "unexpected end of JSON input".into();
     }
-    let offset: usize = body
-        .split(|b| *b == b'\n')
-        .take(e.line().saturating_sub(1))
-        .map(|l| l.len() + 1)
-        .sum::<usize>()
-        + e.column().saturating_sub(1);
+    let offset: usize =
+        body.split(|b| *b == b'\n').take(e.line().saturating_sub(1)).map(|l| l.len() + 1).sum::<usize>() + e.column().saturating_sub(1);
     match body.get(offset) {
         Some(c) => format!("invalid character {} looking for beginning of value", go_quote_char(*c)),
         None => e.to_string(),
@@ -136,7 +137,11 @@ fn go_json_error(body: &[u8], e: &serde_json::Error) -> String {
 fn parse_body(res: &ResourceInfo, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     let snippet = |b: &[u8]| {
         let s = String::from_utf8_lossy(&b[..b.len().min(30)]).into_owned();
-        if b.len() > 30 { format!("{s} ...") } else { s }
+        if b.len() > 30 {
+            format!("{s} ...")
+        } else {
+            s
+        }
     };
     match content_type {
         "application/json" | "" => serde_json::from_slice(body).map_err(|e| {
@@ -347,7 +352,14 @@ impl Apiserver {
     }
 
     /// Encodes one stored object in the negotiated format.
-    fn encode_object(&self, res: &ResourceInfo, req: &ApiRequest, status: u16, stored: &Stored, warnings: Vec<String>) -> Result<Reply, ApiError> {
+    fn encode_object(
+        &self,
+        res: &ResourceInfo,
+        req: &ApiRequest,
+        status: u16,
+        stored: &Stored,
+        warnings: Vec<String>,
+    ) -> Result<Reply, ApiError> {
         encode_raw(res, req, status, &stored.raw, warnings)
     }
 
@@ -357,7 +369,10 @@ impl Apiserver {
             return Err(list_options_invalid("sendInitialEvents", "sendInitialEvents is forbidden for list"));
         }
         if opts.resource_version_match.is_some() && opts.resource_version.is_none() {
-            return Err(list_options_invalid("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"));
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
         }
         let ns = req.path.namespace.as_deref();
         let prefix = list_prefix(res, ns);
@@ -454,7 +469,9 @@ impl Apiserver {
             if let Some(url_ns) = req.path.namespace.as_deref() {
                 match meta::namespace(&obj) {
                     Some(ns) if ns != url_ns => {
-                        return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"))
+                        return Err(ApiError::bad_request(
+                            "the namespace of the provided object does not match the namespace sent on the request",
+                        ))
                     }
                     _ => meta::set(&mut obj, "namespace", json!(url_ns)),
                 }
@@ -483,7 +500,13 @@ impl Apiserver {
 
     /// Fills metadata, runs the create strategy and stores `obj`. `None` for a dry run
     /// (then `obj` holds what would have been stored).
-    async fn create_object(&self, res: &ResourceInfo, req: &ApiRequest, obj: &mut Value, manager: &str) -> Result<(Option<Arc<Stored>>, u16), ApiError> {
+    async fn create_object(
+        &self,
+        res: &ResourceInfo,
+        req: &ApiRequest,
+        obj: &mut Value,
+        manager: &str,
+    ) -> Result<(Option<Arc<Stored>>, u16), ApiError> {
         if meta::name(obj).is_none() {
             if let Some(g) = meta::str_field(obj, "generateName").map(String::from) {
                 meta::set(obj, "name", json!(meta::generate_name(&g)));
@@ -492,7 +515,9 @@ impl Apiserver {
         let name = meta::name(obj).unwrap_or_default().to_string();
         if let Some(url_name) = req.path.name.as_deref() {
             if url_name != name {
-                return Err(ApiError::bad_request(format!("the name of the object ({name}) does not match the name on the URL ({url_name})")));
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({name}) does not match the name on the URL ({url_name})"
+                )));
             }
         }
         for k in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
@@ -525,10 +550,16 @@ impl Apiserver {
         let key = object_key(res, meta::namespace(obj), &name);
         let value = obj.clone();
         let res2 = res.clone();
-        let outcome = self.storage.write(&key, Write::Create(Box::new(move |rev| {
-            let mut v = value;
-            new_object(&res2, &mut v, rev)
-        }))).await?;
+        let outcome = self
+            .storage
+            .write(
+                &key,
+                Write::Create(Box::new(move |rev| {
+                    let mut v = value;
+                    new_object(&res2, &mut v, rev)
+                })),
+            )
+            .await?;
         match outcome {
             Outcome::Created(s) => Ok((Some(s), 201)),
             Outcome::AlreadyExists(_) => {
@@ -614,7 +645,11 @@ impl Apiserver {
         }
         if strategy_sub.is_none() {
             // A type change (ClusterIP -> NodePort) allocates; what is no longer held is freed.
-            self.allocators.lock().unwrap().allocate_update(ctx.res, old, &mut new).map_err(|errs| ApiError::invalid(&ctx.res.qualified_kind(), &name, &errs))?;
+            self.allocators
+                .lock()
+                .unwrap()
+                .allocate_update(ctx.res, old, &mut new)
+                .map_err(|errs| ApiError::invalid(&ctx.res.qualified_kind(), &name, &errs))?;
         }
         if !ctx.applied {
             managed_fields::track_update(ctx.res, Some(old), &mut new, &ctx.manager, ctx.subresource, &meta::now_rfc3339());
@@ -648,7 +683,9 @@ impl Apiserver {
         let new = self.decode_body(res, req, &mut warnings)?;
         if let Some(body_name) = meta::name(&new) {
             if body_name != name {
-                return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                )));
             }
         }
         let wanted_rv = meta::resource_version(&new).map(String::from);
@@ -673,7 +710,14 @@ impl Apiserver {
         self.finish_update(res, req, name, outcome, warnings)
     }
 
-    fn finish_update(&self, res: &ResourceInfo, req: &ApiRequest, name: &str, outcome: Outcome, warnings: Vec<String>) -> Result<Reply, ApiError> {
+    fn finish_update(
+        &self,
+        res: &ResourceInfo,
+        req: &ApiRequest,
+        name: &str,
+        outcome: Outcome,
+        warnings: Vec<String>,
+    ) -> Result<Reply, ApiError> {
         match outcome {
             Outcome::Updated(s) | Outcome::Unchanged(s) | Outcome::Deleted(s) => self.encode_object(res, req, 200, &s, warnings),
             Outcome::Created(s) => self.encode_object(res, req, 201, &s, warnings),
@@ -688,14 +732,22 @@ impl Apiserver {
             return Err(ApiError::too_large("the request body is too large"));
         }
         let patch_body: Value = match kind {
-            PatchKind::Apply => serde_saphyr::from_slice::<Value>(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
-            _ => serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {}", go_json_error(&req.body, &e))))?,
+            PatchKind::Apply => {
+                serde_saphyr::from_slice::<Value>(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+            }
+            _ => serde_json::from_slice(&req.body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {}", go_json_error(&req.body, &e))))?,
         };
         let manager = field_manager(req);
         if kind == PatchKind::Apply && req.query.get("fieldManager").is_none_or(|m| m.is_empty()) {
-            let mut e = ApiError::new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
-            e.details = Some(json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]}));
+            let mut e = ApiError::new(
+                422,
+                "Invalid",
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            );
+            e.details = Some(
+                json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]}),
+            );
             return Err(e);
         }
         let force = req.query.flag("force");
@@ -759,7 +811,13 @@ impl Apiserver {
     }
 
     /// Creates an object made by server-side apply, keeping the Apply managedFields entry.
-    async fn create_applied(&self, res: &ResourceInfo, req: &ApiRequest, obj: &mut Value, managed: Option<Value>) -> Result<(Option<Arc<Stored>>, u16), ApiError> {
+    async fn create_applied(
+        &self,
+        res: &ResourceInfo,
+        req: &ApiRequest,
+        obj: &mut Value,
+        managed: Option<Value>,
+    ) -> Result<(Option<Arc<Stored>>, u16), ApiError> {
         // create_object records an Update entry; the apply entry replaces it.
         let manager = field_manager(req);
         let created = self.create_object(res, req, obj, &manager).await?;
@@ -779,12 +837,15 @@ impl Apiserver {
         // the intermediate Update entry.
         match self
             .storage
-            .write(&key, Write::Update(Box::new(move |now, rev| {
-                if now.rv != expected {
-                    return Ok(Change::Stale);
-                }
-                Ok(Change::Put(new_object(&res2, &mut v, rev)))
-            })))
+            .write(
+                &key,
+                Write::Update(Box::new(move |now, rev| {
+                    if now.rv != expected {
+                        return Ok(Change::Stale);
+                    }
+                    Ok(Change::Put(new_object(&res2, &mut v, rev)))
+                })),
+            )
             .await?
         {
             Outcome::Updated(s) => Ok((Some(s), 201)),
@@ -813,7 +874,14 @@ impl Apiserver {
     }
 
     /// Deletes, or starts the graceful deletion of, one object. Returns whether it is gone.
-    async fn delete_object(&self, res: &ResourceInfo, key: &str, name: &str, opts: &DeleteOptions, dry: bool) -> Result<(Outcome, bool), ApiError> {
+    async fn delete_object(
+        &self,
+        res: &ResourceInfo,
+        key: &str,
+        name: &str,
+        opts: &DeleteOptions,
+        dry: bool,
+    ) -> Result<(Outcome, bool), ApiError> {
         let mut gone = false;
         let mut first_pass = true;
         loop {
@@ -843,7 +911,10 @@ impl Apiserver {
     fn completes_after_mark(&self, res: &ResourceInfo, outcome: &Outcome) -> bool {
         let Outcome::Updated(s) = outcome else { return false };
         let v = s.value();
-        meta::finalizers(&v).is_empty() && meta::deletion_timestamp(&v).is_some() && self.deletion_may_complete(res, &v) && res.plural == "pods"
+        meta::finalizers(&v).is_empty()
+            && meta::deletion_timestamp(&v).is_some()
+            && self.deletion_may_complete(res, &v)
+            && res.plural == "pods"
     }
 
     /// What deleting `cur` means now: gone, or marked with a deletionTimestamp.
@@ -864,7 +935,9 @@ impl Apiserver {
         }
         let mut finalizers = meta::finalizers(cur);
         match opts.propagation_policy.as_deref() {
-            Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") && !terminating => finalizers.push("foregroundDeletion".into()),
+            Some("Foreground") if !finalizers.iter().any(|f| f == "foregroundDeletion") && !terminating => {
+                finalizers.push("foregroundDeletion".into())
+            }
             Some("Orphan") if !finalizers.iter().any(|f| f == "orphan") && !terminating => finalizers.push("orphan".into()),
             _ => {}
         }
@@ -913,7 +986,8 @@ impl Apiserver {
         let opts = ListOptions::parse(res, &req.query)?;
         let dopts = DeleteOptions::parse(req)?;
         let ns = req.path.namespace.as_deref();
-        let (_, items) = self.storage.list(&list_prefix(res, ns), None, Snapshot::Current).map_err(|_| ApiError::internal("list failed"))?;
+        let (_, items) =
+            self.storage.list(&list_prefix(res, ns), None, Snapshot::Current).map_err(|_| ApiError::internal("list failed"))?;
         let mut deleted = Vec::new();
         for s in items.into_iter().filter(|s| opts.matches(s)) {
             let v = s.value();
@@ -1008,7 +1082,14 @@ impl Apiserver {
         let ns = meta::namespace(&obj).map(String::from);
         let req = ApiRequest {
             method: hyper::Method::POST,
-            path: ApiPath { group: res.group.clone(), version: res.version.clone(), namespace: ns, resource: res.plural.clone(), name: None, subresource: None },
+            path: ApiPath {
+                group: res.group.clone(),
+                version: res.version.clone(),
+                namespace: ns,
+                resource: res.plural.clone(),
+                name: None,
+                subresource: None,
+            },
             query: Query::default(),
             content_type: Some("application/json".into()),
             format: Format::Json,
@@ -1062,7 +1143,8 @@ impl DeleteOptions {
     fn parse(req: &ApiRequest) -> Result<DeleteOptions, ApiError> {
         let mut o = DeleteOptions::default();
         if !req.body.is_empty() {
-            let body: Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+            let body: Value =
+                serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
             o.grace_period_seconds = body.get("gracePeriodSeconds").and_then(|g| g.as_i64());
             o.propagation_policy = body.get("propagationPolicy").and_then(|p| p.as_str()).map(String::from);
             if body.get("orphanDependents").and_then(|b| b.as_bool()) == Some(true) {
@@ -1111,7 +1193,9 @@ impl DeleteOptions {
 /// A 422 about `ListOptions`, as the apiserver phrases option errors.
 pub fn list_options_invalid(field: &str, detail: &str) -> ApiError {
     let mut e = ApiError::new(422, "Invalid", format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {detail}"));
-    e.details = Some(json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": format!("Forbidden: {detail}"), "field": field}]}));
+    e.details = Some(
+        json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": format!("Forbidden: {detail}"), "field": field}]}),
+    );
     e
 }
 
@@ -1140,14 +1224,16 @@ impl ContinueToken {
                 .with_decode_allow_trailing_bits(true)
                 .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
         );
-        let bytes = engine
-            .decode(s)
-            .map_err(|e| invalid(format!("continue key is not valid: {e}")))?;
-        let doc: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(format!("continue key is not valid: {}", go_json_error(&bytes, &e))))?;
+        let bytes = engine.decode(s).map_err(|e| invalid(format!("continue key is not valid: {e}")))?;
+        let doc: Value =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(format!("continue key is not valid: {}", go_json_error(&bytes, &e))))?;
         if doc.get("v").and_then(|v| v.as_str()) != Some("meta.k8s.io/v1") {
             return Err(invalid("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into()));
         }
-        let rv = doc.get("rv").and_then(|r| r.as_u64()).ok_or_else(|| invalid("continue key is not valid: incorrect encoded start resourceVersion".into()))?;
+        let rv = doc
+            .get("rv")
+            .and_then(|r| r.as_u64())
+            .ok_or_else(|| invalid("continue key is not valid: incorrect encoded start resourceVersion".into()))?;
         let start = doc.get("start").and_then(|r| r.as_str()).unwrap_or_default().to_string();
         Ok(ContinueToken { rv, start })
     }
@@ -1233,8 +1319,9 @@ impl ListOptions {
 }
 
 pub fn too_large_resource_version(asked: u64, current: u64) -> ApiError {
-    ApiError::new(504, "Timeout", format!("Too large resource version: {asked}, current: {current}"))
-        .with_details(json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}))
+    ApiError::new(504, "Timeout", format!("Too large resource version: {asked}, current: {current}")).with_details(
+        json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+    )
 }
 
 /// Encodes an object that was not stored (a dry run) in the negotiated format.
@@ -1307,7 +1394,12 @@ pub fn encode_list(res: &ResourceInfo, req: &ApiRequest, list_meta: Value, items
         super::request::Format::Table => {
             let values: Vec<Value> = items.iter().map(|s| s.value()).collect();
             let t = table::to_table(res, &values, list_meta, include_object(&req.query), std::time::SystemTime::now());
-            Ok(Reply { status: 200, content_type: super::request::Format::Table.content_type().into(), body: Bytes::from(serde_json::to_vec(&t).unwrap()), warnings: vec![] })
+            Ok(Reply {
+                status: 200,
+                content_type: super::request::Format::Table.content_type().into(),
+                body: Bytes::from(serde_json::to_vec(&t).unwrap()),
+                warnings: vec![],
+            })
         }
         super::request::Format::Metadata => {
             let values: Vec<Value> = items
@@ -1338,7 +1430,10 @@ mod tests {
         assert_eq!(ContinueToken::decode(&t.encode()).unwrap(), t);
         let e = ContinueToken::decode("not-a-token").unwrap_err();
         assert_eq!(e.code, 400);
-        assert_eq!(e.message, "invalid continue token: continue key is not valid: invalid character '\\u009e' looking for beginning of value");
+        assert_eq!(
+            e.message,
+            "invalid continue token: continue key is not valid: invalid character '\\u009e' looking for beginning of value"
+        );
     }
 
     #[test]

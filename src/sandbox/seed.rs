@@ -58,7 +58,9 @@ pub async fn seed(api: &Apiserver) -> Result<(), ApiError> {
     let cat = api.catalogue();
     let ns = cat.find("", "v1", "namespaces").expect("built in").clone();
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        ignore_exists(api.create_internal(&ns, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}), MANAGER).await)?;
+        ignore_exists(
+            api.create_internal(&ns, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}), MANAGER).await,
+        )?;
     }
     let svc = cat.find("", "v1", "services").expect("built in").clone();
     let kubernetes = json!({

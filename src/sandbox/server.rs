@@ -182,7 +182,8 @@ impl Server {
         };
         let content_type = watch.content_type();
         let rx = watch.start();
-        let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx)) });
+        let stream =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx)) });
         Response::builder()
             .status(200)
             .header("Content-Type", content_type)

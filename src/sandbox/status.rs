@@ -86,7 +86,11 @@ impl FieldError {
 
     /// `field: body`, as it appears in the Status message.
     pub fn to_message(&self) -> String {
-        if self.field.is_empty() { self.body() } else { format!("{}: {}", self.field, self.body()) }
+        if self.field.is_empty() {
+            self.body()
+        } else {
+            format!("{}: {}", self.field, self.body())
+        }
     }
 }
 
@@ -171,10 +175,7 @@ impl ApiError {
             }
         }
         let list = if distinct.len() == 1 { distinct.remove(0) } else { format!("[{}]", distinct.join(", ")) };
-        let causes: Vec<Value> = errors
-            .iter()
-            .map(|e| json!({"reason": e.reason(), "message": e.body(), "field": e.field}))
-            .collect();
+        let causes: Vec<Value> = errors.iter().map(|e| json!({"reason": e.reason(), "message": e.body(), "field": e.field})).collect();
         let (kind, group) = match qualified_kind.split_once('.') {
             Some((k, g)) => (k, g),
             None => (qualified_kind, ""),
@@ -200,8 +201,7 @@ impl ApiError {
         Self::new(403, "Forbidden", msg).with_details(Self::details_for(qualified_resource, name))
     }
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-            .with_details(json!({}))
+        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource").with_details(json!({}))
     }
     /// An API path that names no resource the server serves.
     pub fn resource_not_found() -> Self {
@@ -277,7 +277,10 @@ mod tests {
         let e = ApiError::invalid(
             "Pod",
             "multi",
-            &[FieldError::required("spec.containers[0].image", ""), FieldError::not_supported("spec.restartPolicy", &json!("Sometimes"), &["Always", "OnFailure", "Never"])],
+            &[
+                FieldError::required("spec.containers[0].image", ""),
+                FieldError::not_supported("spec.restartPolicy", &json!("Sometimes"), &["Always", "OnFailure", "Never"]),
+            ],
         );
         assert_eq!(e.code, 422);
         assert_eq!(

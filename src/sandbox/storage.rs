@@ -41,7 +41,11 @@ pub struct Stored {
 impl Stored {
     /// The object as a list item.
     pub fn item_parts(&self) -> (&'static [u8], &[u8]) {
-        if self.item_start == 0 { (b"", &self.raw) } else { (b"{", &self.raw[self.item_start..]) }
+        if self.item_start == 0 {
+            (b"", &self.raw)
+        } else {
+            (b"{", &self.raw[self.item_start..])
+        }
     }
 
     pub fn value(&self) -> serde_json::Value {
@@ -184,7 +188,14 @@ impl Storage {
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
             for row in rows {
                 let (key, rv, value) = row?;
-                let stored = Stored { key: key.clone(), rv: rv as u64, raw: Bytes::from(value), item_start: 0, labels: Labels::new(), fields: vec![] };
+                let stored = Stored {
+                    key: key.clone(),
+                    rv: rv as u64,
+                    raw: Bytes::from(value),
+                    item_start: 0,
+                    labels: Labels::new(),
+                    fields: vec![],
+                };
                 objects.insert(key, Arc::new(stored));
             }
         }
@@ -204,7 +215,8 @@ impl Storage {
         let mut state = self.state.lock().unwrap();
         for v in state.objects.values_mut() {
             let n = f(v);
-            *v = Arc::new(Stored { key: v.key.clone(), rv: v.rv, raw: n.raw, item_start: n.item_start, labels: n.labels, fields: n.fields });
+            *v =
+                Arc::new(Stored { key: v.key.clone(), rv: v.rv, raw: n.raw, item_start: n.item_start, labels: n.labels, fields: n.fields });
         }
     }
 
@@ -295,7 +307,14 @@ impl Storage {
                 },
             };
             state.rev = next_rev;
-            let stored = Arc::new(Stored { key: key.to_string(), rv: next_rev, raw: new_obj.raw, item_start: new_obj.item_start, labels: new_obj.labels, fields: new_obj.fields });
+            let stored = Arc::new(Stored {
+                key: key.to_string(),
+                rv: next_rev,
+                raw: new_obj.raw,
+                item_start: new_obj.item_start,
+                labels: new_obj.labels,
+                fields: new_obj.fields,
+            });
             match type_ {
                 EventType::Deleted => {
                     state.objects.remove(key);

@@ -56,7 +56,12 @@ impl Certificates {
         let ca_key = KeyPair::generate()?;
         let ca_cert = ca_params.self_signed(&ca_key)?;
 
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string(), "kubernetes.default.svc".to_string()])?;
+        let mut params = CertificateParams::new(vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+            "kubernetes.default.svc".to_string(),
+        ])?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, "kubelab-sandbox");
         params.distinguished_name = dn;

@@ -48,17 +48,12 @@ impl Exchange {
     /// The path and query, without scheme and host.
     pub fn path_and_query(&self) -> &str {
         match self.uri.find("://") {
-            Some(i) => self.uri[i + 3..]
-                .find('/')
-                .map_or("/", |j| &self.uri[i + 3 + j..]),
+            Some(i) => self.uri[i + 3..].find('/').map_or("/", |j| &self.uri[i + 3 + j..]),
             None => &self.uri,
         }
     }
     pub fn response_header(&self, name: &str) -> Option<&str> {
-        self.response_headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.response_headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -109,10 +104,7 @@ impl RecordLayer {
 impl<S> Layer<S> for RecordLayer {
     type Service = Record<S>;
     fn layer(&self, inner: S) -> Record<S> {
-        Record {
-            inner,
-            journal: self.journal.clone(),
-        }
+        Record { inner, journal: self.journal.clone() }
     }
 }
 
@@ -167,12 +159,7 @@ where
                     let headers = res
                         .headers()
                         .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.as_str().to_string(),
-                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                            )
-                        })
+                        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                         .collect();
                     let status = res.status().as_u16();
                     let version = format!("{:?}", res.version());
@@ -182,12 +169,7 @@ where
                         e.response_headers = headers;
                         e.latency = Some(started.elapsed());
                     });
-                    Ok(res.map(|inner| Counted {
-                        inner,
-                        journal,
-                        index,
-                        started,
-                    }))
+                    Ok(res.map(|inner| Counted { inner, journal, index, started }))
                 }
                 Err(err) => {
                     let text = err.to_string();
@@ -222,10 +204,7 @@ where
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -240,8 +219,7 @@ where
             }
             Poll::Ready(None) => {
                 let elapsed = self.started.elapsed();
-                self.journal
-                    .update(self.index, |e| e.complete = Some(elapsed));
+                self.journal.update(self.index, |e| e.complete = Some(elapsed));
             }
             _ => {}
         }
@@ -269,10 +247,7 @@ mod tests {
 
     #[test]
     fn path_and_query_drops_scheme_and_authority() {
-        let e = Exchange {
-            uri: "https://127.0.0.1:6443/api/v1/nodes?limit=5".into(),
-            ..Default::default()
-        };
+        let e = Exchange { uri: "https://127.0.0.1:6443/api/v1/nodes?limit=5".into(), ..Default::default() };
         assert_eq!(e.path_and_query(), "/api/v1/nodes?limit=5");
     }
 }

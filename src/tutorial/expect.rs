@@ -11,11 +11,7 @@ pub enum Mismatch {
     #[error("expected line {index} not found (in order) in the output: {line:?}")]
     Missing { index: usize, line: String },
     #[error("line {index}: expected {expected:?}, got {actual:?}")]
-    Different {
-        index: usize,
-        expected: String,
-        actual: String,
-    },
+    Different { index: usize, expected: String, actual: String },
     #[error("expected {expected} lines, got {actual}")]
     Count { expected: usize, actual: usize },
 }
@@ -59,16 +55,9 @@ pub fn line_matches(pattern: &str, line: &str) -> bool {
 /// may come between them (the checker's rule for lessons).
 pub fn check(expected: &str, output: &str) -> Result<(), Mismatch> {
     let mut lines = output.lines();
-    for (index, want) in expected
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
+    for (index, want) in expected.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         if !lines.any(|got| line_matches(want, got)) {
-            return Err(Mismatch::Missing {
-                index: index + 1,
-                line: want.to_string(),
-            });
+            return Err(Mismatch::Missing { index: index + 1, line: want.to_string() });
         }
     }
     Ok(())
@@ -80,18 +69,11 @@ pub fn check_exact(expected: &str, output: &str) -> Result<(), Mismatch> {
     let got: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
     for (index, (w, g)) in want.iter().zip(got.iter()).enumerate() {
         if !line_matches(w, g) {
-            return Err(Mismatch::Different {
-                index: index + 1,
-                expected: w.to_string(),
-                actual: g.to_string(),
-            });
+            return Err(Mismatch::Different { index: index + 1, expected: w.to_string(), actual: g.to_string() });
         }
     }
     if want.len() != got.len() {
-        return Err(Mismatch::Count {
-            expected: want.len(),
-            actual: got.len(),
-        });
+        return Err(Mismatch::Count { expected: want.len(), actual: got.len() });
     }
     Ok(())
 }
@@ -105,10 +87,7 @@ fn split_wildcards(pattern: &str) -> Vec<String> {
     let mut pieces = vec![];
     let mut rest = pattern;
     loop {
-        let next = WILDCARDS
-            .iter()
-            .filter_map(|w| rest.find(w).map(|at| (at, w.len())))
-            .min();
+        let next = WILDCARDS.iter().filter_map(|w| rest.find(w).map(|at| (at, w.len()))).min();
         match next {
             Some((at, len)) => {
                 pieces.push(rest[..at].to_string());
@@ -130,10 +109,7 @@ mod tests {
     fn wildcards_stand_for_any_text() {
         assert!(line_matches("uid <…>", "uid 6f1c-22"));
         assert!(line_matches("<…> created", "pod/web created"));
-        assert!(line_matches(
-            "latency <...> ms to <…>",
-            "latency 1.2 ms to the response head"
-        ));
+        assert!(line_matches("latency <...> ms to <…>", "latency 1.2 ms to the response head"));
         assert!(line_matches("<…>", ""));
         assert!(!line_matches("uid <…>", "name web"));
         assert!(!line_matches("a<…>a", "a"));
@@ -142,10 +118,7 @@ mod tests {
 
     #[test]
     fn blanks_are_collapsed_and_lines_anchored() {
-        assert!(line_matches(
-            "NAME   ARCH OS",
-            "NAME               ARCH    OS"
-        ));
+        assert!(line_matches("NAME   ARCH OS", "NAME               ARCH    OS"));
         assert!(!line_matches("NAME", "NAME ARCH"));
     }
 
@@ -153,24 +126,12 @@ mod tests {
     fn check_wants_expected_lines_in_order() {
         let out = "one\ntwo\nthree\n";
         assert!(check("one\n\nthree", out).is_ok());
-        assert_eq!(
-            check("three\none", out),
-            Err(Mismatch::Missing {
-                index: 2,
-                line: "one".into()
-            })
-        );
+        assert_eq!(check("three\none", out), Err(Mismatch::Missing { index: 2, line: "one".into() }));
     }
 
     #[test]
     fn exact_check_rejects_extra_lines() {
         assert!(check_exact("a\n<…>\n", "a\nb\n").is_ok());
-        assert_eq!(
-            check_exact("a\n", "a\nb\n"),
-            Err(Mismatch::Count {
-                expected: 1,
-                actual: 2
-            })
-        );
+        assert_eq!(check_exact("a\n", "a\nb\n"), Err(Mismatch::Count { expected: 1, actual: 2 }));
     }
 }

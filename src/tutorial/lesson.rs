@@ -52,28 +52,16 @@ impl Lesson {
     }
 
     pub fn read(path: &Path) -> Result<Lesson, LessonError> {
-        let file = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let text = std::fs::read_to_string(path).map_err(|e| LessonError::Read {
-            file: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| LessonError::Read { file: path.display().to_string(), message: e.to_string() })?;
         Lesson::parse(&file, &text)
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         let digits: String = file.chars().take_while(|c| c.is_ascii_digit()).collect();
-        let number = digits.parse().map_err(|_| LessonError::NoNumber {
-            file: file.to_string(),
-        })?;
-        let title = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# "))
-            .unwrap_or(file)
-            .trim()
-            .to_string();
+        let number = digits.parse().map_err(|_| LessonError::NoNumber { file: file.to_string() })?;
+        let title = text.lines().find_map(|l| l.strip_prefix("# ")).unwrap_or(file).trim().to_string();
         let lines: Vec<&str> = text.lines().collect();
         let mut blocks = Vec::new();
         let mut prose = String::new();
@@ -85,31 +73,21 @@ impl Lesson {
                     let start = i;
                     let (command, next) = fenced(file, &lines, i)?;
                     if command.trim().is_empty() {
-                        return Err(LessonError::EmptyStep {
-                            file: file.to_string(),
-                            line: start + 1,
-                        });
+                        return Err(LessonError::EmptyStep { file: file.to_string(), line: start + 1 });
                     }
                     let mut j = next;
                     while j < lines.len() && lines[j].trim().is_empty() {
                         j += 1;
                     }
                     if j >= lines.len() || !fence_info(lines[j]).is_some_and(is_expect) {
-                        return Err(LessonError::MissingExpect {
-                            file: file.to_string(),
-                            line: start + 1,
-                        });
+                        return Err(LessonError::MissingExpect { file: file.to_string(), line: start + 1 });
                     }
                     let (expect, after) = fenced(file, &lines, j)?;
                     if !prose.trim().is_empty() {
                         blocks.push(Block::Prose(std::mem::take(&mut prose)));
                     }
                     prose.clear();
-                    blocks.push(Block::Step(Step {
-                        command: command.trim().to_string(),
-                        expect,
-                        line: start + 1,
-                    }));
+                    blocks.push(Block::Step(Step { command: command.trim().to_string(), expect, line: start + 1 }));
                     i = after;
                 }
                 Some(_) => {
@@ -131,12 +109,7 @@ impl Lesson {
         if !prose.trim().is_empty() {
             blocks.push(Block::Prose(prose));
         }
-        Ok(Lesson {
-            number,
-            file: file.to_string(),
-            title,
-            blocks,
-        })
+        Ok(Lesson { number, file: file.to_string(), title, blocks })
     }
 }
 
@@ -165,10 +138,7 @@ fn fenced(file: &str, lines: &[&str], open: usize) -> Result<(String, usize), Le
         body.push_str(line);
         body.push('\n');
     }
-    Err(LessonError::Unclosed {
-        file: file.to_string(),
-        line: open + 1,
-    })
+    Err(LessonError::Unclosed { file: file.to_string(), line: open + 1 })
 }
 
 #[cfg(test)]
@@ -197,24 +167,12 @@ mod tests {
     #[test]
     fn a_step_without_expect_is_an_error() {
         let e = Lesson::parse("02-x.md", "```sh step\nls\n```\n\nprose\n").unwrap_err();
-        assert_eq!(
-            e,
-            LessonError::MissingExpect {
-                file: "02-x.md".into(),
-                line: 1
-            }
-        );
+        assert_eq!(e, LessonError::MissingExpect { file: "02-x.md".into(), line: 1 });
     }
 
     #[test]
     fn unclosed_blocks_and_unnumbered_files_are_errors() {
-        assert!(matches!(
-            Lesson::parse("03-x.md", "```sh step\nls\n"),
-            Err(LessonError::Unclosed { line: 1, .. })
-        ));
-        assert!(matches!(
-            Lesson::parse("intro.md", "# x"),
-            Err(LessonError::NoNumber { .. })
-        ));
+        assert!(matches!(Lesson::parse("03-x.md", "```sh step\nls\n"), Err(LessonError::Unclosed { line: 1, .. })));
+        assert!(matches!(Lesson::parse("intro.md", "# x"), Err(LessonError::NoNumber { .. })));
     }
 }

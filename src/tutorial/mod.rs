@@ -15,56 +15,30 @@ use lesson::{Lesson, LessonError};
 /// The lessons shipped with kubelab, in order.
 const BUILTIN: [(&str, &str); 7] = [
     ("01-basics.md", include_str!("../../lessons/01-basics.md")),
-    (
-        "02-structs-and-interfaces.md",
-        include_str!("../../lessons/02-structs-and-interfaces.md"),
-    ),
-    (
-        "03-slices-and-resources.md",
-        include_str!("../../lessons/03-slices-and-resources.md"),
-    ),
-    (
-        "04-life-of-a-request.md",
-        include_str!("../../lessons/04-life-of-a-request.md"),
-    ),
-    (
-        "05-queues-and-the-controller-loop.md",
-        include_str!("../../lessons/05-queues-and-the-controller-loop.md"),
-    ),
-    (
-        "06-stores-indexers-list-watch.md",
-        include_str!("../../lessons/06-stores-indexers-list-watch.md"),
-    ),
+    ("02-structs-and-interfaces.md", include_str!("../../lessons/02-structs-and-interfaces.md")),
+    ("03-slices-and-resources.md", include_str!("../../lessons/03-slices-and-resources.md")),
+    ("04-life-of-a-request.md", include_str!("../../lessons/04-life-of-a-request.md")),
+    ("05-queues-and-the-controller-loop.md", include_str!("../../lessons/05-queues-and-the-controller-loop.md")),
+    ("06-stores-indexers-list-watch.md", include_str!("../../lessons/06-stores-indexers-list-watch.md")),
     ("07-informers-inside.md", include_str!("../../lessons/07-informers-inside.md")),
 ];
 
 /// The built-in lessons, or every `NN-*.md` of `dir`, sorted by number.
 pub fn load(dir: Option<&Path>) -> Result<Vec<Lesson>, LessonError> {
     let mut lessons = match dir {
-        None => BUILTIN
-            .iter()
-            .map(|(file, text)| Lesson::parse(file, text))
-            .collect::<Result<Vec<_>, _>>()?,
+        None => BUILTIN.iter().map(|(file, text)| Lesson::parse(file, text)).collect::<Result<Vec<_>, _>>()?,
         Some(dir) => {
-            let entries = std::fs::read_dir(dir).map_err(|e| LessonError::Read {
-                file: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let entries =
+                std::fs::read_dir(dir).map_err(|e| LessonError::Read { file: dir.display().to_string(), message: e.to_string() })?;
             let mut files: Vec<_> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.extension().is_some_and(|x| x == "md")
-                        && p.file_name().is_some_and(|n| {
-                            n.to_string_lossy()
-                                .starts_with(|c: char| c.is_ascii_digit())
-                        })
+                        && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(|c: char| c.is_ascii_digit()))
                 })
                 .collect();
             files.sort();
-            files
-                .iter()
-                .map(|p| Lesson::read(p))
-                .collect::<Result<Vec<_>, _>>()?
+            files.iter().map(|p| Lesson::read(p)).collect::<Result<Vec<_>, _>>()?
         }
     };
     lessons.sort_by_key(|l| l.number);
@@ -76,13 +50,7 @@ mod tests {
     #[test]
     fn builtin_lessons_parse_and_have_steps() {
         let lessons = super::load(None).unwrap();
-        assert_eq!(
-            lessons.iter().map(|l| l.number).collect::<Vec<_>>(),
-            [1, 2, 3, 4, 5, 6, 7]
-        );
-        assert!(
-            lessons.iter().all(|l| l.steps().count() >= 2),
-            "every lesson has runnable steps"
-        );
+        assert_eq!(lessons.iter().map(|l| l.number).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7]);
+        assert!(lessons.iter().all(|l| l.steps().count() >= 2), "every lesson has runnable steps");
     }
 }

@@ -23,11 +23,7 @@ impl StepEnv {
     pub fn current(home: PathBuf) -> std::io::Result<StepEnv> {
         let exe = std::env::current_exe()?;
         let bin_dir = exe.parent().map(PathBuf::from).unwrap_or_default();
-        Ok(StepEnv {
-            bin_dir,
-            home,
-            timeout: Duration::from_secs(60),
-        })
+        Ok(StepEnv { bin_dir, home, timeout: Duration::from_secs(60) })
     }
 }
 
@@ -56,13 +52,8 @@ pub fn run_step(command: &str, env: &StepEnv) -> std::io::Result<Outcome> {
     let mut cmd = Command::new("sh");
     // The braces make `2>&1` cover every command of the step, pipelines included.
     cmd.arg("-c").arg(format!("{{ {command}\n}} 2>&1"));
-    cmd.env("PATH", path)
-        .env("KUBELAB_HOME", &env.home)
-        .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG");
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.env("PATH", path).env("KUBELAB_HOME", &env.home).env("NO_COLOR", "1").env_remove("KUBECONFIG");
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -100,12 +91,7 @@ pub fn run_step(command: &str, env: &StepEnv) -> std::io::Result<Outcome> {
     }
     let code = status.and_then(|s| s.code());
     let output = output.unwrap_or_default();
-    Ok(Outcome {
-        output: String::from_utf8_lossy(&output).into_owned(),
-        code,
-        elapsed: started.elapsed(),
-        timed_out,
-    })
+    Ok(Outcome { output: String::from_utf8_lossy(&output).into_owned(), code, elapsed: started.elapsed(), timed_out })
 }
 
 /// Ends the step's process group — `sh` and whatever it started, background jobs included.
@@ -130,11 +116,7 @@ mod tests {
     use super::*;
 
     fn env() -> StepEnv {
-        StepEnv {
-            bin_dir: PathBuf::from("/nonexistent"),
-            home: std::env::temp_dir(),
-            timeout: Duration::from_secs(5),
-        }
+        StepEnv { bin_dir: PathBuf::from("/nonexistent"), home: std::env::temp_dir(), timeout: Duration::from_secs(5) }
     }
 
     #[test]
@@ -153,14 +135,7 @@ mod tests {
 
     #[test]
     fn a_step_over_its_time_is_killed() {
-        let o = run_step(
-            "sleep 5",
-            &StepEnv {
-                timeout: Duration::from_millis(200),
-                ..env()
-            },
-        )
-        .unwrap();
+        let o = run_step("sleep 5", &StepEnv { timeout: Duration::from_millis(200), ..env() }).unwrap();
         assert!(o.timed_out);
         assert!(o.elapsed < Duration::from_secs(4));
     }

@@ -22,8 +22,8 @@ use serde_json::Value;
 
 pub use crate::cli::parse_duration;
 use crate::cli::{Global, OutputFormat};
-use crate::narrate::Narrator;
 use crate::machinery::stop::StopSignal;
+use crate::narrate::Narrator;
 
 /// The run flags every demo takes (flattened into its own `Args`).
 #[derive(Debug, Clone, clap::Args)]

@@ -51,7 +51,6 @@ impl NamespaceController {
         Ok(Self { client, queue })
     }
 
-
     /// Deletes every namespaced collection in the namespace; returns how many objects were
     /// still there (0 means empty).
     async fn delete_content(&self, ns: &str) -> Result<usize, kube::Error> {

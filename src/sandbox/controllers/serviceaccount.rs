@@ -57,8 +57,12 @@ impl super::Reconciler for ServiceAccountsController {
         if namespace.metadata.deletion_timestamp.is_some() || self.service_accounts.get(&format!("{ns}/default")).is_some() {
             return Ok(None);
         }
-        let sa: ServiceAccount = serde_json::from_value(serde_json::json!({"metadata": {"name": "default", "namespace": ns}})).expect("a valid ServiceAccount");
-        match Api::<ServiceAccount>::namespaced(self.client.clone(), ns).create(&PostParams { field_manager: Some("kube-controller-manager".into()), ..Default::default() }, &sa).await {
+        let sa: ServiceAccount =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "default", "namespace": ns}})).expect("a valid ServiceAccount");
+        match Api::<ServiceAccount>::namespaced(self.client.clone(), ns)
+            .create(&PostParams { field_manager: Some("kube-controller-manager".into()), ..Default::default() }, &sa)
+            .await
+        {
             Ok(_) => Ok(None),
             // Already there (the cache lagged) or the namespace started terminating: done.
             Err(kube::Error::Api(s)) if s.code == 409 || s.code == 403 || s.code == 404 => Ok(None),

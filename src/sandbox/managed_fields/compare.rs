@@ -38,11 +38,17 @@ fn skeleton(kind: &str) -> Value {
         "ReplicaSet" | "ReplicationController" => json!({"metadata": {}, "spec": {"template": template}, "status": {}}),
         "StatefulSet" | "DaemonSet" => json!({"metadata": {}, "spec": {"template": template, "updateStrategy": {}}, "status": {}}),
         "Service" => json!({"metadata": {}, "spec": {}, "status": {"loadBalancer": {}}}),
-        "Namespace" | "PersistentVolumeClaim" | "PersistentVolume" | "ResourceQuota" | "LimitRange" => json!({"metadata": {}, "spec": {}, "status": {}}),
+        "Namespace" | "PersistentVolumeClaim" | "PersistentVolume" | "ResourceQuota" | "LimitRange" => {
+            json!({"metadata": {}, "spec": {}, "status": {}})
+        }
         "Node" => json!({"metadata": {}, "spec": {}, "status": {"daemonEndpoints": {"kubeletEndpoint": {}}, "nodeInfo": {}}}),
         // Non-omitempty zero values Go always encodes: present on both sides, never tracked.
-        "Event" => json!({"metadata": {}, "involvedObject": {}, "source": {}, "eventTime": null, "firstTimestamp": null, "lastTimestamp": null, "reportingComponent": "", "reportingInstance": ""}),
-        "CustomResourceDefinition" => json!({"metadata": {}, "spec": {"names": {}, "versions": null}, "status": {"acceptedNames": {}, "storedVersions": null}}),
+        "Event" => {
+            json!({"metadata": {}, "involvedObject": {}, "source": {}, "eventTime": null, "firstTimestamp": null, "lastTimestamp": null, "reportingComponent": "", "reportingInstance": ""})
+        }
+        "CustomResourceDefinition" => {
+            json!({"metadata": {}, "spec": {"names": {}, "versions": null}, "status": {"acceptedNames": {}, "storedVersions": null}})
+        }
         _ => json!({"metadata": {}}),
     }
 }
@@ -60,7 +66,8 @@ fn overlay_missing(target: &mut Map<String, Value>, skeleton: &Map<String, Value
 }
 
 /// Fields the field manager never tracks: identity and bookkeeping of `metadata`.
-const STRIPPED_METADATA: &[&str] = &["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink"];
+const STRIPPED_METADATA: &[&str] =
+    &["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink"];
 
 /// The object as the field manager sees it: identity stripped, `reset` top-level fields
 /// (owned by another endpoint, e.g. `status` on the main resource) removed, skeleton laid under.
@@ -140,7 +147,14 @@ pub fn compare(schema: Schema, old: &Value, new: &Value) -> Comparison {
     c
 }
 
-fn compare_at(schema: Schema, path: &mut Vec<String>, old: Option<&Value>, new: Option<&Value>, changed: &mut FieldSet, removed: &mut FieldSet) {
+fn compare_at(
+    schema: Schema,
+    path: &mut Vec<String>,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    changed: &mut FieldSet,
+    removed: &mut FieldSet,
+) {
     match (old, new) {
         (None, None) => {}
         (None, Some(n)) => changed.union(&all_fields(schema, path, n, true)),

@@ -78,7 +78,10 @@ impl Entry {
 }
 
 pub fn read(obj: &Value) -> Vec<Entry> {
-    obj.pointer("/metadata/managedFields").and_then(Value::as_array).map(|a| a.iter().filter_map(Entry::from_json).collect()).unwrap_or_default()
+    obj.pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Entry::from_json).collect())
+        .unwrap_or_default()
 }
 
 /// Writes the entries into `obj.metadata.managedFields` in the apiserver's order: Apply before

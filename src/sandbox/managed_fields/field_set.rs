@@ -184,8 +184,14 @@ mod tests {
 
     #[test]
     fn keys_and_paths() {
-        assert_eq!(item_key(&json!({"protocol": "TCP", "port": 80, "x": 1}), &["port", "protocol"]), "k:{\"port\":80,\"protocol\":\"TCP\"}");
+        assert_eq!(
+            item_key(&json!({"protocol": "TCP", "port": 80, "x": 1}), &["port", "protocol"]),
+            "k:{\"port\":80,\"protocol\":\"TCP\"}"
+        );
         assert_eq!(display_path(&["f:metadata".into(), "f:labels".into(), "f:owner".into()]), ".metadata.labels.owner");
-        assert_eq!(display_path(&["f:spec".into(), "f:containers".into(), "k:{\"name\":\"app\"}".into(), "f:image".into()]), ".spec.containers[name=\"app\"].image");
+        assert_eq!(
+            display_path(&["f:spec".into(), "f:containers".into(), "k:{\"name\":\"app\"}".into(), "f:image".into()]),
+            ".spec.containers[name=\"app\"].image"
+        );
     }
 }

@@ -89,7 +89,15 @@ pub fn track_update(res: &ResourceInfo, old: Option<&Value>, new: &mut Value, ma
 
 /// Server-side apply of `applied` by `manager` over `live` (None: the object is created).
 /// Returns the merged object with managedFields updated, or a 409 listing the conflicts.
-pub fn apply(res: &ResourceInfo, live: Option<&Value>, applied: &Value, manager: &str, force: bool, subresource: Option<&str>, now: &str) -> Result<Value, ApiError> {
+pub fn apply(
+    res: &ResourceInfo,
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+    subresource: Option<&str>,
+    now: &str,
+) -> Result<Value, ApiError> {
     let schema = schema(res);
     let reset = reset_fields(res, subresource);
     let sub = subresource.unwrap_or_default();
@@ -143,7 +151,14 @@ pub fn apply(res: &ResourceInfo, live: Option<&Value>, applied: &Value, manager:
             mine.time = Some(now.to_string());
             mine.api_version = api_version;
         }
-        None => list.push(Entry { manager: manager.into(), operation: Operation::Apply, subresource: sub.into(), api_version, time: Some(now.into()), fields: claimed }),
+        None => list.push(Entry {
+            manager: manager.into(),
+            operation: Operation::Apply,
+            subresource: sub.into(),
+            api_version,
+            time: Some(now.into()),
+            fields: claimed,
+        }),
     }
     entries::write(&mut merged, list);
     Ok(merged)
@@ -153,7 +168,9 @@ pub fn apply(res: &ResourceInfo, live: Option<&Value>, applied: &Value, manager:
 fn conflict_error(conflicts: &[(String, Vec<String>)]) -> ApiError {
     let causes: Vec<Value> = conflicts
         .iter()
-        .map(|(who, path)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {who}"), "field": display_path(path)}))
+        .map(
+            |(who, path)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {who}"), "field": display_path(path)}),
+        )
         .collect();
     let message = if let [(who, path)] = conflicts {
         format!("Apply failed with 1 conflict: conflict with {who}: {}", display_path(path))

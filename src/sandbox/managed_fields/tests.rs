@@ -47,13 +47,29 @@ fn p05_create_then_merge_patch_then_update_status() {
     let pods = res("", "pods");
     let mut pod = p05_defaulted_pod();
     track_update(&pods, None, &mut pod, "kubelab-fidelity", None, T);
-    assert_eq!(mf(&pod), json!([entry("kubelab-fidelity", "Update", None, json!({"f:metadata": {"f:labels": {".": {}, "f:app": {}}}, "f:spec": p05_spec_fields()}))]));
+    assert_eq!(
+        mf(&pod),
+        json!([entry(
+            "kubelab-fidelity",
+            "Update",
+            None,
+            json!({"f:metadata": {"f:labels": {".": {}, "f:app": {}}}, "f:spec": p05_spec_fields()})
+        )])
+    );
 
     // merge-patch-labels: {"app": null, "env": "dev"}
     let old = pod.clone();
     pod["metadata"]["labels"] = json!({"env": "dev"});
     track_update(&pods, Some(&old), &mut pod, "kubelab-fidelity", None, T);
-    assert_eq!(mf(&pod), json!([entry("kubelab-fidelity", "Update", None, json!({"f:metadata": {"f:labels": {".": {}, "f:env": {}}}, "f:spec": p05_spec_fields()}))]));
+    assert_eq!(
+        mf(&pod),
+        json!([entry(
+            "kubelab-fidelity",
+            "Update",
+            None,
+            json!({"f:metadata": {"f:labels": {".": {}, "f:env": {}}}, "f:spec": p05_spec_fields()})
+        )])
+    );
 
     // update-status: labels replaced, status written through /status.
     let old = pod.clone();
@@ -66,7 +82,12 @@ fn p05_create_then_merge_patch_then_update_status() {
         mf(&pod),
         json!([
             entry("kubelab-fidelity", "Update", None, json!({"f:metadata": {"f:labels": {}}, "f:spec": p05_spec_fields()})),
-            entry("kubelab-fidelity", "Update", Some("status"), json!({"f:metadata": {"f:labels": {"f:ignored": {}}}, "f:status": {"f:conditions": {".": {}, "k:{\"type\":\"Ready\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}}}, "f:message": {}, "f:phase": {}}})),
+            entry(
+                "kubelab-fidelity",
+                "Update",
+                Some("status"),
+                json!({"f:metadata": {"f:labels": {"f:ignored": {}}}, "f:status": {"f:conditions": {".": {}, "k:{\"type\":\"Ready\"}": {".": {}, "f:lastProbeTime": {}, "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}}}, "f:message": {}, "f:phase": {}}})
+            ),
         ])
     );
 }
@@ -82,12 +103,18 @@ fn p15_service_and_p20_event_and_p07_finalizers() {
 
     let mut ev = json!({"apiVersion": "v1", "count": 1, "involvedObject": {"kind": "Pod", "name": "p", "namespace": "ns"}, "kind": "Event", "message": "hello", "metadata": {"name": "e1"}, "reason": "Tested", "source": {"component": "kubelab"}, "type": "Normal"});
     track_update(&res("", "events"), None, &mut ev, "m", None, T);
-    assert_eq!(mf(&ev)[0]["fieldsV1"], json!({"f:count": {}, "f:involvedObject": {}, "f:message": {}, "f:reason": {}, "f:source": {"f:component": {}}, "f:type": {}}));
+    assert_eq!(
+        mf(&ev)[0]["fieldsV1"],
+        json!({"f:count": {}, "f:involvedObject": {}, "f:message": {}, "f:reason": {}, "f:source": {"f:component": {}}, "f:type": {}})
+    );
 
     let cms = res("", "configmaps");
     let mut cm = json!({"apiVersion": "v1", "data": {"a": "1"}, "kind": "ConfigMap", "metadata": {"finalizers": ["example.com/hold"], "name": "cmf"}});
     track_update(&cms, None, &mut cm, "m", None, T);
-    assert_eq!(mf(&cm)[0]["fieldsV1"], json!({"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:finalizers": {".": {}, "v:\"example.com/hold\"": {}}}}));
+    assert_eq!(
+        mf(&cm)[0]["fieldsV1"],
+        json!({"f:data": {".": {}, "f:a": {}}, "f:metadata": {"f:finalizers": {".": {}, "v:\"example.com/hold\"": {}}}})
+    );
     let old = cm.clone();
     cm["metadata"].as_object_mut().unwrap().remove("finalizers");
     track_update(&cms, Some(&old), &mut cm, "m", None, T);
@@ -105,7 +132,10 @@ fn p16_scale_takes_replicas_and_has_no_time() {
     d["spec"]["replicas"] = json!(5);
     track_update(&deps, Some(&old), &mut d, "kubelab-fidelity", Some("scale"), T);
     let entries = mf(&d);
-    assert_eq!(entries[0], json!({"apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}, "manager": "kubelab-fidelity", "operation": "Update", "subresource": "scale"}));
+    assert_eq!(
+        entries[0],
+        json!({"apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}, "manager": "kubelab-fidelity", "operation": "Update", "subresource": "scale"})
+    );
     assert!(entries[1]["fieldsV1"]["f:spec"].get("f:replicas").is_none());
 }
 
@@ -117,7 +147,10 @@ fn p19_custom_resources_have_granular_maps_and_atomic_lists() {
     book_res.schema = Some(json!({"type": "object"}));
     let mut book = json!({"anyField": {"whatever": [1, 2, 3]}, "apiVersion": "example.com/v1", "kind": "Book", "metadata": {"name": "moby-dick"}, "spec": {"author": "Herman Melville", "title": "Moby Dick"}});
     track_update(&book_res, None, &mut book, "m", None, T);
-    assert_eq!(mf(&book)[0]["fieldsV1"], json!({"f:anyField": {".": {}, "f:whatever": {}}, "f:spec": {".": {}, "f:author": {}, "f:title": {}}}));
+    assert_eq!(
+        mf(&book)[0]["fieldsV1"],
+        json!({"f:anyField": {".": {}, "f:whatever": {}}, "f:spec": {".": {}, "f:author": {}, "f:title": {}}})
+    );
     assert_eq!(mf(&book)[0]["apiVersion"], "example.com/v1");
 }
 
@@ -136,12 +169,18 @@ fn p05_server_side_apply() {
 
     // apply-create
     let created = apply(&pods, None, &applied(json!({"owner": "kubelab"}), true), "kubelab", false, None, T).unwrap();
-    assert_eq!(mf(&created), json!([entry("kubelab", "Apply", None, json!({"f:metadata": {"f:labels": {"f:owner": {}}}, "f:spec": containers}))]));
+    assert_eq!(
+        mf(&created),
+        json!([entry("kubelab", "Apply", None, json!({"f:metadata": {"f:labels": {"f:owner": {}}}, "f:spec": containers}))])
+    );
     assert_eq!(created["spec"]["containers"][0]["image"], "nginx:1.27");
 
     // apply-update-same-manager
     let two = apply(&pods, Some(&created), &applied(json!({"owner": "kubelab", "stage": "two"}), true), "kubelab", false, None, T).unwrap();
-    assert_eq!(mf(&two), json!([entry("kubelab", "Apply", None, json!({"f:metadata": {"f:labels": {"f:owner": {}, "f:stage": {}}}, "f:spec": containers}))]));
+    assert_eq!(
+        mf(&two),
+        json!([entry("kubelab", "Apply", None, json!({"f:metadata": {"f:labels": {"f:owner": {}, "f:stage": {}}}, "f:spec": containers}))])
+    );
 
     // apply-conflict-other-manager
     let e = apply(&pods, Some(&two), &applied(json!({"owner": "someone-else"}), false), "other", false, None, T).unwrap_err();

@@ -30,7 +30,10 @@ pub fn definition(schema: &Value) -> Value {
             "apiVersion".into(),
             json!({"description": "APIVersion defines the versioned schema of this representation of an object.", "type": "string"}),
         );
-        p.insert("kind".into(), json!({"description": "Kind is a string value representing the REST resource this object represents.", "type": "string"}));
+        p.insert(
+            "kind".into(),
+            json!({"description": "Kind is a string value representing the REST resource this object represents.", "type": "string"}),
+        );
         p.insert(
             "metadata".into(),
             json!({"$ref": format!("{DEFINITIONS_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), "description": "Standard object's metadata."}),

@@ -56,7 +56,9 @@ pub enum Body {
     /// The object itself, by definition name.
     Object(String),
     /// A patch document; `strategic` when the kind supports strategic merge patches.
-    Patch { strategic: bool },
+    Patch {
+        strategic: bool,
+    },
     DeleteOptions,
 }
 
@@ -136,14 +138,41 @@ pub fn paths_for(r: &ResourceInfo, names: &Names) -> Vec<PathItem> {
 
     let mut collection = Vec::new();
     if r.has_verb("list") {
-        collection.push(op("get", "list", "list", &format!("{scoped}{}", r.kind), format!("list or watch objects of kind {}", r.kind), with(LIST, &[&PRETTY]), None, &names.list));
+        collection.push(op(
+            "get",
+            "list",
+            "list",
+            &format!("{scoped}{}", r.kind),
+            format!("list or watch objects of kind {}", r.kind),
+            with(LIST, &[&PRETTY]),
+            None,
+            &names.list,
+        ));
     }
     if r.has_verb("create") {
-        collection.push(op("post", "post", "create", &format!("{scoped}{}", r.kind), format!("create a {}", r.kind), with(WRITE, &[&PRETTY]), Some(Body::Object(names.kind.clone())), &names.kind));
+        collection.push(op(
+            "post",
+            "post",
+            "create",
+            &format!("{scoped}{}", r.kind),
+            format!("create a {}", r.kind),
+            with(WRITE, &[&PRETTY]),
+            Some(Body::Object(names.kind.clone())),
+            &names.kind,
+        ));
     }
     if r.has_verb("deletecollection") {
         let params = DELETE.iter().chain(LIST.iter()).chain([&PRETTY]).collect();
-        collection.push(op("delete", "deletecollection", "delete", &format!("Collection{scoped}{}", r.kind), format!("delete collection of {}", r.kind), params, Some(Body::DeleteOptions), status));
+        collection.push(op(
+            "delete",
+            "deletecollection",
+            "delete",
+            &format!("Collection{scoped}{}", r.kind),
+            format!("delete collection of {}", r.kind),
+            params,
+            Some(Body::DeleteOptions),
+            status,
+        ));
     }
     if !collection.is_empty() {
         out.push(PathItem { path: base.clone(), path_params: namespace_param(r), operations: collection });
@@ -155,13 +184,40 @@ pub fn paths_for(r: &ResourceInfo, names: &Names) -> Vec<PathItem> {
         object.push(op("get", "get", "read", &which, format!("read the specified {}", r.kind), vec![&PRETTY], None, &names.kind));
     }
     if r.has_verb("update") {
-        object.push(op("put", "put", "replace", &which, format!("replace the specified {}", r.kind), with(WRITE, &[&PRETTY]), Some(Body::Object(names.kind.clone())), &names.kind));
+        object.push(op(
+            "put",
+            "put",
+            "replace",
+            &which,
+            format!("replace the specified {}", r.kind),
+            with(WRITE, &[&PRETTY]),
+            Some(Body::Object(names.kind.clone())),
+            &names.kind,
+        ));
     }
     if r.has_verb("patch") {
-        object.push(op("patch", "patch", "patch", &which, format!("partially update the specified {}", r.kind), with(WRITE, &[&FORCE, &PRETTY]), Some(Body::Patch { strategic: names.strategic }), &names.kind));
+        object.push(op(
+            "patch",
+            "patch",
+            "patch",
+            &which,
+            format!("partially update the specified {}", r.kind),
+            with(WRITE, &[&FORCE, &PRETTY]),
+            Some(Body::Patch { strategic: names.strategic }),
+            &names.kind,
+        ));
     }
     if r.has_verb("delete") {
-        object.push(op("delete", "delete", "delete", &which, format!("delete a {}", r.kind), with(DELETE, &[&PRETTY]), Some(Body::DeleteOptions), &names.kind));
+        object.push(op(
+            "delete",
+            "delete",
+            "delete",
+            &which,
+            format!("delete a {}", r.kind),
+            with(DELETE, &[&PRETTY]),
+            Some(Body::DeleteOptions),
+            &names.kind,
+        ));
     }
     if !object.is_empty() {
         out.push(PathItem { path: format!("{base}/{{name}}"), path_params: name_params(r), operations: object });
@@ -181,14 +237,37 @@ pub fn paths_for(r: &ResourceInfo, names: &Names) -> Vec<PathItem> {
         };
         if sub != "finalize" {
             ops.push(sub_op("get", "get", "read", format!("read {sub} of the specified {}", r.kind), vec![&PRETTY], None));
-            ops.push(sub_op("patch", "patch", "patch", format!("partially update {sub} of the specified {}", r.kind), with(WRITE, &[&FORCE, &PRETTY]), Some(Body::Patch { strategic: names.strategic })));
+            ops.push(sub_op(
+                "patch",
+                "patch",
+                "patch",
+                format!("partially update {sub} of the specified {}", r.kind),
+                with(WRITE, &[&FORCE, &PRETTY]),
+                Some(Body::Patch { strategic: names.strategic }),
+            ));
         }
-        ops.push(sub_op("put", "put", "replace", format!("replace {sub} of the specified {}", r.kind), with(WRITE, &[&PRETTY]), Some(Body::Object(schema.clone()))));
+        ops.push(sub_op(
+            "put",
+            "put",
+            "replace",
+            format!("replace {sub} of the specified {}", r.kind),
+            with(WRITE, &[&PRETTY]),
+            Some(Body::Object(schema.clone())),
+        ));
         out.push(PathItem { path: format!("{base}/{{name}}/{sub}"), path_params: name_params(r), operations: ops });
     }
 
     if r.namespaced && r.has_verb("list") {
-        let list_all = op("get", "list", "list", &format!("{}ForAllNamespaces", r.kind), format!("list or watch objects of kind {}", r.kind), with(LIST, &[&PRETTY]), None, &names.list);
+        let list_all = op(
+            "get",
+            "list",
+            "list",
+            &format!("{}ForAllNamespaces", r.kind),
+            format!("list or watch objects of kind {}", r.kind),
+            with(LIST, &[&PRETTY]),
+            None,
+            &names.list,
+        );
         out.push(PathItem { path: format!("{prefix}/{}", r.plural), path_params: vec![], operations: vec![list_all] });
     }
     out
@@ -196,7 +275,13 @@ pub fn paths_for(r: &ResourceInfo, names: &Names) -> Vec<PathItem> {
 
 fn namespace_param(r: &ResourceInfo) -> Vec<Param> {
     if r.namespaced {
-        vec![Param { name: "namespace", location: "path", type_: "string", description: "object name and auth scope, such as for teams and projects", required: true }]
+        vec![Param {
+            name: "namespace",
+            location: "path",
+            type_: "string",
+            description: "object name and auth scope, such as for teams and projects",
+            required: true,
+        }]
     } else {
         vec![]
     }

@@ -105,10 +105,7 @@ pub struct Builtins {
 impl Builtins {
     /// The definition name of a built-in kind, when k8s-openapi knows it.
     pub fn name_of(&self, group: &str, version: &str, kind: &str) -> Option<&str> {
-        self.by_kind
-            .iter()
-            .find(|((g, v, k), _)| *g == group && *v == version && *k == kind)
-            .map(|(_, name)| name.as_str())
+        self.by_kind.iter().find(|((g, v, k), _)| *g == group && *v == version && *k == kind).map(|(_, name)| name.as_str())
     }
 }
 

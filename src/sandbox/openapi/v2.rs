@@ -51,10 +51,14 @@ fn operation(op: &Operation) -> Value {
     match &op.body {
         Some(Body::Object(name)) => params.push(json!({"name": "body", "in": "body", "required": true, "schema": reference(name)})),
         Some(Body::Patch { strategic }) => {
-            params.push(json!({"name": "body", "in": "body", "required": true, "schema": reference("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")}));
+            params.push(
+                json!({"name": "body", "in": "body", "required": true, "schema": reference("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")}),
+            );
             consumes = patch_types(*strategic);
         }
-        Some(Body::DeleteOptions) => params.push(json!({"name": "body", "in": "body", "schema": reference("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")})),
+        Some(Body::DeleteOptions) => {
+            params.push(json!({"name": "body", "in": "body", "schema": reference("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")}))
+        }
         None => {}
     }
     params.extend(op.params.iter().map(|p| param(p)));
@@ -66,7 +70,13 @@ fn operation(op: &Operation) -> Value {
     }
     responses.insert("401".into(), json!({"description": "Unauthorized"}));
     let produces = if op.action == "list" {
-        vec!["application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch"]
+        vec![
+            "application/json",
+            "application/yaml",
+            "application/vnd.kubernetes.protobuf",
+            "application/json;stream=watch",
+            "application/vnd.kubernetes.protobuf;stream=watch",
+        ]
     } else {
         vec!["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
     };

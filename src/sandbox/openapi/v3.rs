@@ -97,12 +97,20 @@ fn operation(op: &Operation) -> Value {
     };
     let request = match &op.body {
         Some(Body::Object(name)) => Some(body(vec!["*/*"], reference(name), true)),
-        Some(Body::Patch { strategic }) => Some(body(patch_types(*strategic), reference("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"), true)),
+        Some(Body::Patch { strategic }) => {
+            Some(body(patch_types(*strategic), reference("io.k8s.apimachinery.pkg.apis.meta.v1.Patch"), true))
+        }
         Some(Body::DeleteOptions) => Some(body(vec!["*/*"], reference("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), false)),
         None => None,
     };
     let produces: &[&str] = if op.action == "list" {
-        &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf", "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch"]
+        &[
+            "application/json",
+            "application/yaml",
+            "application/vnd.kubernetes.protobuf",
+            "application/json;stream=watch",
+            "application/vnd.kubernetes.protobuf;stream=watch",
+        ]
     } else {
         &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
     };

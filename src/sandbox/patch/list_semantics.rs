@@ -43,9 +43,14 @@ pub fn patch_strategy(kind: &str, path: &[&str]) -> PatchStrategy {
     let (parent, field) = last_two(path);
     let Some(field) = field else { return PatchStrategy::Replace };
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets" | "resourceClaims" | "schedulingGates" => {
-            PatchStrategy::MergeByKey("name")
-        }
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "schedulingGates" => PatchStrategy::MergeByKey("name"),
         "volumeMounts" => PatchStrategy::MergeByKey("mountPath"),
         "volumeDevices" => PatchStrategy::MergeByKey("devicePath"),
         "ports" if parent.is_some_and(|p| CONTAINER_LISTS.contains(&p)) => PatchStrategy::MergeByKey("containerPort"),
@@ -113,11 +118,17 @@ mod tests {
     #[test]
     fn ports_depend_on_where_they_are() {
         assert_eq!(patch_strategy("Pod", &["spec", "containers", "ports"]), PatchStrategy::MergeByKey("containerPort"));
-        assert_eq!(patch_strategy("Deployment", &["spec", "template", "spec", "containers", "ports"]), PatchStrategy::MergeByKey("containerPort"));
+        assert_eq!(
+            patch_strategy("Deployment", &["spec", "template", "spec", "containers", "ports"]),
+            PatchStrategy::MergeByKey("containerPort")
+        );
         assert_eq!(patch_strategy("Service", &["spec", "ports"]), PatchStrategy::MergeByKey("port"));
         // p15 svc / p16 patch-image managedFields: k:{"port":80,"protocol":"TCP"}, k:{"containerPort":80,"protocol":"TCP"}
         assert_eq!(list_type("Service", &["spec", "ports"], false), ListType::Map(&["port", "protocol"]));
-        assert_eq!(list_type("Deployment", &["spec", "template", "spec", "containers", "ports"], false), ListType::Map(&["containerPort", "protocol"]));
+        assert_eq!(
+            list_type("Deployment", &["spec", "template", "spec", "containers", "ports"], false),
+            ListType::Map(&["containerPort", "protocol"])
+        );
     }
 
     #[test]

@@ -81,7 +81,12 @@ enum MapOutcome {
     Delete,
 }
 
-fn merge_map(kind: &str, path: &mut Vec<String>, original: &mut Map<String, Value>, patch: &Map<String, Value>) -> Result<MapOutcome, ApiError> {
+fn merge_map(
+    kind: &str,
+    path: &mut Vec<String>,
+    original: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+) -> Result<MapOutcome, ApiError> {
     match directive(patch)? {
         Directive::Delete => return Ok(MapOutcome::Delete),
         Directive::Replace => {
@@ -161,7 +166,13 @@ fn merge_value(kind: &str, path: &mut Vec<String>, original: &mut Map<String, Va
     Ok(())
 }
 
-fn merge_list(kind: &str, path: &mut Vec<String>, live: Vec<Value>, patch: &[Value], strategy: PatchStrategy) -> Result<Vec<Value>, ApiError> {
+fn merge_list(
+    kind: &str,
+    path: &mut Vec<String>,
+    live: Vec<Value>,
+    patch: &[Value],
+    strategy: PatchStrategy,
+) -> Result<Vec<Value>, ApiError> {
     // A `{"$patch": "replace"}` item turns any list into a replacement.
     let replace = patch.iter().any(|i| i.get(PATCH).and_then(Value::as_str) == Some("replace"));
     if replace || strategy == PatchStrategy::Replace {
@@ -280,15 +291,29 @@ mod tests {
     #[test]
     fn p16_patch_image_in_template_keeps_ports() {
         let live = json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}});
-        let out = patched("Deployment", live, json!({"spec": {"template": {"spec": {"containers": [{"image": "nginx:1.28", "name": "nginx"}]}}}}));
-        assert_eq!(out["spec"]["template"]["spec"]["containers"], json!([{"name": "nginx", "image": "nginx:1.28", "ports": [{"containerPort": 80, "protocol": "TCP"}]}]));
+        let out = patched(
+            "Deployment",
+            live,
+            json!({"spec": {"template": {"spec": {"containers": [{"image": "nginx:1.28", "name": "nginx"}]}}}}),
+        );
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "nginx", "image": "nginx:1.28", "ports": [{"containerPort": 80, "protocol": "TCP"}]}])
+        );
     }
 
     #[test]
     fn unkeyed_lists_are_replaced_and_null_deletes() {
         let live = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"tolerations": [{"key": "x"}], "containers": [{"name": "c", "command": ["a", "b"]}]}});
-        let out = patched("Pod", live, json!({"metadata": {"labels": {"a": null}}, "spec": {"tolerations": [{"key": "y"}], "containers": [{"name": "c", "command": ["z"]}]}}));
-        assert_eq!(out, json!({"metadata": {"labels": {"b": "2"}}, "spec": {"tolerations": [{"key": "y"}], "containers": [{"name": "c", "command": ["z"]}]}}));
+        let out = patched(
+            "Pod",
+            live,
+            json!({"metadata": {"labels": {"a": null}}, "spec": {"tolerations": [{"key": "y"}], "containers": [{"name": "c", "command": ["z"]}]}}),
+        );
+        assert_eq!(
+            out,
+            json!({"metadata": {"labels": {"b": "2"}}, "spec": {"tolerations": [{"key": "y"}], "containers": [{"name": "c", "command": ["z"]}]}})
+        );
     }
 
     #[test]
@@ -313,7 +338,11 @@ mod tests {
         assert!(out["spec"].get("securityContext").is_none());
         let out = patched("Pod", live.clone(), json!({"spec": {"securityContext": {"$retainKeys": ["fsGroup"], "fsGroup": 3}}}));
         assert_eq!(out["spec"]["securityContext"], json!({"fsGroup": 3}));
-        let out = patched("Pod", live, json!({"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}], "containers": [{"name": "a", "image": "x2"}]}}));
+        let out = patched(
+            "Pod",
+            live,
+            json!({"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}], "containers": [{"name": "a", "image": "x2"}]}}),
+        );
         assert_eq!(out["spec"]["containers"], json!([{"name": "b", "image": "y"}, {"name": "a", "image": "x2"}]));
     }
 

@@ -112,10 +112,7 @@ mod tests {
     fn kinds_map_to_their_group_packages() {
         assert_eq!(message_of_kind("", "v1", "Pod").unwrap().name, "io.k8s.api.core.v1.Pod");
         assert_eq!(message_of_kind("apps", "v1", "Deployment").unwrap().name, "io.k8s.api.apps.v1.Deployment");
-        assert_eq!(
-            message_of_kind("rbac.authorization.k8s.io", "v1", "ClusterRole").unwrap().name,
-            "io.k8s.api.rbac.v1.ClusterRole"
-        );
+        assert_eq!(message_of_kind("rbac.authorization.k8s.io", "v1", "ClusterRole").unwrap().name, "io.k8s.api.rbac.v1.ClusterRole");
         assert_eq!(
             message_of_kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition").unwrap().name,
             "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition"

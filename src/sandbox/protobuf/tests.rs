@@ -52,11 +52,7 @@ fn varint(mut v: u64) -> Vec<u8> {
 
 /// The `k8s\0` + `runtime.Unknown` envelope around `raw`.
 fn envelope(api_version: &str, kind: &str, raw: Msg) -> Vec<u8> {
-    let unknown = Msg::default()
-        .msg(1, Msg::default().str(1, api_version).str(2, kind))
-        .msg(2, raw)
-        .str(3, "")
-        .str(4, "");
+    let unknown = Msg::default().msg(1, Msg::default().str(1, api_version).str(2, kind)).msg(2, raw).str(3, "").str(4, "");
     [MAGIC.as_slice(), &unknown.0].concat()
 }
 
@@ -66,23 +62,16 @@ fn resource(kind: &str) -> ResourceInfo {
 
 /// ObjectMeta as Go writes it: every string, `generation`, and a zero `creationTimestamp`.
 fn object_meta(name: &str, namespace: &str) -> Msg {
-    Msg::default()
-        .str(1, name)
-        .str(2, "")
-        .str(3, namespace)
-        .str(4, "")
-        .str(5, "")
-        .str(6, "")
-        .int(7, 0)
-        .msg(8, Msg::default())
+    Msg::default().str(1, name).str(2, "").str(3, namespace).str(4, "").str(5, "").str(6, "").int(7, 0).msg(8, Msg::default())
 }
 
 #[test]
 fn a_configmap_with_data_and_binary_data() {
-    let cm = Msg::default()
-        .msg(1, object_meta("c", "demo").map_entry(11, "app", b"web"))
-        .map_entry(2, "a", b"b")
-        .map_entry(3, "blob", &[0, 1, 2]);
+    let cm = Msg::default().msg(1, object_meta("c", "demo").map_entry(11, "app", b"web")).map_entry(2, "a", b"b").map_entry(
+        3,
+        "blob",
+        &[0, 1, 2],
+    );
     let json = decode(&resource("ConfigMap"), &envelope("v1", "ConfigMap", cm)).unwrap();
     assert_eq!(
         json,
@@ -177,10 +166,7 @@ fn bad_request_message(body: &[u8]) -> String {
 #[test]
 fn garbage_after_the_magic_is_a_400() {
     let msg = bad_request_message(b"k8s\0\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff");
-    assert_eq!(
-        msg,
-        "the object provided is unrecognized (must be of type Pod): proto: integer overflow (6b387300ffffffffffffffffffffff)"
-    );
+    assert_eq!(msg, "the object provided is unrecognized (must be of type Pod): proto: integer overflow (6b387300ffffffffffffffffffffff)");
     bad_request_message(b"k8s\0\x0a\x05ab");
     bad_request_message(b"k8s\0\x0b");
 }

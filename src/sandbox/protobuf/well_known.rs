@@ -34,9 +34,7 @@ pub fn decode(name: &str, bytes: &[u8], depth: usize) -> Result<Option<Value>, W
             Some((_, "JSON" | "Json")) => embedded_json(bytes, depth)?,
             Some((version, "JSONSchemaPropsOrArray" | "JsonSchemaPropsOrArray")) => schema_or_array(bytes, version, depth)?,
             Some((version, "JSONSchemaPropsOrBool" | "JsonSchemaPropsOrBool")) => schema_or_bool(bytes, version, depth)?,
-            Some((version, "JSONSchemaPropsOrStringArray" | "JsonSchemaPropsOrStringArray")) => {
-                schema_or_strings(bytes, version, depth)?
-            }
+            Some((version, "JSONSchemaPropsOrStringArray" | "JsonSchemaPropsOrStringArray")) => schema_or_strings(bytes, version, depth)?,
             _ => return Ok(None),
         },
     };

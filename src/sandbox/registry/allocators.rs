@@ -158,12 +158,23 @@ impl Allocators {
         if ty != "ExternalName" {
             let mut ips = str_list(spec.get("clusterIPs"));
             if ips.is_empty() {
-                ips = spec.get("clusterIP").and_then(Value::as_str).filter(|s| !s.is_empty()).map(|s| vec![s.to_string()]).unwrap_or_default();
+                ips = spec
+                    .get("clusterIP")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| vec![s.to_string()])
+                    .unwrap_or_default();
             }
             let ip = match ips.first().map(String::as_str) {
                 Some("None") => "None".to_string(),
                 Some(requested) => {
-                    let addr: Ipv4Addr = requested.parse().map_err(|_| vec![FieldError::invalid("spec.clusterIPs", &json!(ips), format!("failed to allocate IP {requested}: the provided network does not match the current range"))])?;
+                    let addr: Ipv4Addr = requested.parse().map_err(|_| {
+                        vec![FieldError::invalid(
+                            "spec.clusterIPs",
+                            &json!(ips),
+                            format!("failed to allocate IP {requested}: the provided network does not match the current range"),
+                        )]
+                    })?;
                     let n = u32::from(addr);
                     if already.ip != Some(n) {
                         self.take_ip(n, &ips)?;
@@ -172,7 +183,9 @@ impl Allocators {
                     requested.to_string()
                 }
                 None => {
-                    let n = self.random_ip().ok_or_else(|| vec![FieldError::invalid("spec.clusterIPs", &json!(ips), "failed to allocate a serviceIP: range is full")])?;
+                    let n = self.random_ip().ok_or_else(|| {
+                        vec![FieldError::invalid("spec.clusterIPs", &json!(ips), "failed to allocate a serviceIP: range is full")]
+                    })?;
                     taken.ip = Some(n);
                     Ipv4Addr::from(n).to_string()
                 }
@@ -192,7 +205,9 @@ impl Allocators {
                 if lb_without_ports {
                     continue;
                 }
-                let p = self.random_port().ok_or_else(|| vec![FieldError::invalid(format!("spec.ports[{i}].nodePort"), &json!(0), "range is full")])?;
+                let p = self
+                    .random_port()
+                    .ok_or_else(|| vec![FieldError::invalid(format!("spec.ports[{i}].nodePort"), &json!(0), "range is full")])?;
                 taken.ports.push(p);
                 mine.push(p);
                 spec["ports"][i]["nodePort"] = json!(p);
@@ -214,7 +229,9 @@ impl Allocators {
         if ty == "LoadBalancer" && local {
             match spec.get("healthCheckNodePort").and_then(Value::as_i64).unwrap_or(0) {
                 0 => {
-                    let p = self.random_port().ok_or_else(|| vec![FieldError::invalid("spec.healthCheckNodePort", &json!(0), "range is full")])?;
+                    let p = self
+                        .random_port()
+                        .ok_or_else(|| vec![FieldError::invalid("spec.healthCheckNodePort", &json!(0), "range is full")])?;
                     taken.ports.push(p);
                     spec["healthCheckNodePort"] = json!(p);
                 }
@@ -222,7 +239,11 @@ impl Allocators {
                     let port = self.check_port(requested, "spec.healthCheckNodePort")?;
                     if !already.ports.contains(&port) && !mine.contains(&port) {
                         if !self.ports.insert(port) {
-                            return Err(vec![FieldError::invalid("spec.healthCheckNodePort", &json!(requested), "provided port is already allocated")]);
+                            return Err(vec![FieldError::invalid(
+                                "spec.healthCheckNodePort",
+                                &json!(requested),
+                                "provided port is already allocated",
+                            )]);
                         }
                         taken.ports.push(port);
                     }
@@ -335,7 +356,10 @@ mod tests {
         a.allocate(&svc_res(), &mut k).unwrap();
         let mut again = svc(json!({"clusterIP": "10.96.0.1", "ports": [{"port": 443}]}));
         let errs = a.allocate(&svc_res(), &mut again).unwrap_err();
-        assert_eq!(errs[0].to_message(), "spec.clusterIPs: Invalid value: [\"10.96.0.1\"]: failed to allocate IP 10.96.0.1: provided IP is already allocated");
+        assert_eq!(
+            errs[0].to_message(),
+            "spec.clusterIPs: Invalid value: [\"10.96.0.1\"]: failed to allocate IP 10.96.0.1: provided IP is already allocated"
+        );
         let mut h = svc(json!({"clusterIP": "None", "ports": [{"port": 80}]}));
         a.allocate(&svc_res(), &mut h).unwrap();
         assert_eq!(h["spec"]["clusterIPs"], json!(["None"]));
@@ -350,12 +374,18 @@ mod tests {
         assert!(a.port_taken(31380));
         let mut dup = svc(json!({"type": "NodePort", "ports": [{"nodePort": 31380, "port": 80}]}));
         let errs = a.allocate(&svc_res(), &mut dup).unwrap_err();
-        assert_eq!(ApiError::invalid("Service", "np-dup", &errs).message, "Service \"np-dup\" is invalid: spec.ports[0].nodePort: Invalid value: 31380: provided port is already allocated");
+        assert_eq!(
+            ApiError::invalid("Service", "np-dup", &errs).message,
+            "Service \"np-dup\" is invalid: spec.ports[0].nodePort: Invalid value: 31380: provided port is already allocated"
+        );
         // the failed service's cluster IP was given back
         assert_eq!(a.ips.len(), 1);
         let mut range = svc(json!({"type": "NodePort", "ports": [{"nodePort": 80, "port": 80}]}));
         let errs = a.allocate(&svc_res(), &mut range).unwrap_err();
-        assert_eq!(errs[0].to_message(), "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767");
+        assert_eq!(
+            errs[0].to_message(),
+            "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767"
+        );
         let mut auto = svc(json!({"type": "NodePort", "ports": [{"port": 80}]}));
         a.allocate(&svc_res(), &mut auto).unwrap();
         let p = auto["spec"]["ports"][0]["nodePort"].as_u64().unwrap();

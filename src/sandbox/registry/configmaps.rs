@@ -97,7 +97,10 @@ mod tests {
         let old = json!({"immutable": true, "data": {"a": "1"}});
         let new = json!({"immutable": true, "data": {"a": "2"}});
         let errs = validate_config_map_update(&old, &new);
-        assert_eq!(ApiError::invalid("ConfigMap", "frozen", &errs).message, "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set");
+        assert_eq!(
+            ApiError::invalid("ConfigMap", "frozen", &errs).message,
+            "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
+        );
         assert!(validate_config_map_update(&json!({"data": {"a": "1"}}), &new).is_empty());
     }
 

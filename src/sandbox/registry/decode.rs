@@ -80,7 +80,8 @@ pub fn decode(res: &ResourceInfo, body: Value) -> Result<(Value, Vec<String>), A
         )));
     };
     let body_kind = map.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-    let body_gv = map.get("apiVersion").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| res.api_version());
+    let body_gv =
+        map.get("apiVersion").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| res.api_version());
     let typed = is_typed(res);
     if typed && !body_kind.is_empty() && body_kind != res.kind {
         let version = body_gv.rsplit('/').next().unwrap_or("v1").to_string();
@@ -100,7 +101,8 @@ pub fn decode(res: &ResourceInfo, body: Value) -> Result<(Value, Vec<String>), A
         return Ok((Value::Object(map), Vec::new()));
     }
     if res.group.is_empty() && res.kind == "Secret" {
-        merge_string_data(&mut map).map_err(|byte| cannot_handle("Secret", &body_gv, res, &format!("illegal base64 data at input byte {byte}")))?;
+        merge_string_data(&mut map)
+            .map_err(|byte| cannot_handle("Secret", &body_gv, res, &format!("illegal base64 data at input byte {byte}")))?;
     }
     let input = Value::Object(map);
     let mut out = round_trip(res, &input).map_err(|why| cannot_handle(&res.kind, &body_gv, res, &why))?;
@@ -381,13 +383,20 @@ mod tests {
     fn wrong_kind_is_an_unknown_conversion() {
         let err = decode(&res("", "Pod"), json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}})).unwrap_err();
         assert_eq!(err.code, 400);
-        assert_eq!(err.message, "Service in version \"v1\" cannot be handled as a Pod: converting (v1.Service) to (core.Pod): unknown conversion");
+        assert_eq!(
+            err.message,
+            "Service in version \"v1\" cannot be handled as a Pod: converting (v1.Service) to (core.Pod): unknown conversion"
+        );
     }
 
     /// p18 `secret-bad-base64`.
     #[test]
     fn bad_base64_in_secret() {
-        let err = decode(&res("", "Secret"), json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "badb64"}, "data": {"x": "not base64!!"}})).unwrap_err();
+        let err = decode(
+            &res("", "Secret"),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "badb64"}, "data": {"x": "not base64!!"}}),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 3");
         assert_eq!(go_base64_error("YWJjMTIz"), None);
         assert_eq!(go_base64_error("YWRtaW4="), None);
@@ -397,7 +406,11 @@ mod tests {
     /// p18 `secret-stringdata`: merged into `data`, base64-encoded.
     #[test]
     fn string_data_is_merged_into_data() {
-        let (obj, unknown) = decode(&res("", "Secret"), json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain"}, "stringData": {"token": "abc123"}})).unwrap();
+        let (obj, unknown) = decode(
+            &res("", "Secret"),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain"}, "stringData": {"token": "abc123"}}),
+        )
+        .unwrap();
         assert_eq!(obj["data"], json!({"token": "YWJjMTIz"}));
         assert!(obj.get("stringData").is_none());
         assert!(unknown.is_empty());
@@ -431,7 +444,9 @@ mod tests {
 
     #[test]
     fn type_errors_deeper_in_a_container() {
-        let err = decode(&res("", "Pod"), json!({"spec": {"containers": [{"name": "a", "image": "x", "env": [{"name": "A", "value": 5}]}]}})).unwrap_err();
+        let err =
+            decode(&res("", "Pod"), json!({"spec": {"containers": [{"name": "a", "image": "x", "env": [{"name": "A", "value": 5}]}]}}))
+                .unwrap_err();
         assert_eq!(
             err.message,
             "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal number into Go struct field EnvVar.spec.containers.env.value of type string"

@@ -33,13 +33,16 @@ fn int_or_percent(v: &Value, path: &str, errs: &mut Vec<FieldError>) -> Option<i
             }
             Some(n)
         }
-        Value::String(s) => match s.strip_suffix('%').filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit())).and_then(|d| d.parse::<i64>().ok()) {
-            Some(n) => Some(n),
-            None => {
-                errs.push(FieldError::invalid(path, v, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"));
-                None
+        Value::String(s) => {
+            match s.strip_suffix('%').filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit())).and_then(|d| d.parse::<i64>().ok())
+            {
+                Some(n) => Some(n),
+                None => {
+                    errs.push(FieldError::invalid(path, v, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"));
+                    None
+                }
             }
-        },
+        }
         _ => None,
     }
 }
@@ -55,15 +58,25 @@ fn validate_strategy(spec: &Value, errs: &mut Vec<FieldError>) {
             }
         }
         "RollingUpdate" => {
-            let Some(ru) = ru else { return errs.push(FieldError::required("spec.strategy.rollingUpdate", "this should be defaulted and never be nil")) };
+            let Some(ru) = ru else {
+                return errs.push(FieldError::required("spec.strategy.rollingUpdate", "this should be defaulted and never be nil"));
+            };
             let unavailable = ru.get("maxUnavailable").and_then(|v| int_or_percent(v, "spec.strategy.rollingUpdate.maxUnavailable", errs));
             let surge = ru.get("maxSurge").and_then(|v| int_or_percent(v, "spec.strategy.rollingUpdate.maxSurge", errs));
             if unavailable == Some(0) && surge == Some(0) {
-                errs.push(FieldError::invalid("spec.strategy.rollingUpdate.maxUnavailable", &ru["maxUnavailable"], "may not be 0 when `maxSurge` is 0"));
+                errs.push(FieldError::invalid(
+                    "spec.strategy.rollingUpdate.maxUnavailable",
+                    &ru["maxUnavailable"],
+                    "may not be 0 when `maxSurge` is 0",
+                ));
             }
             if let (Some(n), Some(Value::String(_))) = (unavailable, ru.get("maxUnavailable")) {
                 if n > 100 {
-                    errs.push(FieldError::invalid("spec.strategy.rollingUpdate.maxUnavailable", &ru["maxUnavailable"], "must not be greater than 100%"));
+                    errs.push(FieldError::invalid(
+                        "spec.strategy.rollingUpdate.maxUnavailable",
+                        &ru["maxUnavailable"],
+                        "must not be greater than 100%",
+                    ));
                 }
             }
         }
@@ -149,7 +162,9 @@ mod tests {
         new["spec"]["replicas"] = json!(1);
         new["spec"]["selector"] = json!({"matchLabels": {"app": "z"}});
         let errs = validate_deployment_update(&old, &new);
-        assert!(errs.iter().any(|e| e.to_message() == "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"z\"}}: field is immutable"));
+        assert!(errs
+            .iter()
+            .any(|e| e.to_message() == "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"z\"}}: field is immutable"));
     }
 
     #[test]
@@ -157,6 +172,9 @@ mod tests {
         let mut d = json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"image": "i", "name": "c"}]}}, "strategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}}});
         default_deployment(&mut d);
         let msgs: Vec<String> = validate_deployment(&d).iter().map(|e| e.to_message()).collect();
-        assert_eq!(msgs, vec!["spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"0%\": may not be 0 when `maxSurge` is 0".to_string()]);
+        assert_eq!(
+            msgs,
+            vec!["spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"0%\": may not be 0 when `maxSurge` is 0".to_string()]
+        );
     }
 }

@@ -51,7 +51,8 @@ mod tests {
             ApiError::invalid("Event", "e2", &validate_event(&bad)).message,
             "Event \"e2\" is invalid: involvedObject.namespace: Invalid value: \"\": does not match event.namespace"
         );
-        let good = json!({"metadata": {"name": "e1", "namespace": "ns1"}, "involvedObject": {"kind": "Pod", "name": "p", "namespace": "ns1"}});
+        let good =
+            json!({"metadata": {"name": "e1", "namespace": "ns1"}, "involvedObject": {"kind": "Pod", "name": "p", "namespace": "ns1"}});
         assert!(validate_event(&good).is_empty());
     }
 }

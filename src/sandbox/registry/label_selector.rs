@@ -11,7 +11,9 @@ const OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist"];
 /// True when the selector selects by nothing (no labels, no expressions) — for a workload
 /// that is the same as a missing one.
 pub fn is_empty(selector: Option<&Value>) -> bool {
-    let count = |k: &str| selector.and_then(|s| s.get(k)).map(|v| v.as_object().map(|m| m.len()).or(v.as_array().map(Vec::len)).unwrap_or(0)).unwrap_or(0);
+    let count = |k: &str| {
+        selector.and_then(|s| s.get(k)).map(|v| v.as_object().map(|m| m.len()).or(v.as_array().map(Vec::len)).unwrap_or(0)).unwrap_or(0)
+    };
     count("matchLabels") + count("matchExpressions") == 0
 }
 
@@ -23,8 +25,11 @@ pub fn validate(selector: &Value, path: &str) -> Vec<FieldError> {
         let op = e.get("operator").and_then(Value::as_str).unwrap_or_default();
         let values = e.get("values").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
         match op {
-            "In" | "NotIn" if values == 0 => errs.push(FieldError::required(format!("{ep}.values"), "must be specified when `operator` is 'In' or 'NotIn'")),
-            "Exists" | "DoesNotExist" if values > 0 => errs.push(FieldError::forbidden(format!("{ep}.values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")),
+            "In" | "NotIn" if values == 0 => {
+                errs.push(FieldError::required(format!("{ep}.values"), "must be specified when `operator` is 'In' or 'NotIn'"))
+            }
+            "Exists" | "DoesNotExist" if values > 0 => errs
+                .push(FieldError::forbidden(format!("{ep}.values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")),
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
             other => errs.push(FieldError::not_supported(format!("{ep}.operator"), &json!(other), OPERATORS)),
         }
@@ -45,14 +50,12 @@ pub fn validate(selector: &Value, path: &str) -> Vec<FieldError> {
 /// Whether `labels` (an object of strings, or null) is selected.
 pub fn matches(selector: &Value, labels: Option<&Value>) -> bool {
     let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-    let labels_ok = selector
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .is_none_or(|m| m.iter().all(|(k, v)| get(k) == v.as_str()));
+    let labels_ok = selector.get("matchLabels").and_then(Value::as_object).is_none_or(|m| m.iter().all(|(k, v)| get(k) == v.as_str()));
     let exprs_ok = selector.get("matchExpressions").and_then(Value::as_array).is_none_or(|es| {
         es.iter().all(|e| {
             let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-            let values: Vec<&str> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> =
+                e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
             match e.get("operator").and_then(Value::as_str).unwrap_or_default() {
                 "In" => get(key).is_some_and(|v| values.contains(&v)),
                 "NotIn" => get(key).is_none_or(|v| !values.contains(&v)),

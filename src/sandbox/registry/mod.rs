@@ -63,7 +63,12 @@ pub fn decode(res: &ResourceInfo, body: Value) -> Result<(Value, Vec<String>), A
 fn has_generation(res: &ResourceInfo) -> bool {
     matches!(
         gk(res),
-        ("", "Pod") | ("", "ReplicationController") | ("apps", "Deployment") | ("apps", "ReplicaSet") | ("apps", "StatefulSet") | ("apps", "DaemonSet")
+        ("", "Pod")
+            | ("", "ReplicationController")
+            | ("apps", "Deployment")
+            | ("apps", "ReplicaSet")
+            | ("apps", "StatefulSet")
+            | ("apps", "DaemonSet")
     ) || !decode::is_typed(res)
 }
 
@@ -127,7 +132,9 @@ pub fn prepare_create(res: &ResourceInfo, obj: &mut Value) {
         ("", "ReplicationController") | ("apps", "ReplicaSet") => set_status(obj, json!({"replicas": 0})),
         ("apps", "Deployment") => set_status(obj, json!({})),
         ("apps", "StatefulSet") => set_status(obj, json!({"availableReplicas": 0, "replicas": 0})),
-        ("apps", "DaemonSet") => set_status(obj, json!({"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0, "numberReady": 0})),
+        ("apps", "DaemonSet") => {
+            set_status(obj, json!({"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0, "numberReady": 0}))
+        }
         ("", "PersistentVolumeClaim") | ("", "PersistentVolume") => set_status(obj, json!({"phase": "Pending"})),
         ("", "ResourceQuota") => set_status(obj, json!({})),
         _ => {}
@@ -262,7 +269,8 @@ pub fn prepare_update(res: &ResourceInfo, old: &Value, new: &mut Value, subresou
     if has_generation(res) {
         let old_generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
         let changed = if decode::is_typed(res) {
-            let annotations_count = gk(res) == ("apps", "Deployment") && old.pointer("/metadata/annotations") != new.pointer("/metadata/annotations");
+            let annotations_count =
+                gk(res) == ("apps", "Deployment") && old.pointer("/metadata/annotations") != new.pointer("/metadata/annotations");
             old.get("spec") != new.get("spec") || annotations_count
         } else {
             custom_spec(old) != custom_spec(new)

@@ -24,7 +24,9 @@ pub fn default_node(obj: &mut Value) {
 pub fn admit_node(obj: &mut Value) {
     let Some(spec) = ensure(obj, "spec", json!({})) else { return };
     let Some(Value::Array(taints)) = ensure(spec, "taints", json!([])) else { return };
-    let present = taints.iter().any(|t| t.get("key").and_then(Value::as_str) == Some(NOT_READY_TAINT) && t.get("effect").and_then(Value::as_str) == Some("NoSchedule"));
+    let present = taints.iter().any(|t| {
+        t.get("key").and_then(Value::as_str) == Some(NOT_READY_TAINT) && t.get("effect").and_then(Value::as_str) == Some("NoSchedule")
+    });
     if !present {
         taints.push(json!({"effect": "NoSchedule", "key": NOT_READY_TAINT}));
     }

@@ -142,7 +142,10 @@ mod tests {
         assert!(vol.starts_with("kube-api-access-") && vol.len() == "kube-api-access-".len() + 5);
         assert!(vol["kube-api-access-".len()..].bytes().all(|b| SUFFIX_ALPHABET.contains(&b)));
         assert_eq!(spec["volumes"][0], kube_api_access_volume(vol));
-        assert_eq!(spec["containers"][0]["volumeMounts"], json!([{"mountPath": SERVICE_ACCOUNT_MOUNT_PATH, "name": vol, "readOnly": true}]));
+        assert_eq!(
+            spec["containers"][0]["volumeMounts"],
+            json!([{"mountPath": SERVICE_ACCOUNT_MOUNT_PATH, "name": vol, "readOnly": true}])
+        );
         assert_eq!(
             spec["tolerations"],
             json!([

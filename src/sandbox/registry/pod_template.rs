@@ -36,7 +36,11 @@ pub fn validate_selector_and_template(spec: &Value, errs: &mut Vec<FieldError>) 
         _ => false,
     };
     if !matched {
-        errs.push(FieldError::invalid("spec.template.metadata.labels", labels.unwrap_or(&Value::Null), "`selector` does not match template `labels`"));
+        errs.push(FieldError::invalid(
+            "spec.template.metadata.labels",
+            labels.unwrap_or(&Value::Null),
+            "`selector` does not match template `labels`",
+        ));
     }
     let meta = template.get("metadata");
     errs.extend(validate_labels(meta.and_then(|m| m.get("labels")), "spec.template.metadata.labels"));
@@ -48,7 +52,10 @@ pub fn validate_selector_and_template(spec: &Value, errs: &mut Vec<FieldError>) 
         errs.push(FieldError::not_supported("spec.template.spec.restartPolicy", &json!(restart), &["Always"]));
     }
     if pod_spec.get("activeDeadlineSeconds").is_some_and(|v| !v.is_null()) {
-        errs.push(FieldError::forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in ReplicaSet is not Supported"));
+        errs.push(FieldError::forbidden(
+            "spec.template.spec.activeDeadlineSeconds",
+            "activeDeadlineSeconds in ReplicaSet is not Supported",
+        ));
     }
 }
 

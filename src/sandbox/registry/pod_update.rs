@@ -189,7 +189,10 @@ mod tests {
         more["spec"]["tolerations"].as_array_mut().unwrap().push(json!({"key": "x", "operator": "Exists"}));
         assert!(validate_pod_update(&pod("Always", "a", "a"), &more).is_empty());
         let errs = validate_pod_update(&more, &pod("Always", "a", "a"));
-        assert_eq!(errs[0].to_message(), "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds");
+        assert_eq!(
+            errs[0].to_message(),
+            "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"
+        );
     }
 
     #[test]

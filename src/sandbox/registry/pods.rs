@@ -187,7 +187,9 @@ fn validate_container_ports(c: &Value, path: &str, errs: &mut Vec<FieldError>) {
         }
         match str_of(p, "protocol") {
             "" => errs.push(FieldError::required(format!("{pp}.protocol"), "")),
-            proto if !PROTOCOLS.contains(&proto) => errs.push(FieldError::not_supported(format!("{pp}.protocol"), &json!(proto), PROTOCOLS)),
+            proto if !PROTOCOLS.contains(&proto) => {
+                errs.push(FieldError::not_supported(format!("{pp}.protocol"), &json!(proto), PROTOCOLS))
+            }
             _ => {}
         }
     }
@@ -230,14 +232,22 @@ fn validate_tolerations(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
             errs.push(FieldError::not_supported(format!("{tp}.operator"), &json!(op), TOLERATION_OPERATORS));
         }
         if op == "Exists" && !str_of(t, "value").is_empty() {
-            errs.push(FieldError::invalid(format!("{tp}.operator"), &json!(str_of(t, "value")), "value must be empty when `operator` is 'Exists'"));
+            errs.push(FieldError::invalid(
+                format!("{tp}.operator"),
+                &json!(str_of(t, "value")),
+                "value must be empty when `operator` is 'Exists'",
+            ));
         }
         let effect = str_of(t, "effect");
         if !effect.is_empty() && !TAINT_EFFECTS.contains(&effect) {
             errs.push(FieldError::not_supported(format!("{tp}.effect"), &json!(effect), TAINT_EFFECTS));
         }
         if t.get("tolerationSeconds").is_some_and(|s| !s.is_null()) && effect != "NoExecute" {
-            errs.push(FieldError::invalid(format!("{tp}.effect"), &json!(effect), "effect must be 'NoExecute' when `tolerationSeconds` is set"));
+            errs.push(FieldError::invalid(
+                format!("{tp}.effect"),
+                &json!(effect),
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            ));
         }
     }
 }
@@ -294,7 +304,11 @@ pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
     }
     if let Some(ads) = spec.get("activeDeadlineSeconds").and_then(Value::as_i64) {
         if !(1..=i64::from(i32::MAX)).contains(&ads) {
-            errs.push(FieldError::invalid(format!("{path}.activeDeadlineSeconds"), &json!(ads), "must be between 1 and 2147483647, inclusive"));
+            errs.push(FieldError::invalid(
+                format!("{path}.activeDeadlineSeconds"),
+                &json!(ads),
+                "must be between 1 and 2147483647, inclusive",
+            ));
         }
     }
     validate_tolerations(spec, path, &mut errs);
@@ -333,7 +347,8 @@ mod tests {
 
     #[test]
     fn limits_become_requests_and_make_the_pod_guaranteed() {
-        let mut pod = json!({"spec": {"containers": [{"image": "x:1", "name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        let mut pod =
+            json!({"spec": {"containers": [{"image": "x:1", "name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
         default_pod(&mut pod);
         prepare_create(&mut pod);
         assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"], json!({"cpu": "1", "memory": "1Gi"}));

@@ -48,7 +48,14 @@ pub fn pod_qos_class(spec: &Value) -> &'static str {
         for c in spec.get(list).and_then(Value::as_array).into_iter().flatten() {
             let mut limited = [false; 2];
             for (i, name) in COMPUTE.iter().enumerate() {
-                let amount = |kind: &str| c.get("resources").and_then(|r| r.get(kind)).and_then(|m| m.get(*name)).and_then(Value::as_str).and_then(parse_quantity).filter(|v| *v > 0.0);
+                let amount = |kind: &str| {
+                    c.get("resources")
+                        .and_then(|r| r.get(kind))
+                        .and_then(|m| m.get(*name))
+                        .and_then(Value::as_str)
+                        .and_then(parse_quantity)
+                        .filter(|v| *v > 0.0)
+                };
                 if let Some(r) = amount("requests") {
                     requests[i] += r;
                     seen_requests[i] = true;

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template, validate_selector_unchanged};
-use super::validation::{validate_annotations, validate_labels};
 use super::pods::validate_pod_spec;
+use super::validation::{validate_annotations, validate_labels};
 use super::wire_shape::ensure;
 use crate::sandbox::status::FieldError;
 
@@ -69,7 +69,11 @@ pub fn validate_replication_controller(obj: &Value) -> Vec<FieldError> {
             let labels = t.pointer("/metadata/labels");
             let matched = !selector.is_empty() && selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
             if !selector.is_empty() && !matched {
-                errs.push(FieldError::invalid("spec.template.metadata.labels", labels.unwrap_or(&Value::Null), "`selector` does not match template `labels`"));
+                errs.push(FieldError::invalid(
+                    "spec.template.metadata.labels",
+                    labels.unwrap_or(&Value::Null),
+                    "`selector` does not match template `labels`",
+                ));
             }
             errs.extend(validate_labels(labels, "spec.template.metadata.labels"));
             errs.extend(validate_annotations(t.pointer("/metadata/annotations"), "spec.template.metadata.annotations"));

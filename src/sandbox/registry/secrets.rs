@@ -31,7 +31,8 @@ pub fn validate_secret(obj: &Value) -> Vec<FieldError> {
         }
     }
     if ty == "kubernetes.io/service-account-token" {
-        let named = obj.pointer("/metadata/annotations/kubernetes.io~1service-account.name").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+        let named =
+            obj.pointer("/metadata/annotations/kubernetes.io~1service-account.name").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
         if !named {
             errs.push(FieldError::required("metadata.annotations[kubernetes.io/service-account.name]", ""));
         }

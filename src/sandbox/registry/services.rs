@@ -188,7 +188,8 @@ pub fn validate_service(obj: &Value) -> Vec<FieldError> {
     if !AFFINITIES.contains(&affinity) {
         errs.push(FieldError::not_supported("spec.sessionAffinity", &json!(affinity), AFFINITIES));
     }
-    let ips: Vec<&str> = spec.get("clusterIPs").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let ips: Vec<&str> =
+        spec.get("clusterIPs").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     for (i, ip) in ips.iter().enumerate() {
         let path = format!("spec.clusterIPs[{i}]");
         if *ip == "None" {
@@ -262,7 +263,10 @@ mod tests {
     fn ports_are_required() {
         let mut svc = json!({"spec": {"selector": {"app": "api"}}});
         default_service(&mut svc);
-        assert_eq!(ApiError::invalid("Service", "noports", &validate_service(&svc)).message, "Service \"noports\" is invalid: spec.ports: Required value");
+        assert_eq!(
+            ApiError::invalid("Service", "noports", &validate_service(&svc)).message,
+            "Service \"noports\" is invalid: spec.ports: Required value"
+        );
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub fn validate_stateful_set(obj: &Value) -> Vec<FieldError> {
 }
 
 /// Fields of a stateful set's spec an update may change.
-const UPDATABLE: &[&str] = &["replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds"];
+const UPDATABLE: &[&str] =
+    &["replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds"];
 
 pub fn validate_stateful_set_update(old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errs = validate_stateful_set(new);

@@ -38,10 +38,7 @@ fn is_lower_alnum(c: char) -> bool {
 }
 
 fn matches_dns1123_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars().all(|c| is_lower_alnum(c) || c == '-')
-        && s.starts_with(is_lower_alnum)
-        && s.ends_with(is_lower_alnum)
+    !s.is_empty() && s.chars().all(|c| is_lower_alnum(c) || c == '-') && s.starts_with(is_lower_alnum) && s.ends_with(is_lower_alnum)
 }
 
 /// `IsDNS1123Label`: namespace names, container names, service port names.
@@ -370,7 +367,8 @@ pub fn validate_object_meta_update(res: &ResourceInfo, old: &Value, new: &Value)
         }
     }
     if o.get("deletionTimestamp").is_some_and(|v| !v.is_null()) {
-        let old_f: Vec<&str> = o.get("finalizers").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let old_f: Vec<&str> =
+            o.get("finalizers").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         let mut added: Vec<&str> = n
             .get("finalizers")
             .and_then(Value::as_array)

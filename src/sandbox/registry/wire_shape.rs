@@ -121,7 +121,11 @@ pub fn fill_go_zero_values(res: &ResourceInfo, obj: &mut Value) {
                 fill_template(t);
             }
         }
-        ("", "ReplicationController") | ("apps", "ReplicaSet") | ("apps", "Deployment") | ("apps", "StatefulSet") | ("apps", "DaemonSet") => {
+        ("", "ReplicationController")
+        | ("apps", "ReplicaSet")
+        | ("apps", "Deployment")
+        | ("apps", "StatefulSet")
+        | ("apps", "DaemonSet") => {
             if let Some(spec) = ensure_object(obj, "spec") {
                 if let Some(t) = ensure_object(spec, "template") {
                     fill_template(t);

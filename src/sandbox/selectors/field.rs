@@ -284,11 +284,7 @@ mod tests {
     fn selected(selector: &str) -> Vec<String> {
         let pods = res("", "pods");
         let s = FieldSelector::parse(selector, &pods).unwrap();
-        p12_pods()
-            .iter()
-            .filter(|p| s.matches(&field_set(&pods, p)))
-            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-            .collect()
+        p12_pods().iter().filter(|p| s.matches(&field_set(&pods, p))).map(|p| p["metadata"]["name"].as_str().unwrap().to_string()).collect()
     }
 
     #[test]
@@ -322,7 +318,10 @@ mod tests {
     #[test]
     fn syntax() {
         let pods = res("", "pods");
-        assert_eq!(FieldSelector::parse("metadata.name", &pods).unwrap_err(), "invalid selector: 'metadata.name'; can't understand 'metadata.name'");
+        assert_eq!(
+            FieldSelector::parse("metadata.name", &pods).unwrap_err(),
+            "invalid selector: 'metadata.name'; can't understand 'metadata.name'"
+        );
         let s = FieldSelector::parse(r"metadata.name=a\,b", &pods).unwrap();
         assert_eq!(s.requirements[0].value, "a,b");
         assert!(FieldSelector::parse("", &pods).unwrap().is_empty());

@@ -44,10 +44,16 @@ impl Requirement {
             LabelOp::Exists => value.is_some(),
             LabelOp::DoesNotExist => value.is_none(),
             LabelOp::GreaterThan | LabelOp::LessThan => {
-                let (Some(have), Some(want)) = (value.and_then(|v| v.parse::<i64>().ok()), self.values.first().and_then(|v| v.parse::<i64>().ok())) else {
+                let (Some(have), Some(want)) =
+                    (value.and_then(|v| v.parse::<i64>().ok()), self.values.first().and_then(|v| v.parse::<i64>().ok()))
+                else {
                     return false;
                 };
-                if self.op == LabelOp::GreaterThan { have > want } else { have < want }
+                if self.op == LabelOp::GreaterThan {
+                    have > want
+                } else {
+                    have < want
+                }
             }
         }
     }
@@ -345,7 +351,10 @@ mod tests {
         assert_eq!(LabelSelector::parse("app=web,").unwrap_err(), "found '', expected: identifier after ','");
         assert_eq!(LabelSelector::parse("env in prod").unwrap_err(), "unable to parse requirement: found 'prod' expected: '('");
         assert_eq!(LabelSelector::parse("env in (a b)").unwrap_err(), "unable to parse requirement: found 'b', expected: ',' or ')'");
-        assert_eq!(LabelSelector::parse("a b").unwrap_err(), "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt");
+        assert_eq!(
+            LabelSelector::parse("a b").unwrap_err(),
+            "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"
+        );
         assert_eq!(LabelSelector::parse(")").unwrap_err(), "found ')', expected: !, identifier, or 'end of string'");
         assert!(LabelSelector::parse("env=has space").is_err());
         assert!(LabelSelector::parse("x>abc").unwrap_err().contains("must be an integer"));

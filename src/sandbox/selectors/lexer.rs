@@ -67,11 +67,7 @@ pub fn tokenize(input: &str) -> Vec<Token> {
         }
         if is_special(c) {
             let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
-            let (op, kind) = OPERATORS
-                .iter()
-                .find(|(op, _)| rest.starts_with(op))
-                .copied()
-                .unwrap_or(("!", TokenKind::Bang));
+            let (op, kind) = OPERATORS.iter().find(|(op, _)| rest.starts_with(op)).copied().unwrap_or(("!", TokenKind::Bang));
             out.push(Token { kind, literal: op.to_string() });
             i += op.chars().count();
             continue;

@@ -74,14 +74,29 @@ mod tests {
     use super::*;
 
     fn col(name: &str, type_: &str, path: &str) -> PrinterColumn {
-        PrinterColumn { name: name.into(), type_: type_.into(), format: String::new(), description: String::new(), priority: 0, json_path: path.into() }
+        PrinterColumn {
+            name: name.into(),
+            type_: type_.into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 0,
+            json_path: path.into(),
+        }
     }
 
     #[test]
     fn p19_table_books() {
-        let columns = vec![col("Author", "string", ".spec.author"), col("Title", "string", ".spec.title"), col("Copies", "integer", ".status.copies"), col("Age", "date", ".metadata.creationTimestamp")];
+        let columns = vec![
+            col("Author", "string", ".spec.author"),
+            col("Title", "string", ".spec.title"),
+            col("Copies", "integer", ".status.copies"),
+            col("Age", "date", ".metadata.creationTimestamp"),
+        ];
         let defs = column_definitions(&columns);
-        assert_eq!(defs[3], json!({"name": "Copies", "type": "integer", "format": "", "description": "Custom resource definition column (in JSONPath format): .status.copies", "priority": 0}));
+        assert_eq!(
+            defs[3],
+            json!({"name": "Copies", "type": "integer", "format": "", "description": "Custom resource definition column (in JSONPath format): .status.copies", "priority": 0})
+        );
         let now = DateTime::parse_from_rfc3339("2026-11-25T20:49:56Z").unwrap().with_timezone(&Utc);
         let dune = json!({"metadata": {"name": "dune", "creationTimestamp": "2026-11-25T20:49:56Z"}, "spec": {"author": "Frank Herbert", "title": "Dune"}, "status": {"copies": 3}});
         assert_eq!(cells(&columns, &dune, now), vec![json!("dune"), json!("Frank Herbert"), json!("Dune"), json!(3), json!("0s")]);

@@ -31,7 +31,9 @@ impl IncludeObject {
             None | Some("") | Some("Metadata") => Ok(Self::Metadata),
             Some("None") => Ok(Self::None),
             Some("Object") => Ok(Self::Object),
-            Some(other) => Err(format!("includeObject: Unsupported value: {other:?}: supported values: \"Metadata\", \"None\", \"Object\"")),
+            Some(other) => {
+                Err(format!("includeObject: Unsupported value: {other:?}: supported values: \"Metadata\", \"None\", \"Object\""))
+            }
         }
     }
 }
@@ -97,7 +99,12 @@ mod tests {
     }
 
     fn column_names(t: &Value) -> Vec<(String, i64)> {
-        t["columnDefinitions"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap().to_string(), c["priority"].as_i64().unwrap())).collect()
+        t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c["priority"].as_i64().unwrap()))
+            .collect()
     }
 
     #[test]
@@ -108,15 +115,31 @@ mod tests {
         assert_eq!(t["kind"], "Table");
         assert_eq!(t["apiVersion"], "meta.k8s.io/v1");
         assert_eq!(t["metadata"], json!({"resourceVersion": "359"}));
-        let expected: Vec<(String, i64)> = [("Name", 0), ("Ready", 0), ("Status", 0), ("Restarts", 0), ("Age", 0), ("IP", 1), ("Node", 1), ("Nominated Node", 1), ("Readiness Gates", 1)]
-            .iter()
-            .map(|(n, p)| (n.to_string(), *p))
-            .collect();
+        let expected: Vec<(String, i64)> = [
+            ("Name", 0),
+            ("Ready", 0),
+            ("Status", 0),
+            ("Restarts", 0),
+            ("Age", 0),
+            ("IP", 1),
+            ("Node", 1),
+            ("Nominated Node", 1),
+            ("Readiness Gates", 1),
+        ]
+        .iter()
+        .map(|(n, p)| (n.to_string(), *p))
+        .collect();
         assert_eq!(column_names(&t), expected);
         assert_eq!(t["columnDefinitions"][0]["format"], "name");
-        assert_eq!(t["columnDefinitions"][1], json!({"name": "Ready", "type": "string", "format": "", "description": "The aggregate readiness state of this pod for accepting traffic.", "priority": 0}));
+        assert_eq!(
+            t["columnDefinitions"][1],
+            json!({"name": "Ready", "type": "string", "format": "", "description": "The aggregate readiness state of this pod for accepting traffic.", "priority": 0})
+        );
         assert_eq!(t["rows"][0]["cells"], json!(["tp", "0/1", "Pending", "0", "0s", "<none>", "<none>", "<none>", "<none>"]));
-        assert_eq!(t["rows"][0]["object"], json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": pod["metadata"]}));
+        assert_eq!(
+            t["rows"][0]["object"],
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": pod["metadata"]})
+        );
 
         let t = to_table(&res("", "pods"), &[pod.clone()], json!({}), IncludeObject::Object, p15_now());
         assert_eq!(t["rows"][0]["object"], pod);
@@ -131,7 +154,10 @@ mod tests {
                 {"name": "a", "ready": true, "restartCount": 2, "state": {"running": {}}, "lastState": {"terminated": {"finishedAt": "2026-11-25T20:46:50Z"}}},
                 {"name": "b", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
         let t = to_table(&res("", "pods"), &[pod], json!({}), IncludeObject::None, p15_now());
-        assert_eq!(t["rows"][0]["cells"], json!(["r", "1/2", "CrashLoopBackOff", "2 (3m2s ago)", "10m", "10.0.0.5", "n1", "<none>", "<none>"]));
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!(["r", "1/2", "CrashLoopBackOff", "2 (3m2s ago)", "10m", "10.0.0.5", "n1", "<none>", "<none>"])
+        );
     }
 
     #[test]
@@ -140,7 +166,10 @@ mod tests {
             "template": {"spec": {"containers": [{"image": "nginx:1.27", "name": "c"}]}}}, "status": {}});
         let t = to_table(&res("apps", "deployments"), &[deploy], json!({}), IncludeObject::Metadata, p15_now());
         assert_eq!(t["rows"][0]["cells"], json!(["td", "0/2", 0, 0, "0s", "c", "nginx:1.27", "app=td"]));
-        assert_eq!(t["columnDefinitions"][2]["description"], "Total number of non-terminating pods targeted by this deployment that have the desired template spec.");
+        assert_eq!(
+            t["columnDefinitions"][2]["description"],
+            "Total number of non-terminating pods targeted by this deployment that have the desired template spec."
+        );
 
         let svc = json!({"metadata": {"name": "ts", "creationTimestamp": "2026-11-25T20:49:52Z"}, "spec": {"clusterIP": "10.109.83.26", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}], "selector": {"app": "t"}, "type": "ClusterIP"}});
         let t = to_table(&res("", "services"), &[svc], json!({}), IncludeObject::Metadata, p15_now());
@@ -160,7 +189,10 @@ mod tests {
         let node = json!({"metadata": {"creationTimestamp": "2026-11-25T20:49:52Z", "labels": {"kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux"}, "name": "n"},
             "status": {"nodeInfo": {"containerRuntimeVersion": "", "kernelVersion": "", "kubeletVersion": "", "osImage": ""}}});
         let t = to_table(&res("", "nodes"), &[node], json!({}), IncludeObject::Metadata, p15_now());
-        assert_eq!(t["rows"][0]["cells"], json!(["n", "Unknown", "<none>", "0s", "", "<none>", "<none>", "<unknown>", "<unknown>", "<unknown>"]));
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!(["n", "Unknown", "<none>", "0s", "", "<none>", "<none>", "<unknown>", "<unknown>", "<unknown>"])
+        );
     }
 
     #[test]
@@ -173,7 +205,10 @@ mod tests {
         let t = to_table(&res("", "secrets"), &[secret], json!({}), IncludeObject::None, p15_now());
         assert_eq!(t["rows"][0]["cells"], json!(["creds", "Opaque", 2, "0s"]));
         let ns = json!({"metadata": {"name": "x", "creationTimestamp": "2026-11-25T20:49:52Z"}, "status": {"phase": "Active"}});
-        assert_eq!(to_table(&res("", "namespaces"), &[ns], json!({}), IncludeObject::None, p15_now())["rows"][0]["cells"], json!(["x", "Active", "0s"]));
+        assert_eq!(
+            to_table(&res("", "namespaces"), &[ns], json!({}), IncludeObject::None, p15_now())["rows"][0]["cells"],
+            json!(["x", "Active", "0s"])
+        );
         let lease = json!({"metadata": {"name": "l", "creationTimestamp": "2026-11-25T20:49:42Z"}});
         let t = to_table(&res("coordination.k8s.io", "leases"), &[lease], json!({}), IncludeObject::None, p15_now());
         assert_eq!(t["rows"][0]["cells"], json!(["l", "10s"]));

@@ -190,7 +190,11 @@ fn len(obj: &Value, pointer: &str) -> usize {
 }
 
 fn or_none(v: String) -> String {
-    if v.is_empty() { "<none>".into() } else { v }
+    if v.is_empty() {
+        "<none>".into()
+    } else {
+        v
+    }
 }
 
 fn pod_cells(obj: &Value, name: Value, age: Value, now: DateTime<Utc>) -> Vec<Value> {
@@ -281,10 +285,8 @@ fn pod_cells(obj: &Value, name: Value, age: Value, now: DateTime<Utc>) -> Vec<Va
     let gates_cell = if gates.is_empty() {
         "<none>".to_string()
     } else {
-        let true_conditions = gates
-            .iter()
-            .filter(|g| conditions.iter().any(|c| c["type"] == g["conditionType"] && c["status"] == "True"))
-            .count();
+        let true_conditions =
+            gates.iter().filter(|g| conditions.iter().any(|c| c["type"] == g["conditionType"] && c["status"] == "True")).count();
         format!("{true_conditions}/{}", gates.len())
     };
     vec![
@@ -342,7 +344,11 @@ fn node_cells(obj: &Value, name: Value, age: Value) -> Vec<Value> {
     };
     let info = |field: &str| -> String {
         let v = s(obj, &format!("/status/nodeInfo/{field}"));
-        if v.is_empty() { "<unknown>".into() } else { v }
+        if v.is_empty() {
+            "<unknown>".into()
+        } else {
+            v
+        }
     };
     vec![
         name,
@@ -420,7 +426,11 @@ fn service_external_ip(obj: &Value) -> String {
         .unwrap_or_default();
     match s(obj, "/spec/type").as_str() {
         "ClusterIP" | "NodePort" | "" => {
-            if external.is_empty() { "<none>".into() } else { external.join(",") }
+            if external.is_empty() {
+                "<none>".into()
+            } else {
+                external.join(",")
+            }
         }
         "LoadBalancer" => {
             let mut all: Vec<String> = obj
@@ -434,7 +444,11 @@ fn service_external_ip(obj: &Value) -> String {
                 })
                 .unwrap_or_default();
             all.extend(external);
-            if all.is_empty() { "<pending>".into() } else { all.join(",") }
+            if all.is_empty() {
+                "<pending>".into()
+            } else {
+                all.join(",")
+            }
         }
         "ExternalName" => s(obj, "/spec/externalName"),
         _ => "<unknown>".into(),

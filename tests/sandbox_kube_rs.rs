@@ -143,3 +143,27 @@ async fn bad_requests_get_a_status() {
         }
     }
 }
+
+/// A node port asked for by an update that is never stored (a dry run) stays free.
+#[tokio::test]
+async fn dry_run_updates_do_not_keep_node_ports() {
+    use k8s_openapi::api::core::v1::Service;
+    let t = common::TestSandbox::start().await;
+    let client = t.sandbox.client().await.unwrap();
+    let svcs: Api<Service> = Api::namespaced(client, "default");
+    let svc = |name: &str, spec: serde_json::Value| -> Service {
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap()
+    };
+    svcs.create(&PostParams::default(), &svc("a", json!({"ports": [{"port": 80}]}))).await.unwrap();
+    let to_node_port = json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}});
+    let dry = PatchParams { dry_run: true, ..Default::default() };
+    let preview = svcs.patch("a", &dry, &Patch::Merge(&to_node_port)).await.unwrap();
+    assert_eq!(preview.spec.unwrap().type_.as_deref(), Some("NodePort"));
+    let b = svcs.create(&PostParams::default(), &svc("b", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}))).await;
+    assert!(b.is_ok(), "30080 must still be free: {b:?}");
+    let taken = svcs.patch("a", &PatchParams::default(), &Patch::Merge(&to_node_port)).await.unwrap_err();
+    match taken {
+        kube::Error::Api(s) => assert!(s.message.contains("provided port is already allocated"), "{}", s.message),
+        other => panic!("expected a 422, got {other:?}"),
+    }
+}

@@ -243,6 +243,15 @@ struct UpdateContext<'a> {
     manager: String,
     /// Server-side apply already recorded its own managedFields entry.
     applied: bool,
+    /// What this update's last attempt took from the allocators (old, new), until the write
+    /// lands: a retried, failed or dry-run attempt gives it back.
+    pending_allocation: Mutex<Option<(Value, Value)>>,
+}
+
+impl UpdateContext<'_> {
+    fn new<'a>(res: &'a ResourceInfo, subresource: Option<&'a str>, manager: String, applied: bool) -> UpdateContext<'a> {
+        UpdateContext { res, subresource, manager, applied, pending_allocation: Mutex::new(None) }
+    }
 }
 
 enum Computed {
@@ -645,11 +654,13 @@ impl Apiserver {
         }
         if strategy_sub.is_none() {
             // A type change (ClusterIP -> NodePort) allocates; what is no longer held is freed.
+            self.release_pending_allocation(ctx);
             self.allocators
                 .lock()
                 .unwrap()
                 .allocate_update(ctx.res, old, &mut new)
                 .map_err(|errs| ApiError::invalid(&ctx.res.qualified_kind(), &name, &errs))?;
+            *ctx.pending_allocation.lock().unwrap() = Some((old.clone(), new.clone()));
         }
         if !ctx.applied {
             managed_fields::track_update(ctx.res, Some(old), &mut new, &ctx.manager, ctx.subresource, &meta::now_rfc3339());
@@ -661,6 +672,27 @@ impl Apiserver {
             return Ok(Computed::Delete(new));
         }
         Ok(Computed::Put(new))
+    }
+
+    /// Gives back what an update attempt allocated that will not be stored: the object
+    /// keeps what it held before.
+    fn release_pending_allocation(&self, ctx: &UpdateContext) {
+        if let Some((old, new)) = ctx.pending_allocation.lock().unwrap().take() {
+            let mut allocators = self.allocators.lock().unwrap();
+            allocators.release(ctx.res, &new);
+            allocators.observe(ctx.res, &old);
+        }
+    }
+
+    /// After the last attempt: a stored update keeps its allocation, anything else gives
+    /// it back.
+    fn settle_allocation(&self, ctx: &UpdateContext, outcome: &Result<Outcome, ApiError>, dry: bool) {
+        match outcome {
+            Ok(Outcome::Updated(_) | Outcome::Deleted(_)) if !dry => {
+                ctx.pending_allocation.lock().unwrap().take();
+            }
+            _ => self.release_pending_allocation(ctx),
+        }
     }
 
     /// A terminating object goes once its finalizers are gone, except a pod on a node
@@ -689,7 +721,7 @@ impl Apiserver {
             }
         }
         let wanted_rv = meta::resource_version(&new).map(String::from);
-        let ctx = UpdateContext { res, subresource: sub, manager: field_manager(req), applied: false };
+        let ctx = UpdateContext::new(res, sub, field_manager(req), false);
         let key = object_key(res, req.path.namespace.as_deref(), name);
         let dry = dry_run(req);
         let mut dry_result = None;
@@ -703,7 +735,9 @@ impl Apiserver {
                 let computed = self.prepare_updated(&ctx, old, new.clone())?;
                 Ok(computed.unless_dry_run(dry, old, &mut dry_result))
             })
-            .await?;
+            .await;
+        self.settle_allocation(&ctx, &outcome, dry);
+        let outcome = outcome?;
         if let Some(v) = dry_result {
             return encode_value(res, req, 200, &v, warnings);
         }
@@ -751,7 +785,7 @@ impl Apiserver {
             return Err(e);
         }
         let force = req.query.flag("force");
-        let ctx = UpdateContext { res, subresource: sub, manager: manager.clone(), applied: kind == PatchKind::Apply };
+        let ctx = UpdateContext::new(res, sub, manager.clone(), kind == PatchKind::Apply);
         let key = object_key(res, req.path.namespace.as_deref(), name);
         let mut warnings = vec![];
         let dry = dry_run(req);
@@ -787,7 +821,9 @@ impl Apiserver {
                 let computed = self.prepare_updated(&ctx, old, decoded)?;
                 Ok(computed.unless_dry_run(dry, old, &mut dry_result))
             })
-            .await?;
+            .await;
+        self.settle_allocation(&ctx, &outcome, dry);
+        let outcome = outcome?;
         if let Some(v) = dry_result {
             return encode_value(res, req, 200, &v, warnings);
         }
@@ -1039,7 +1075,7 @@ impl Apiserver {
     async fn update_scale(&self, res: &ResourceInfo, req: &ApiRequest, name: &str) -> Result<Reply, ApiError> {
         let body: Value = serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding scale: {e}")))?;
         let key = object_key(res, req.path.namespace.as_deref(), name);
-        let ctx = UpdateContext { res, subresource: Some("scale"), manager: field_manager(req), applied: false };
+        let ctx = UpdateContext::new(res, Some("scale"), field_manager(req), false);
         let is_patch = req.method == hyper::Method::PATCH;
         let patch_kind = if is_patch { Some(PatchKind::from_content_type(&media_type(req.content_type.as_deref()), res)?) } else { None };
         let outcome = self
@@ -1065,7 +1101,9 @@ impl Apiserver {
                 }
                 self.prepare_updated(&ctx, old, new)
             })
-            .await?;
+            .await;
+        self.settle_allocation(&ctx, &outcome, false);
+        let outcome = outcome?;
         match outcome {
             Outcome::Updated(s) | Outcome::Unchanged(s) => {
                 let scale = Self::scale_of(res, &s.value());

@@ -31,7 +31,9 @@ fn spawn_server(home: &Path) -> Child {
         .expect("the sandbox starts")
 }
 
-/// Spawns the server and returns (process, client, time until /readyz answered).
+/// Spawns the server and returns (process, client, time until /readyz answered); the caller
+/// kills and waits for the process.
+#[allow(clippy::zombie_processes)]
 async fn start(home: &Path) -> (Child, kube::Client, Duration) {
     let t0 = Instant::now();
     let child = spawn_server(home);

@@ -437,16 +437,15 @@ impl Apiserver {
             return Err(ApiError::not_found("namespaces", ns));
         };
         if meta::deletion_timestamp(&nsobj.value()).is_some() {
-            let mut e = ApiError::forbidden(
+            let e = ApiError::forbidden(
                 &res.qualified_resource(),
                 name,
                 &format!("unable to create new content in namespace {ns} because it is being terminated"),
             );
-            e.details = Some(json!({
+            return Err(e.with_details(json!({
                 "name": name, "kind": res.plural,
                 "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]
-            }));
-            return Err(e);
+            })));
         }
         Ok(())
     }
@@ -774,15 +773,14 @@ impl Apiserver {
         };
         let manager = field_manager(req);
         if kind == PatchKind::Apply && req.query.get("fieldManager").is_none_or(|m| m.is_empty()) {
-            let mut e = ApiError::new(
+            let e = ApiError::new(
                 422,
                 "Invalid",
                 "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
             );
-            e.details = Some(
+            return Err(e.with_details(
                 json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]}),
-            );
-            return Err(e);
+            ));
         }
         let force = req.query.flag("force");
         let ctx = UpdateContext::new(res, sub, manager.clone(), kind == PatchKind::Apply);
@@ -896,12 +894,10 @@ impl Apiserver {
         match outcome {
             Outcome::NotFound => Err(ApiError::not_found(&res.qualified_resource(), name)),
             Outcome::Deleted(s) | Outcome::Updated(s) | Outcome::Unchanged(s) => {
-                if deleted_now || dry_run(req) {
-                    if dry_run(req) || returns_status_on_delete(res) {
-                        let v = s.value();
-                        let body = success_status(&res.qualified_resource(), name, meta::uid(&v).unwrap_or_default());
-                        return Ok(Reply::json(200, Bytes::from(serde_json::to_vec(&body).unwrap())));
-                    }
+                if dry_run(req) || (deleted_now && returns_status_on_delete(res)) {
+                    let v = s.value();
+                    let body = success_status(&res.qualified_resource(), name, meta::uid(&v).unwrap_or_default());
+                    return Ok(Reply::json(200, Bytes::from(serde_json::to_vec(&body).unwrap())));
                 }
                 self.encode_object(res, req, 200, &s, vec![])
             }
@@ -1230,11 +1226,10 @@ impl DeleteOptions {
 
 /// A 422 about `ListOptions`, as the apiserver phrases option errors.
 pub fn list_options_invalid(field: &str, detail: &str) -> ApiError {
-    let mut e = ApiError::new(422, "Invalid", format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {detail}"));
-    e.details = Some(
+    let e = ApiError::new(422, "Invalid", format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {detail}"));
+    e.with_details(
         json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": format!("Forbidden: {detail}"), "field": field}]}),
-    );
-    e
+    )
 }
 
 /// A continue token: the revision the first page was read at and the last key served.

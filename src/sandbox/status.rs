@@ -111,8 +111,9 @@ pub struct ApiError {
     pub code: u16,
     pub reason: String,
     pub message: String,
-    /// `details` as the apiserver fills it; `None` leaves the key out.
-    pub details: Option<Value>,
+    /// `details` as the apiserver fills it; `None` leaves the key out. Boxed: errors travel
+    /// in every `Result` of the request path and should stay small.
+    pub details: Option<Box<Value>>,
     /// Some errors (unknown group, `404 page not found`) are plain text, not a Status.
     pub plain_text: bool,
 }
@@ -122,7 +123,7 @@ impl ApiError {
         Self { code, reason: reason.into(), message: message.into(), details: None, plain_text: false }
     }
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -245,7 +246,7 @@ impl ApiError {
         m.insert("message".into(), json!(self.message));
         m.insert("reason".into(), json!(self.reason));
         if let Some(d) = &self.details {
-            m.insert("details".into(), d.clone());
+            m.insert("details".into(), (**d).clone());
         }
         m.insert("code".into(), json!(self.code));
         Value::Object(m)

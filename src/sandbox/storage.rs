@@ -130,12 +130,17 @@ pub struct Storage {
     committed: watch::Receiver<u64>,
 }
 
+/// Builds a new object once its revision is known.
+pub type MakeObject = Box<dyn FnOnce(u64) -> NewObject + Send>;
+/// Decides, under the store's lock, what becomes of the current object at the next revision.
+pub type UpdateObject = Box<dyn FnOnce(&Stored, u64) -> Result<Change, super::status::ApiError> + Send>;
+
 /// What a write wants done to one key.
 pub enum Write {
-    /// Create: fails with `Err(existing)` if the key exists.
-    Create(Box<dyn FnOnce(u64) -> NewObject + Send>),
+    /// Create: answers `AlreadyExists` if the key exists.
+    Create(MakeObject),
     /// Update or delete the current object; `Err` aborts with no write.
-    Update(Box<dyn FnOnce(&Stored, u64) -> Result<Change, super::status::ApiError> + Send>),
+    Update(UpdateObject),
 }
 
 /// A new state for a key, computed with its revision known.

@@ -27,7 +27,7 @@ impl Column {
     pub const fn typed(self, type_: &'static str) -> Self {
         Self { type_, ..self }
     }
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(self) -> Value {
         json!({"name": self.name, "type": self.type_, "format": self.format, "description": self.description, "priority": self.priority})
     }
 }

@@ -111,7 +111,8 @@ mod tests {
     fn p15_table_pods() {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"creationTimestamp": "2026-11-25T20:49:52Z", "labels": {"app": "t"}, "name": "tp", "namespace": "ns", "resourceVersion": "355"},
             "spec": {"containers": [{"image": "nginx:1.27", "name": "app"}], "nodeName": null}, "status": {"phase": "Pending", "qosClass": "BestEffort"}});
-        let t = to_table(&res("", "pods"), &[pod.clone()], json!({"resourceVersion": "359"}), IncludeObject::Metadata, p15_now());
+        let t =
+            to_table(&res("", "pods"), std::slice::from_ref(&pod), json!({"resourceVersion": "359"}), IncludeObject::Metadata, p15_now());
         assert_eq!(t["kind"], "Table");
         assert_eq!(t["apiVersion"], "meta.k8s.io/v1");
         assert_eq!(t["metadata"], json!({"resourceVersion": "359"}));
@@ -141,7 +142,7 @@ mod tests {
             json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": pod["metadata"]})
         );
 
-        let t = to_table(&res("", "pods"), &[pod.clone()], json!({}), IncludeObject::Object, p15_now());
+        let t = to_table(&res("", "pods"), std::slice::from_ref(&pod), json!({}), IncludeObject::Object, p15_now());
         assert_eq!(t["rows"][0]["object"], pod);
         let t = to_table(&res("", "pods"), &[pod], json!({}), IncludeObject::None, p15_now());
         assert!(t["rows"][0].get("object").is_none());

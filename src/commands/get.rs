@@ -7,7 +7,7 @@
 //! into the k8s-openapi type when one is compiled in, else into `DynamicObject`.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{ApiResource, DynamicObject, GetParams, ListParams};
+use kube::api::{DynamicObject, GetParams, ListParams};
 use kube::core::ObjectList;
 use kube::Resource;
 
@@ -42,13 +42,7 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
     s.n.detail("scope", if r.namespaced { "namespaced" } else { "cluster-wide" });
 
     let namespace = if r.namespaced && !args.all_namespaces { Some(s.client.default_namespace().to_string()) } else { None };
-    let ar = ApiResource {
-        group: r.group.clone(),
-        version: r.version.clone(),
-        api_version: r.api_version(),
-        kind: r.kind.clone(),
-        plural: r.plural.clone(),
-    };
+    let ar = r.api_resource();
     let url = DynamicObject::url_path(&ar, namespace.as_deref());
     let request = kube::core::Request::new(&url);
 

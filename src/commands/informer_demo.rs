@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
-use kube::discovery::ApiResource;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -215,13 +214,7 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
         CommandError::new(format!("the server doesn't have a resource type {:?}", args.resource))
             .hint("`kubelab kinds` lists what it serves")
     })?;
-    let ar = ApiResource {
-        group: r.group.clone(),
-        version: r.version.clone(),
-        api_version: r.api_version(),
-        kind: r.kind.clone(),
-        plural: r.plural.clone(),
-    };
+    let ar = r.api_resource();
     let scope = match (&global.namespace, r.namespaced) {
         (Some(ns), true) => format!("namespace {ns}"),
         (_, true) => "all namespaces".to_string(),

@@ -147,6 +147,17 @@ pub struct Served {
 }
 
 impl Served {
+    /// kube's `ApiResource`: what `Api<DynamicObject>` needs to build its URLs.
+    pub fn api_resource(&self) -> kube::api::ApiResource {
+        kube::api::ApiResource {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            api_version: self.api_version(),
+            kind: self.kind.clone(),
+            plural: self.plural.clone(),
+        }
+    }
+
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.clone()

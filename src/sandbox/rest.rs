@@ -205,8 +205,10 @@ fn new_object(res: &ResourceInfo, obj: &mut Value, rev: u64) -> NewObject {
 pub fn stored_form(res: &ResourceInfo, obj: &Value) -> NewObject {
     let (labels, fields) = index_of(res, obj);
     let mut body = obj.as_object().cloned().unwrap_or_default();
-    let api_version = body.remove("apiVersion").unwrap_or_else(|| json!(res.api_version()));
-    let kind = body.remove("kind").unwrap_or_else(|| json!(res.kind));
+    // `shift_remove` keeps the other keys in the order they were written (`remove` would
+    // swap the last key into the freed slot, moving it to the front).
+    let api_version = body.shift_remove("apiVersion").unwrap_or_else(|| json!(res.api_version()));
+    let kind = body.shift_remove("kind").unwrap_or_else(|| json!(res.kind));
     let rest = serde_json::to_vec(&body).expect("JSON values serialize");
     let mut raw = format!("{{\"apiVersion\":{api_version},\"kind\":{kind}").into_bytes();
     let item_start = raw.len() + 1;

@@ -248,6 +248,8 @@ mod tests {
                 "reportingComponent": "kubelab.dev/demo", "reportingInstance": "demo-1"
             })
         );
+        let keys: Vec<&String> = stored.as_object().unwrap().keys().collect();
+        assert_eq!(keys[keys.len() - 2..], ["reportingComponent", "reportingInstance"], "Go's field order");
         // and back: what the client sent, plus the structs Go always writes
         let mut expected = published;
         expected["deprecatedSource"] = json!({});

@@ -6,6 +6,7 @@
 //! background process ([`daemon`]).
 
 pub mod controllers;
+pub mod conversion;
 pub mod daemon;
 pub mod discovery;
 pub mod managed_fields;

@@ -62,9 +62,11 @@ impl ResourceInfo {
             format!("{}.{}", self.plural, self.group)
         }
     }
-    /// `Pod` or `Deployment.apps`: how `Invalid` messages name the kind.
+    /// `Pod` or `Deployment.apps`: how `Invalid` messages name the kind. That is the kind
+    /// validated, so the stored one: an events.k8s.io Event is validated as the core Event
+    /// it is stored as, and called `Event`.
     pub fn qualified_kind(&self) -> String {
-        if self.group.is_empty() {
+        if self.group.is_empty() || super::conversion::is_converted(self) {
             self.kind.clone()
         } else {
             format!("{}.{}", self.kind, self.group)
@@ -74,9 +76,12 @@ impl ResourceInfo {
         format!("{}List", self.kind)
     }
     /// The prefix under which objects are stored: the group and plural, not the version,
-    /// so every served version of a resource shares one set of objects.
+    /// so every served version of a resource shares one set of objects. A resource served
+    /// in another group's representation (events.k8s.io Events) shares that group's
+    /// storage, as in kube-apiserver: see [`super::conversion`].
     pub fn storage_prefix(&self) -> String {
-        format!("{}/{}", self.group, self.plural)
+        let (group, plural) = super::conversion::stored_as(self);
+        format!("{group}/{plural}")
     }
     pub fn has_subresource(&self, sub: &str) -> bool {
         self.subresources.iter().any(|s| s == sub)

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use super::conversion;
 use super::managed_fields;
 use super::meta;
 use super::patch;
@@ -204,8 +205,10 @@ fn new_object(res: &ResourceInfo, obj: &mut Value, rev: u64) -> NewObject {
 pub fn stored_form(res: &ResourceInfo, obj: &Value) -> NewObject {
     let (labels, fields) = index_of(res, obj);
     let mut body = obj.as_object().cloned().unwrap_or_default();
-    let api_version = body.remove("apiVersion").unwrap_or_else(|| json!(res.api_version()));
-    let kind = body.remove("kind").unwrap_or_else(|| json!(res.kind));
+    // `shift_remove` keeps the other keys in the order they were written (`remove` would
+    // swap the last key into the freed slot, moving it to the front).
+    let api_version = body.shift_remove("apiVersion").unwrap_or_else(|| json!(res.api_version()));
+    let kind = body.shift_remove("kind").unwrap_or_else(|| json!(res.kind));
     let rest = serde_json::to_vec(&body).expect("JSON values serialize");
     let mut raw = format!("{{\"apiVersion\":{api_version},\"kind\":{kind}").into_bytes();
     let item_start = raw.len() + 1;
@@ -473,6 +476,8 @@ impl Apiserver {
             map.insert("apiVersion".into(), json!(res.api_version()));
             map.insert("kind".into(), json!(res.kind));
         }
+        // From here on the object is in the form it is stored in (core, for events.k8s.io).
+        let mut obj = conversion::to_stored(res, obj);
         if res.namespaced {
             if let Some(url_ns) = req.path.namespace.as_deref() {
                 match meta::namespace(&obj) {
@@ -537,7 +542,7 @@ impl Apiserver {
         // The field manager sees the object as decoded with defaults, before the strategy
         // and admission add what the client did not send (status, finalizers, volumes...).
         registry::apply_defaults(res, obj);
-        managed_fields::track_update(res, None, obj, manager, None, &now);
+        track_update(res, None, obj, manager, None, &now);
         registry::prepare_create(res, obj);
         if name.is_empty() {
             let errs = vec![FieldError::required("metadata.name", "name or generateName is required")];
@@ -662,7 +667,7 @@ impl Apiserver {
             *ctx.pending_allocation.lock().unwrap() = Some((old.clone(), new.clone()));
         }
         if !ctx.applied {
-            managed_fields::track_update(ctx.res, Some(old), &mut new, &ctx.manager, ctx.subresource, &meta::now_rfc3339());
+            track_update(ctx.res, Some(old), &mut new, &ctx.manager, ctx.subresource, &meta::now_rfc3339());
         }
         if comparable(&new) == comparable(old) {
             return Ok(Computed::Unchanged);
@@ -790,23 +795,25 @@ impl Apiserver {
         let mut dry_result = None;
         let outcome = self
             .guaranteed_update(res, &key, name, |old| {
+                // A patch is written against the representation the client reads.
+                let seen = conversion::from_stored(res, old.clone());
                 let patched = match kind {
                     PatchKind::Merge => {
-                        let mut t = old.clone();
+                        let mut t = seen;
                         patch::merge_patch(&mut t, &patch_body);
                         t
                     }
                     PatchKind::Json => {
-                        let mut t = old.clone();
+                        let mut t = seen;
                         patch::json_patch(&mut t, &patch_body)?;
                         t
                     }
                     PatchKind::Strategic => {
-                        let mut t = old.clone();
+                        let mut t = seen;
                         patch::strategic_merge_patch(res, &mut t, &patch_body)?;
                         t
                     }
-                    PatchKind::Apply => managed_fields::apply(res, Some(old), &patch_body, &manager, force, sub, &meta::now_rfc3339())?,
+                    PatchKind::Apply => managed_fields::apply(res, Some(&seen), &patch_body, &manager, force, sub, &meta::now_rfc3339())?,
                 };
                 if let Some(rv) = meta::resource_version(&patched) {
                     if Some(rv) != meta::resource_version(old) {
@@ -1362,8 +1369,35 @@ fn encode_value(res: &ResourceInfo, req: &ApiRequest, status: u16, v: &Value, wa
     encode_raw(res, req, status, &Bytes::from(serde_json::to_vec(v).expect("JSON values serialize")), warnings)
 }
 
-/// Encodes one object (raw JSON) in the negotiated format.
+/// Records an Update in `metadata.managedFields` of `new` (stored form). The field manager
+/// works on the object as the client sent it, so a write through events.k8s.io owns
+/// `f:note` under `apiVersion: events.k8s.io/v1`, not the core `f:message`.
+fn track_update(res: &ResourceInfo, old: Option<&Value>, new: &mut Value, manager: &str, sub: Option<&str>, now: &str) {
+    if !conversion::is_converted(res) {
+        return managed_fields::track_update(res, old, new, manager, sub, now);
+    }
+    let old = old.map(|o| conversion::from_stored(res, o.clone()));
+    let mut seen = conversion::from_stored(res, new.clone());
+    managed_fields::track_update(res, old.as_ref(), &mut seen, manager, sub, now);
+    match seen.pointer("/metadata/managedFields") {
+        Some(mf) => meta::set(new, "managedFields", mf.clone()),
+        None => meta::remove(new, "managedFields"),
+    }
+}
+
+/// A stored object's bytes in the representation `res` is served in.
+pub fn served_bytes(res: &ResourceInfo, raw: &Bytes) -> Bytes {
+    if !conversion::is_converted(res) {
+        return raw.clone();
+    }
+    let v: Value = serde_json::from_slice(raw).expect("stored objects are valid JSON");
+    Bytes::from(serde_json::to_vec(&conversion::from_stored(res, v)).expect("JSON values serialize"))
+}
+
+/// Encodes one object (raw JSON, stored form) in the negotiated format and the
+/// representation `res` is served in.
 pub fn encode_raw(res: &ResourceInfo, req: &ApiRequest, status: u16, raw: &Bytes, warnings: Vec<String>) -> Result<Reply, ApiError> {
+    let raw = &served_bytes(res, raw);
     let (content_type, body) = match req.format {
         super::request::Format::Json => ("application/json".to_string(), raw.clone()),
         super::request::Format::Yaml => {
@@ -1394,8 +1428,30 @@ pub fn include_object(q: &Query) -> IncludeObject {
 }
 
 /// Encodes a list. JSON is assembled from the stored bytes without re-parsing them, which
-/// is what keeps a LIST of 10,000 pods fast.
+/// is what keeps a LIST of 10,000 pods fast; a resource served in another representation
+/// than its stored one has its items converted first.
 pub fn encode_list(res: &ResourceInfo, req: &ApiRequest, list_meta: Value, items: &[Arc<Stored>]) -> Result<Reply, ApiError> {
+    if conversion::is_converted(res) {
+        let served: Vec<Arc<Stored>> = items.iter().map(|s| Arc::new(served_item(res, s))).collect();
+        return encode_list_as_stored(res, req, list_meta, &served);
+    }
+    encode_list_as_stored(res, req, list_meta, items)
+}
+
+/// A stored item converted to `res`'s representation, laid out as the store lays out items.
+fn served_item(res: &ResourceInfo, s: &Stored) -> Stored {
+    let served = stored_form(res, &conversion::from_stored(res, s.value()));
+    Stored {
+        key: s.key.clone(),
+        rv: s.rv,
+        raw: served.raw,
+        item_start: served.item_start,
+        labels: s.labels.clone(),
+        fields: s.fields.clone(),
+    }
+}
+
+fn encode_list_as_stored(res: &ResourceInfo, req: &ApiRequest, list_meta: Value, items: &[Arc<Stored>]) -> Result<Reply, ApiError> {
     match req.format {
         super::request::Format::Json => {
             let total: usize = items.iter().map(|s| s.raw.len() + 1).sum();

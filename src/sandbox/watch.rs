@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::request::Format;
 use super::resources::ResourceInfo;
-use super::rest::{include_object, list_options_invalid, list_prefix, too_large_resource_version, ApiRequest, ListOptions};
+use super::rest::{include_object, list_options_invalid, list_prefix, served_bytes, too_large_resource_version, ApiRequest, ListOptions};
 use super::status::ApiError;
 use super::storage::{EventType, Snapshot, Storage, Stored};
 use super::table;
@@ -110,8 +110,9 @@ impl Watch {
         rx
     }
 
-    /// Encodes one event line.
+    /// Encodes one event line, the object in the representation the watch is served in.
     fn line(&self, type_: &str, raw: &Bytes) -> Bytes {
+        let raw = &served_bytes(&self.res, raw);
         let object: Bytes = match self.format {
             Format::Table => {
                 let v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);

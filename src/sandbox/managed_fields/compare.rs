@@ -13,6 +13,8 @@ use crate::sandbox::patch::list_semantics::{is_atomic_map, list_type, ListType};
 /// What the comparison needs to know about the object's schema.
 #[derive(Debug, Clone, Copy)]
 pub struct Schema<'a> {
+    /// The API group: one kind name can have a shape per group (core and events.k8s.io Events).
+    pub group: &'a str,
     pub kind: &'a str,
     /// Custom resources have no struct markers: maps are granular and lists atomic.
     pub custom: bool,
@@ -28,7 +30,15 @@ impl Schema<'_> {
 }
 
 /// Fields that exist in the kind's zero value (non-pointer structs, `null` non-omitempty lists).
-fn skeleton(kind: &str) -> Value {
+fn skeleton(schema: Schema) -> Value {
+    if schema.custom {
+        // Custom resources are unstructured: only `metadata` always exists.
+        return json!({"metadata": {}});
+    }
+    let kind = schema.kind;
+    if (schema.group, kind) == ("events.k8s.io", "Event") {
+        return json!({"metadata": {}, "regarding": {}, "deprecatedSource": {}, "eventTime": null, "deprecatedFirstTimestamp": null, "deprecatedLastTimestamp": null});
+    }
     let pod_spec = json!({"containers": null});
     let template = json!({"metadata": {}, "spec": pod_spec});
     match kind {
@@ -81,8 +91,7 @@ pub fn normalise(schema: Schema, obj: &Value, reset: &[&str], with_skeleton: boo
         }
     }
     if with_skeleton {
-        // Custom resources are unstructured: only `metadata` always exists.
-        if let Value::Object(s) = skeleton(if schema.custom { "" } else { schema.kind }) {
+        if let Value::Object(s) = skeleton(schema) {
             overlay_missing(&mut m, &s);
         }
     }

@@ -24,7 +24,7 @@ use super::resources::ResourceInfo;
 use super::status::ApiError;
 
 fn schema(res: &ResourceInfo) -> Schema<'_> {
-    Schema { kind: &res.kind, custom: res.schema.is_some() }
+    Schema { group: &res.group, kind: &res.kind, custom: res.schema.is_some() }
 }
 
 /// Top-level fields another endpoint owns: `status` when writing the main resource of a kind

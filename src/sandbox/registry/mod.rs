@@ -169,7 +169,9 @@ fn validate_kind(res: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
         ("", "Secret") => secrets::validate_secret(obj),
         ("", "Namespace") => namespaces::validate_namespace(obj),
         ("", "Node") => nodes::validate_node(obj),
-        ("", "Event") => events::validate_event(obj),
+        ("", "Event") => events::validate_event(obj, events::EventApi::CoreV1),
+        // stored, and so validated, as the core Event it converts to
+        ("events.k8s.io", "Event") => events::validate_event(obj, events::EventApi::EventsV1),
         _ => Vec::new(),
     }
 }
@@ -293,6 +295,8 @@ pub fn validate_update(res: &ResourceInfo, old: &Value, new: &Value, subresource
         ("", "Service") => services::validate_service_update(old, new),
         ("", "ConfigMap") => configmaps::validate_config_map_update(old, new),
         ("", "Secret") => secrets::validate_secret_update(old, new),
+        ("", "Event") => events::validate_event_update(old, new, events::EventApi::CoreV1),
+        ("events.k8s.io", "Event") => events::validate_event_update(old, new, events::EventApi::EventsV1),
         _ => validate_kind(res, new),
     });
     errs

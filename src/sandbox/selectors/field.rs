@@ -47,7 +47,7 @@ impl FieldSelector {
             if !supported.contains(&field) {
                 return Err(format!("field label not supported: {field}"));
             }
-            requirements.push(FieldRequirement { field: field.to_string(), op, value });
+            requirements.push(FieldRequirement { field: stored_field_label(res, field).to_string(), op, value });
         }
         Ok(Self { requirements })
     }
@@ -153,8 +153,43 @@ const EVENT_FIELDS: &[&str] = &[
     "type",
 ];
 
+/// events.k8s.io/v1 Events select by that API's field names, paired with the core names of
+/// the same data: the objects are stored as core events (see [`crate::sandbox::conversion`]),
+/// so a label is converted before matching, as the apiserver's field label conversion does.
+/// The core spellings (`involvedObject.name`) are not accepted through events.k8s.io.
+const EVENTS_V1_FIELDS: &[(&str, &str)] = &[
+    ("regarding.kind", "involvedObject.kind"),
+    ("regarding.namespace", "involvedObject.namespace"),
+    ("regarding.name", "involvedObject.name"),
+    ("regarding.uid", "involvedObject.uid"),
+    ("regarding.apiVersion", "involvedObject.apiVersion"),
+    ("regarding.resourceVersion", "involvedObject.resourceVersion"),
+    ("regarding.fieldPath", "involvedObject.fieldPath"),
+    ("reason", "reason"),
+    ("reportingController", "reportingComponent"),
+    ("source", "source"),
+    ("type", "type"),
+];
+
+fn is_events_v1(res: &ResourceInfo) -> bool {
+    res.group == "events.k8s.io" && res.plural == "events"
+}
+
+/// The name a selectable field has in the stored object's field set.
+fn stored_field_label<'a>(res: &ResourceInfo, field: &'a str) -> &'a str {
+    if !is_events_v1(res) {
+        return field;
+    }
+    EVENTS_V1_FIELDS.iter().find(|(served, _)| *served == field).map(|(_, stored)| *stored).unwrap_or(field)
+}
+
 /// The fields `res` can be selected by: `metadata.name`, `metadata.namespace` and the kind's own.
 pub fn supported_fields(res: &ResourceInfo) -> Vec<&'static str> {
+    if is_events_v1(res) {
+        let mut out = vec!["metadata.name", "metadata.namespace"];
+        out.extend(EVENTS_V1_FIELDS.iter().map(|(served, _)| *served));
+        return out;
+    }
     let mut out = vec!["metadata.name", "metadata.namespace"];
     let own: &[&str] = match (res.group.as_str(), res.plural.as_str()) {
         ("", "pods") => &[
@@ -168,7 +203,7 @@ pub fn supported_fields(res: &ResourceInfo) -> Vec<&'static str> {
             "status.podIPs",
             "status.nominatedNodeName",
         ],
-        ("" | "events.k8s.io", "events") => EVENT_FIELDS,
+        ("", "events") => EVENT_FIELDS,
         ("", "namespaces") => &["status.phase"],
         ("", "nodes") => &["spec.unschedulable"],
         ("", "secrets") => &["type"],
@@ -232,23 +267,14 @@ pub fn field_set(res: &ResourceInfo, obj: &Value) -> Vec<(String, String)> {
             add("status.podIPs", ips.join(","));
             add("status.nominatedNodeName", text(obj, &["status", "nominatedNodeName"]));
         }
-        ("", "events") => {
+        // Both groups' events are stored as core events.
+        ("" | "events.k8s.io", "events") => {
             for f in ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"] {
                 add(&format!("involvedObject.{f}"), text(obj, &["involvedObject", f]));
             }
             add("reason", text(obj, &["reason"]));
             add("reportingComponent", text(obj, &["reportingComponent"]));
             add("source", text(obj, &["source", "component"]));
-            add("type", text(obj, &["type"]));
-        }
-        ("events.k8s.io", "events") => {
-            // events.k8s.io/v1 names the same data differently; selectors use the core names.
-            for f in ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"] {
-                add(&format!("involvedObject.{f}"), text(obj, &["regarding", f]));
-            }
-            add("reason", text(obj, &["reason"]));
-            add("reportingComponent", text(obj, &["reportingController"]));
-            add("source", text(obj, &["deprecatedSource", "component"]));
             add("type", text(obj, &["type"]));
         }
         ("", "namespaces") => add("status.phase", text(obj, &["status", "phase"])),
@@ -313,6 +339,21 @@ mod tests {
         let e = json!({"involvedObject": {"kind": "Pod", "name": "p", "namespace": "ns"}, "metadata": {"name": "e1"}, "reason": "Tested", "source": {"component": "kubelab"}, "type": "Normal"});
         assert!(s.matches(&field_set(&events, &e)));
         assert!(FieldSelector::parse("source=kubelab", &events).unwrap().matches(&field_set(&events, &e)));
+    }
+
+    /// events.k8s.io selects by its own names, matched against the stored core fields.
+    #[test]
+    fn events_v1_selectors_use_that_api_names() {
+        let events = res("events.k8s.io", "events");
+        let stored = json!({"involvedObject": {"kind": "Pod", "name": "web", "namespace": "ns"}, "metadata": {"name": "e1", "namespace": "ns"},
+            "reason": "Synced", "reportingComponent": "kubelab.dev/demo", "source": {}, "type": "Normal"});
+        let fields = field_set(&events, &stored);
+        let s = FieldSelector::parse("regarding.name=web,reportingController=kubelab.dev/demo,type=Normal", &events).unwrap();
+        assert_eq!(s.requirements[0].field, "involvedObject.name");
+        assert!(s.matches(&fields));
+        assert!(!FieldSelector::parse("regarding.kind=Node", &events).unwrap().matches(&fields));
+        assert_eq!(FieldSelector::parse("involvedObject.name=web", &events).unwrap_err(), "field label not supported: involvedObject.name");
+        assert!(FieldSelector::parse("regarding.name=web", &res("", "events")).is_err());
     }
 
     #[test]

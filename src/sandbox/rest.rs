@@ -649,8 +649,10 @@ impl Apiserver {
                 );
                 // kube-apiserver checks this twice (object-meta update validation and the
                 // generic update path) and reports both causes; so does the sandbox.
-                errs.push(e.clone());
-                errs.push(e);
+                let already = errs.iter().filter(|x| **x == e).count();
+                for _ in already..2 {
+                    errs.push(e.clone());
+                }
             }
         }
         if !errs.is_empty() {

@@ -120,6 +120,8 @@ struct Tally {
     pops: usize,
     resyncs: usize,
     last_rv: String,
+    /// The reflector has started its watch: only then is the cache "synced and waiting".
+    watching: bool,
 }
 
 impl Tally {
@@ -130,6 +132,7 @@ impl Tally {
                 self.last_rv = resource_version.clone();
             }
             Trace::ListGone { .. } | Trace::WatchGone { .. } => self.gone += 1,
+            Trace::WatchStarted { .. } => self.watching = true,
             Trace::WatchEvent { event, resource_version, .. } => {
                 *self.watch_events.entry(event).or_default() += 1;
                 self.last_rv = resource_version.clone();
@@ -313,7 +316,9 @@ pub async fn run(global: &Global, args: Args) -> Result<(), CommandError> {
             _ = tick.tick() => {}
             _ = stopper.signal.stopped() => break,
         }
-        if !synced_said && informer.has_synced() {
+        // Traces arrive from other tasks: say "synced" only after the list and the start of
+        // the watch have been told, so the story reads in the order it happened.
+        if !synced_said && informer.has_synced() && tally.watching {
             synced_said = true;
             let text = format!(
                 "cache synced: {} objects; now waiting for changes (kubectl or `kubelab create-pod` in another terminal)",

@@ -85,6 +85,19 @@ pub struct PathItem {
     pub operations: Vec<Operation>,
 }
 
+impl PathItem {
+    /// The path item object, the same in Swagger 2 and OpenAPI 3; only how an operation
+    /// and a parameter are written differs, so those are passed in.
+    pub fn render(&self, operation: impl Fn(&Operation) -> Value, param: impl Fn(&Param) -> Value) -> Value {
+        let mut m = serde_json::Map::new();
+        for op in &self.operations {
+            m.insert(op.method.into(), operation(op));
+        }
+        m.insert("parameters".into(), Value::Array(self.path_params.iter().map(param).collect()));
+        Value::Object(m)
+    }
+}
+
 /// Where a resource's schemas live in the document.
 pub struct Names {
     pub kind: String,

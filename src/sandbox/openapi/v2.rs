@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::custom::to_swagger2;
-use super::operations::{patch_types, Body, Operation, Param, PathItem};
+use super::operations::{patch_types, Body, Operation, Param};
 use super::schemas::DEFINITIONS_PREFIX;
 use super::{Model, KUBERNETES_VERSION};
 
@@ -20,7 +20,7 @@ pub fn document(model: &Model) -> Value {
     }
     let mut paths = Map::new();
     for item in &model.paths {
-        paths.insert(item.path.clone(), path_item(item));
+        paths.insert(item.path.clone(), item.render(operation, param));
     }
     json!({
         "swagger": "2.0",
@@ -30,15 +30,6 @@ pub fn document(model: &Model) -> Value {
         "securityDefinitions": {"BearerToken": {"description": "Bearer Token authentication", "type": "apiKey", "name": "authorization", "in": "header"}},
         "security": [{"BearerToken": []}]
     })
-}
-
-fn path_item(item: &PathItem) -> Value {
-    let mut m = Map::new();
-    for op in &item.operations {
-        m.insert(op.method.into(), operation(op));
-    }
-    m.insert("parameters".into(), Value::Array(item.path_params.iter().map(param).collect()));
-    Value::Object(m)
 }
 
 fn reference(name: &str) -> Value {

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::operations::{patch_types, Body, Operation, Param, PathItem};
+use super::operations::{patch_types, Body, Operation, Param};
 use super::schemas::DEFINITIONS_PREFIX;
 use super::{group_version_hash, group_version_path, Model, KUBERNETES_VERSION};
 use crate::sandbox::resources::Catalogue;
@@ -41,7 +41,7 @@ pub fn document(model: &Model) -> Value {
     }
     let mut paths = Map::new();
     for item in &model.paths {
-        paths.insert(item.path.clone(), path_item(item));
+        paths.insert(item.path.clone(), item.render(operation, param));
     }
     json!({
         "openapi": "3.0.0",
@@ -79,15 +79,6 @@ fn to_v3(value: &mut Value) {
 
 fn reference(name: &str) -> Value {
     json!({"$ref": format!("{SCHEMAS_PREFIX}{name}")})
-}
-
-fn path_item(item: &PathItem) -> Value {
-    let mut m = Map::new();
-    for op in &item.operations {
-        m.insert(op.method.into(), operation(op));
-    }
-    m.insert("parameters".into(), Value::Array(item.path_params.iter().map(param).collect()));
-    Value::Object(m)
 }
 
 fn operation(op: &Operation) -> Value {

@@ -360,19 +360,7 @@ impl Apiserver {
     fn get(&self, res: &ResourceInfo, req: &ApiRequest, name: &str) -> Result<Reply, ApiError> {
         let key = object_key(res, req.path.namespace.as_deref(), name);
         let stored = self.storage.get(&key).ok_or_else(|| ApiError::not_found(&res.qualified_resource(), name))?;
-        self.encode_object(res, req, 200, &stored, vec![])
-    }
-
-    /// Encodes one stored object in the negotiated format.
-    fn encode_object(
-        &self,
-        res: &ResourceInfo,
-        req: &ApiRequest,
-        status: u16,
-        stored: &Stored,
-        warnings: Vec<String>,
-    ) -> Result<Reply, ApiError> {
-        encode_raw(res, req, status, &stored.raw, warnings)
+        encode_raw(res, req, 200, &stored.raw, vec![])
     }
 
     fn list(&self, res: &ResourceInfo, req: &ApiRequest) -> Result<Reply, ApiError> {
@@ -506,7 +494,7 @@ impl Apiserver {
         let mut obj = self.decode_body(res, req, &mut warnings)?;
         let (stored, status) = self.create_object(res, req, &mut obj, &field_manager(req)).await?;
         match stored {
-            Some(s) => self.encode_object(res, req, status, &s, warnings),
+            Some(s) => encode_raw(res, req, status, &s.raw, warnings),
             None => encode_value(res, req, status, &obj, warnings),
         }
     }
@@ -759,8 +747,8 @@ impl Apiserver {
         warnings: Vec<String>,
     ) -> Result<Reply, ApiError> {
         match outcome {
-            Outcome::Updated(s) | Outcome::Unchanged(s) | Outcome::Deleted(s) => self.encode_object(res, req, 200, &s, warnings),
-            Outcome::Created(s) => self.encode_object(res, req, 201, &s, warnings),
+            Outcome::Updated(s) | Outcome::Unchanged(s) | Outcome::Deleted(s) => encode_raw(res, req, 200, &s.raw, warnings),
+            Outcome::Created(s) => encode_raw(res, req, 201, &s.raw, warnings),
             Outcome::NotFound => Err(ApiError::not_found(&res.qualified_resource(), name)),
             _ => Err(ApiError::internal("unexpected storage outcome on update")),
         }
@@ -843,11 +831,10 @@ impl Apiserver {
                 meta::set(&mut obj, "name", json!(name));
             }
             let mf = meta::metadata(&obj).and_then(|m| m.get("managedFields")).cloned();
-            let mut create_req_name = obj.clone();
-            let (stored, status) = self.create_applied(res, req, &mut create_req_name, mf).await?;
+            let (stored, status) = self.create_applied(res, req, &mut obj, mf).await?;
             return match stored {
-                Some(s) => self.encode_object(res, req, status, &s, w),
-                None => encode_value(res, req, status, &create_req_name, w),
+                Some(s) => encode_raw(res, req, status, &s.raw, w),
+                None => encode_value(res, req, status, &obj, w),
             };
         }
         self.finish_update(res, req, name, outcome, warnings)
@@ -908,7 +895,7 @@ impl Apiserver {
                     let body = success_status(&res.qualified_resource(), name, meta::uid(&v).unwrap_or_default());
                     return Ok(Reply::json(200, Bytes::from(serde_json::to_vec(&body).unwrap())));
                 }
-                self.encode_object(res, req, 200, &s, vec![])
+                encode_raw(res, req, 200, &s.raw, vec![])
             }
             _ => Err(ApiError::internal("unexpected storage outcome on delete")),
         }
@@ -1047,7 +1034,7 @@ impl Apiserver {
 
     // ---- the scale subresource ----
 
-    fn scale_of(res: &ResourceInfo, obj: &Value) -> Value {
+    fn scale_of(obj: &Value) -> Value {
         let m = meta::metadata(obj).cloned().unwrap_or_default();
         let mut sm = Map::new();
         for k in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
@@ -1060,7 +1047,6 @@ impl Apiserver {
             .and_then(|l| l.as_object())
             .map(|l| l.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
             .unwrap_or_default();
-        let _ = res;
         json!({
             "kind": "Scale",
             "apiVersion": "autoscaling/v1",
@@ -1073,7 +1059,7 @@ impl Apiserver {
     fn get_scale(&self, res: &ResourceInfo, req: &ApiRequest, name: &str) -> Result<Reply, ApiError> {
         let key = object_key(res, req.path.namespace.as_deref(), name);
         let stored = self.storage.get(&key).ok_or_else(|| ApiError::not_found(&res.qualified_resource(), name))?;
-        let scale = Self::scale_of(res, &stored.value());
+        let scale = Self::scale_of(&stored.value());
         Ok(Reply::json(200, Bytes::from(serde_json::to_vec(&scale).unwrap())))
     }
 
@@ -1085,7 +1071,7 @@ impl Apiserver {
         let patch_kind = if is_patch { Some(PatchKind::from_content_type(&media_type(req.content_type.as_deref()), res)?) } else { None };
         let outcome = self
             .guaranteed_update(res, &key, name, |old| {
-                let mut scale = Self::scale_of(res, old);
+                let mut scale = Self::scale_of(old);
                 match patch_kind {
                     Some(PatchKind::Json) => patch::json_patch(&mut scale, &body)?,
                     Some(PatchKind::Strategic) => patch::strategic_merge_patch(res, &mut scale, &body)?,
@@ -1111,7 +1097,7 @@ impl Apiserver {
         let outcome = outcome?;
         match outcome {
             Outcome::Updated(s) | Outcome::Unchanged(s) => {
-                let scale = Self::scale_of(res, &s.value());
+                let scale = Self::scale_of(&s.value());
                 Ok(Reply::json(200, Bytes::from(serde_json::to_vec(&scale).unwrap())))
             }
             Outcome::NotFound => Err(ApiError::not_found(&res.qualified_resource(), name)),

@@ -152,6 +152,16 @@ fn reflector_into(lw: Arc<FakeListerWatcher>, store: Indexer<ConfigMap>, tracer:
     Reflector::new("configmaps", lw, Arc::new(store)).with_backoff(fast_backoff()).with_tracer(tracer)
 }
 
+/// Runs the reflector on its own task; stop it with the returned signal, then await the task.
+fn run_reflector(reflector: Reflector<ConfigMap>) -> (StopSignal, tokio::task::JoinHandle<()>) {
+    let stop = StopSignal::new();
+    let task = tokio::spawn({
+        let stop = stop.clone();
+        async move { reflector.run(stop).await }
+    });
+    (stop, task)
+}
+
 #[tokio::test]
 async fn reflector_lists_then_watches_from_the_list_rv_and_tracks_bookmarks() {
     let (live_tx, live_rx) = fmpsc::unbounded();
@@ -160,11 +170,7 @@ async fn reflector_lists_then_watches_from_the_list_rv_and_tracks_bookmarks() {
     let (tracer, traces) = recorder();
     let reflector = reflector_into(lw.clone(), store.clone(), tracer);
     let rv = reflector.last_sync_resource_version_handle();
-    let stop = StopSignal::new();
-    let task = tokio::spawn({
-        let stop = stop.clone();
-        async move { reflector.run(stop).await }
-    });
+    let (stop, task) = run_reflector(reflector);
 
     eventually("initial list stored", || store.len() == 2).await;
     eventually("watch started", || lw.watch_calls() == vec!["10"]).await;
@@ -201,11 +207,7 @@ async fn watch_410_relists_and_a_410_list_asks_for_the_latest_state() {
     let store = Indexer::new();
     let (tracer, traces) = recorder();
     let reflector = reflector_into(lw.clone(), store.clone(), tracer);
-    let stop = StopSignal::new();
-    let task = tokio::spawn({
-        let stop = stop.clone();
-        async move { reflector.run(stop).await }
-    });
+    let (stop, task) = run_reflector(reflector);
     eventually("second watch", || lw.watch_calls().len() == 2).await;
     assert_eq!(lw.list_calls(), vec![Some("0".to_string()), Some("11".to_string()), None]);
     assert_eq!(lw.watch_calls(), vec!["10", "30"]);
@@ -227,11 +229,7 @@ async fn watch_request_failing_with_410_relists() {
     );
     let store = Indexer::new();
     let reflector = reflector_into(lw.clone(), store.clone(), Tracer::none());
-    let stop = StopSignal::new();
-    let task = tokio::spawn({
-        let stop = stop.clone();
-        async move { reflector.run(stop).await }
-    });
+    let (stop, task) = run_reflector(reflector);
     eventually("re-listed and watching", || lw.watch_calls() == vec!["10", "40"]).await;
     assert_eq!(store.list_keys(), vec!["ns/b"]);
     stop.stop();
@@ -249,11 +247,7 @@ async fn watch_end_rewatches_from_the_last_rv_without_listing() {
     let store = Indexer::new();
     let (tracer, traces) = recorder();
     let reflector = reflector_into(lw.clone(), store.clone(), tracer);
-    let stop = StopSignal::new();
-    let task = tokio::spawn({
-        let stop = stop.clone();
-        async move { reflector.run(stop).await }
-    });
+    let (stop, task) = run_reflector(reflector);
     eventually("third watch", || lw.watch_calls().len() == 3).await;
     assert_eq!(lw.watch_calls(), vec!["10", "15", "16"]);
     assert_eq!(lw.list_calls().len(), 1, "a watch that ends is resumed, not re-listed");
@@ -275,11 +269,7 @@ async fn errors_back_off_then_retry_the_list() {
     let store = Indexer::new();
     let (tracer, traces) = recorder();
     let reflector = reflector_into(lw.clone(), store.clone(), tracer);
-    let stop = StopSignal::new();
-    let task = tokio::spawn({
-        let stop = stop.clone();
-        async move { reflector.run(stop).await }
-    });
+    let (stop, task) = run_reflector(reflector);
     eventually("recovered", || store.len() == 2).await;
     // The failed first list is retried with "0"; after the watch error the list resumes at "10".
     assert_eq!(lw.list_calls(), vec![Some("0".to_string()), Some("0".to_string()), Some("10".to_string())]);

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::wire::encode_varint as varint;
 use super::{decode, MAGIC};
 use crate::sandbox::resources::{builtins, ResourceInfo};
 
@@ -34,19 +35,6 @@ impl Msg {
     }
     fn map_entry(self, tag: u32, k: &str, v: &[u8]) -> Self {
         self.msg(tag, Msg::default().str(1, k).bytes(2, v))
-    }
-}
-
-fn varint(mut v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
     }
 }
 

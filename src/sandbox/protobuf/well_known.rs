@@ -243,6 +243,7 @@ fn schema_or_strings(bytes: &[u8], version: &str, depth: usize) -> Result<Value,
 
 #[cfg(test)]
 mod tests {
+    use super::super::wire::encode_varint as varint;
     use super::*;
 
     #[test]
@@ -287,18 +288,5 @@ mod tests {
     fn quantities_are_their_text() {
         assert_eq!(quantity(&[0x0a, 4, b'1', b'0', b'0', b'm']).unwrap(), json!("100m"));
         assert_eq!(quantity(&[]).unwrap(), json!("0"));
-    }
-
-    fn varint(mut v: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                return out;
-            }
-            out.push(byte | 0x80);
-        }
     }
 }

@@ -138,6 +138,21 @@ pub enum PackedKind {
     Fixed64,
 }
 
+/// The writer's side of a varint, for tests that build protobuf bodies by hand.
+#[cfg(test)]
+pub fn encode_varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

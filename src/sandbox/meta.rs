@@ -80,15 +80,37 @@ pub fn time_rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// The characters the apiserver's name generator uses (no vowels, no look-alikes).
-const GENERATE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+pub const GENERATE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Five random characters of [`GENERATE_ALPHABET`]: `generateName` suffixes and the
+/// `kube-api-access-xxxxx` volume names.
+pub fn random_suffix() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..5).map(|_| GENERATE_ALPHABET[rng.random_range(0..GENERATE_ALPHABET.len())] as char).collect()
+}
 
 /// `generateName` plus five random characters, as `names.SimpleNameGenerator` does.
 pub fn generate_name(prefix: &str) -> String {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    let suffix: String = (0..5).map(|_| GENERATE_ALPHABET[rng.random_range(0..GENERATE_ALPHABET.len())] as char).collect();
-    // Long prefixes are cut so the name stays within 63 characters.
-    let max_prefix = 63 - 5;
-    let prefix = if prefix.len() > max_prefix { &prefix[..max_prefix] } else { prefix };
-    format!("{prefix}{suffix}")
+    // Long prefixes are cut so the name stays within 63 characters (on a character
+    // boundary: a bad prefix is refused by validation, not by a panic here).
+    let mut cut = prefix.len().min(63 - 5);
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{}", &prefix[..cut], random_suffix())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_keep_the_prefix_and_stay_short() {
+        let n = generate_name("web-");
+        assert!(n.starts_with("web-") && n.len() == 9);
+        assert!(n[4..].bytes().all(|b| GENERATE_ALPHABET.contains(&b)));
+        let long = format!("a{}", "é".repeat(40)); // byte 58 falls inside a character
+        assert!(generate_name(&long).len() <= 63);
+    }
 }

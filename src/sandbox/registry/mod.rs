@@ -37,7 +37,6 @@ use super::resources::ResourceInfo;
 use super::status::{ApiError, FieldError};
 
 pub use allocators::Allocators;
-pub use pod_admission::random_suffix;
 
 /// What the client asked for with `?fieldValidation=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,22 +3,12 @@
 //! Priority. They run in kube-apiserver, not in the pod strategy, which is why a pod in a
 //! workload's template never shows them.
 
-use rand::Rng;
 use serde_json::{json, Value};
 
 use super::wire_shape::ensure;
 
 /// Where every container finds its token, CA bundle and namespace.
 pub const SERVICE_ACCOUNT_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/// The alphabet of generated name suffixes (no vowels, no look-alikes: `utilrand.String`).
-const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-
-/// Five random characters, as in `kube-api-access-x7k2p` and `generateName` suffixes.
-pub fn random_suffix() -> String {
-    let mut rng = rand::rng();
-    (0..5).map(|_| SUFFIX_ALPHABET[rng.random_range(0..SUFFIX_ALPHABET.len())] as char).collect()
-}
 
 /// The projected volume holding a bound service account token (valid one hour plus the
 /// 7 s the kubelet's refresh needs), the cluster CA and the pod's namespace.
@@ -61,7 +51,7 @@ pub fn admit_service_account(spec: &mut Value) {
     if spec.get("automountServiceAccountToken").and_then(Value::as_bool) == Some(false) {
         return;
     }
-    let volume = format!("kube-api-access-{}", random_suffix());
+    let volume = format!("kube-api-access-{}", crate::sandbox::meta::random_suffix());
     let mut mounted = false;
     for list in ["initContainers", "containers"] {
         if let Some(Value::Array(cs)) = spec.get_mut(list) {
@@ -140,7 +130,7 @@ mod tests {
         assert_eq!(spec["serviceAccount"], "default");
         let vol = spec["volumes"][0]["name"].as_str().unwrap();
         assert!(vol.starts_with("kube-api-access-") && vol.len() == "kube-api-access-".len() + 5);
-        assert!(vol["kube-api-access-".len()..].bytes().all(|b| SUFFIX_ALPHABET.contains(&b)));
+        assert!(vol["kube-api-access-".len()..].bytes().all(|b| crate::sandbox::meta::GENERATE_ALPHABET.contains(&b)));
         assert_eq!(spec["volumes"][0], kube_api_access_volume(vol));
         assert_eq!(
             spec["containers"][0]["volumeMounts"],

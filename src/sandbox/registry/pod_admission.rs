@@ -11,13 +11,8 @@ use super::wire_shape::ensure;
 pub const SERVICE_ACCOUNT_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// The projected volume holding a bound service account token (valid one hour plus the
-/// 7 s the kubelet's refresh needs), the cluster CA and the pod's namespace.
-///
-/// The fourth source, the `openshift-service-ca.crt` ConfigMap, is what the sandbox's
-/// reference server adds: the fidelity corpus was recorded from MicroShift's
-/// kube-apiserver v1.34.2, whose ServiceAccount admission projects it into every pod.
-/// Upstream kube-apiserver stops after the downward API source; the sandbox follows its
-/// recorded reference so that pods read back byte for byte like the corpus.
+/// 7 s the kubelet's refresh needs), the cluster CA and the pod's namespace: the three
+/// sources upstream kube-apiserver's ServiceAccount admission projects.
 pub fn kube_api_access_volume(name: &str) -> Value {
     json!({
         "name": name,
@@ -26,8 +21,7 @@ pub fn kube_api_access_volume(name: &str) -> Value {
             "sources": [
                 {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
                 {"configMap": {"items": [{"key": "ca.crt", "path": "ca.crt"}], "name": "kube-root-ca.crt"}},
-                {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}},
-                {"configMap": {"items": [{"key": "service-ca.crt", "path": "service-ca.crt"}], "name": "openshift-service-ca.crt"}}
+                {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}}
             ]
         }
     })

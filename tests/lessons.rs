@@ -59,3 +59,19 @@ fn a_step_that_differs_from_its_expect_block_fails_the_check() {
     let expected = "ok    01-sample.md:3 <…>\nFAIL  01-sample.md:11 <…> echo hello\n      expected line 1 not found (in order) in the output: \"goodbye\"\n      | hello\n1 passed, 1 failed\n";
     kubelab::tutorial::expect::check_exact(expected, &stdout).unwrap_or_else(|m| panic!("{m}\n{stdout}"));
 }
+
+/// Lesson 10 runs `scripts/digitalocean/` against its local stand-in (bash, curl, jq, python3),
+/// read from disk so it runs whether or not the binary embeds it.
+#[test]
+fn lesson_10_passes_against_the_digitalocean_stand_in() {
+    let home = tempfile::tempdir().unwrap();
+    let _stop = StopOnDrop(home.path());
+    let lessons = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
+    let out = tutorial(home.path(), &["--check", "--lesson", "10", "--lessons-dir", lessons.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.lines().all(|l| !l.starts_with("FAIL")), "{stdout}");
+    assert!(stdout.lines().filter(|l| l.starts_with("ok    10-automating-a-cloud-cluster.md")).count() >= 15, "{stdout}");
+    // The lesson's last step stopped the stand-in, and with it the cluster's sandbox.
+    assert!(!home.path().join("digitalocean-standin/pid").exists(), "{stdout}");
+}

@@ -7,7 +7,7 @@ the tests) and, when a Kubernetes cluster is created, starts a second kubelab sa
 KUBELAB_HOME of its own whose nodes are renamed like a DigitalOcean node pool's, so the
 kubeconfig it serves points at a cluster that really answers.
 
-    standin.py start [--dir DIR] [--for 15m] [--kubelab BIN]   serve in the background
+    standin.py start [--dir DIR] [--for 15m] [--kubelab BIN]   serve in the background, empty
     standin.py env   [--dir DIR]                               export DIGITALOCEAN_API/TOKEN
     standin.py stop  [--dir DIR]                               stop it and its sandboxes
     standin.py serve [--dir DIR] ...                           serve in the foreground
@@ -563,9 +563,9 @@ def running_pid(directory):
 def start(opts):
     """serve, detached in its own session; returns once it answers (or failed)."""
     os.makedirs(opts.dir, exist_ok=True)
-    if running_pid(opts.dir) and read(opts.dir, "api"):
-        print(f"stand-in of the DigitalOcean API already runs at {read(opts.dir, 'api')}")
-        return 0
+    # Each start is a fresh, empty API: one left running is stopped first, clusters and all.
+    if running_pid(opts.dir):
+        stop(opts, quiet=True)
     for name in ["api", "pid"]:
         if os.path.exists(os.path.join(opts.dir, name)):
             os.remove(os.path.join(opts.dir, name))
@@ -599,16 +599,16 @@ def env(opts):
     return 0
 
 
-def stop(opts):
+def stop(opts, quiet=False):
     pid = running_pid(opts.dir)
     if pid is None:
-        print("stand-in of the DigitalOcean API is not running")
+        print("stand-in of the DigitalOcean API is not running", file=sys.stderr if quiet else sys.stdout)
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.time() + 30
     while time.time() < deadline and running_pid(opts.dir) == pid and read(opts.dir, "pid"):
         time.sleep(0.05)
-    print("stand-in of the DigitalOcean API stopped")
+    print(f"stand-in of the DigitalOcean API stopped (pid {pid})", file=sys.stderr if quiet else sys.stdout)
     return 0
 
 

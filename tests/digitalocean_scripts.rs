@@ -288,4 +288,10 @@ fn each_error_is_one_line_and_a_failure() {
         assert!(kubelab::tutorial::expect::line_matches(want, errors[0]), "{args:?}:\n want {want}\n  got {}", errors[0]);
         assert!(!err.contains(TOKEN), "the token never shows");
     }
+    // A cluster deleted while it still provisions leaves no sandbox behind.
+    stuck.run(&["cluster", "delete", "slow"]).ok();
+    let left = std::fs::read_dir(stuck.dir.path().join("clusters")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "no cluster sandbox is left");
+    let listed = stuck.run(&["cluster", "list"]).ok().stdout();
+    assert_eq!(listed.lines().count(), 1, "only the header is left: {listed}");
 }

@@ -50,7 +50,10 @@ seconds() {
 }
 
 # The value after a flag, or a one-line error.
-value() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; echo "$2"; }
+value() {
+  if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi
+  echo "$2"
+}
 
 # -- account ----------------------------------------------------------------------------------
 
@@ -190,7 +193,7 @@ cluster_id() {
 
 # Polls the cluster until status.state is running, printing each state on stderr.
 cluster_wait() {
-  local ref="" timeout=600 interval=5 id r state start elapsed last=""
+  local ref="" timeout=600 interval=5 id r state start elapsed last="" inline=0
   while [ $# -gt 0 ]; do
     case $1 in
       --timeout) timeout=$(seconds "$(value "$@")"); shift ;;
@@ -213,12 +216,16 @@ cluster_wait() {
     r=$(do_api GET "/v2/kubernetes/clusters/$id")
     state=$(jq -r '.kubernetes_cluster.status.state' <<<"$r")
     elapsed=$((SECONDS - start))
+    # One line per state; on a terminal the current line also counts the seconds.
     if [ "$state" != "$last" ]; then
+      [ "$inline" = 0 ] || echo >&2
       echo "cluster $ref: $state (${elapsed}s)" >&2
-      last=$state
+      last=$state inline=0
     elif [ -t 2 ]; then
       printf '\rcluster %s: %s (%ss)' "$ref" "$state" "$elapsed" >&2
+      inline=1
     fi
+    if [ "$inline" = 1 ] && { [ "$state" = running ] || [ "$elapsed" -ge "$timeout" ]; }; then echo >&2; fi
     case $state in
       running) echo "cluster $ref is running"; return 0 ;;
       errored | error | deleted | deleting)

@@ -89,6 +89,10 @@ class Sandbox:
 
     def __init__(self, kubelab, home):
         self.kubelab, self.home = kubelab, home
+        # start and stop never overlap, and nothing starts once stopped: a cluster deleted
+        # while it is still provisioning leaves no sandbox running.
+        self.lock = threading.Lock()
+        self.stopped = False
 
     def run(self, *args):
         env = dict(os.environ, KUBELAB_HOME=self.home, NO_COLOR="1")
@@ -96,15 +100,20 @@ class Sandbox:
         return subprocess.run([self.kubelab, *args], env=env, capture_output=True, text=True, timeout=60)
 
     def start(self):
-        os.makedirs(self.home, exist_ok=True)
-        done = self.run("sandbox", "start", "-q")
-        if done.returncode != 0:
-            raise RuntimeError(f"kubelab sandbox start failed: {(done.stderr or done.stdout).strip()}")
+        with self.lock:
+            if self.stopped:
+                raise RuntimeError("the cluster was deleted while it was provisioning")
+            os.makedirs(self.home, exist_ok=True)
+            done = self.run("sandbox", "start", "-q")
+            if done.returncode != 0:
+                raise RuntimeError(f"kubelab sandbox start failed: {(done.stderr or done.stdout).strip()}")
 
     def stop(self):
         """Stops the sandbox and removes its home, as a deleted cluster leaves nothing."""
-        self.run("sandbox", "stop", "-q")
-        shutil.rmtree(self.home, ignore_errors=True)
+        with self.lock:
+            self.stopped = True
+            self.run("sandbox", "stop", "-q")
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def url(self):
         with open(os.path.join(self.home, "sandbox.port")) as f:

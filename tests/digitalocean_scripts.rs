@@ -25,13 +25,18 @@ struct StandIn {
 
 impl StandIn {
     fn start(provision_seconds: &str) -> StandIn {
+        StandIn::start_with(provision_seconds, &common::kubelab_bin())
+    }
+
+    /// With `kubelab` the binary its clusters' sandboxes are started with.
+    fn start_with(provision_seconds: &str, kubelab: &Path) -> StandIn {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new("python3")
             .arg(scripts().join("standin/standin.py"))
             .args(["start", "--for", "3m", "--token", TOKEN, "--provision-seconds", provision_seconds, "--dir"])
             .arg(dir.path())
             .arg("--kubelab")
-            .arg(common::kubelab_bin())
+            .arg(kubelab)
             .output()
             .expect("python3 runs (the stand-in needs it)");
         assert!(out.status.success(), "the stand-in starts: {}", String::from_utf8_lossy(&out.stderr));
@@ -260,6 +265,9 @@ fn each_error_is_one_line_and_a_failure() {
     let stuck = StandIn::start("3600");
     let created = stuck.run(&["cluster", "create", "slow"]).ok();
     assert!(!created.stdout().trim().is_empty());
+    // A cluster whose sandbox cannot start ends "errored".
+    let broken = StandIn::start_with("0", Path::new("/bin/false"));
+    broken.run(&["cluster", "create", "broken"]).ok();
     let no_token: &[(&str, Option<&str>)] = &[("DIGITALOCEAN_TOKEN", None)];
     let bad_token: &[(&str, Option<&str>)] = &[("DIGITALOCEAN_TOKEN", Some("dop_v1_not-the-right-one"))];
     let closed: &[(&str, Option<&str>)] = &[("DIGITALOCEAN_TOKEN", Some(TOKEN)), ("DIGITALOCEAN_API", Some("http://127.0.0.1:9"))];
@@ -277,6 +285,8 @@ fn each_error_is_one_line_and_a_failure() {
         (&s, &["cluster", "wait", "nowhere"], good, "do.sh: error: no Kubernetes cluster named \"nowhere\""),
         (&stuck, &["cluster", "wait", "slow", "--timeout", "2s", "--interval", "0.5s"], good, "do.sh: error: cluster slow did not become running within 2s (still provisioning)"),
         (&s, &["token-check"], closed, "do.sh: error: GET http://127.0.0.1:9/v2/droplets?per_page=1: Failed to connect to 127.0.0.1 port 9 <…>"),
+        (&broken, &["cluster", "wait", "broken", "--interval", "0.2s"], good, "do.sh: error: cluster broken is errored: kubelab sandbox start failed<…>"),
+        (&s, &["cluster", "wait", "lab", "--timeout"], good, "do.sh: error: --timeout needs a value"),
         (&s, &["cluster", "frobnicate"], good, "do.sh: error: unknown command: cluster frobnicate (do.sh --help lists them)"),
     ];
     for (standin, args, env, want) in cases {

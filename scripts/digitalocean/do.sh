@@ -196,8 +196,8 @@ cluster_wait() {
   local ref="" timeout=600 interval=5 id r state start elapsed last="" inline=0
   while [ $# -gt 0 ]; do
     case $1 in
-      --timeout) timeout=$(seconds "$(value "$@")"); shift ;;
-      --interval) interval=$(seconds "$(value "$@")"); shift ;;
+      --timeout) timeout=$(value "$@"); timeout=$(seconds "$timeout"); shift ;;
+      --interval) interval=$(value "$@"); interval=$(seconds "$interval"); shift ;;
       -*) die "cluster wait: unknown flag $1" ;;
       *) ref=$1 ;;
     esac

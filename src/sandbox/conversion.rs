@@ -14,6 +14,7 @@
 //! strings and numbers vanish when zero, a zero time is `null`), so a converted object looks
 //! exactly like one the apiserver would send.
 
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::resources::ResourceInfo;
@@ -178,6 +179,15 @@ fn convert_series(series: Value, count_always: bool) -> Value {
     }
     out.insert("lastObservedTime".into(), series.get("lastObservedTime").cloned().unwrap_or(Value::Null));
     Value::Object(out)
+}
+
+/// A stored object's bytes in the representation `res` is served in.
+pub fn served_bytes(res: &ResourceInfo, raw: &Bytes) -> Bytes {
+    if !is_converted(res) {
+        return raw.clone();
+    }
+    let v: Value = serde_json::from_slice(raw).expect("stored objects are valid JSON");
+    Bytes::from(serde_json::to_vec(&from_stored(res, v)).expect("JSON values serialize"))
 }
 
 #[cfg(test)]

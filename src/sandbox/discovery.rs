@@ -298,6 +298,7 @@ fn listed_only_core() -> Vec<ResourceInfo> {
         subresources: vec![],
         listed_subresources: vec![],
         storage_version_hash: String::new(),
+        strategy: super::registry::StrategyRef::new(super::registry::Generic),
         printer_columns: vec![],
         schema: None,
     };

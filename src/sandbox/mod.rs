@@ -9,6 +9,7 @@ pub mod controllers;
 pub mod conversion;
 pub mod daemon;
 pub mod discovery;
+pub mod keys;
 pub mod managed_fields;
 pub mod meta;
 pub mod openapi;

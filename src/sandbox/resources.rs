@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use super::registry::StrategyRef;
+
 /// How `kubectl get` prints a column (a CRD's `additionalPrinterColumns`, or a built-in's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrinterColumn {
@@ -43,6 +45,8 @@ pub struct ResourceInfo {
     pub printer_columns: Vec<PrinterColumn>,
     /// The CRD's schema for custom resources (`openAPIV3Schema`), `None` for built-ins.
     pub schema: Option<serde_json::Value>,
+    /// What the generic REST verbs ask of this kind: defaults, validation, deletion...
+    pub strategy: StrategyRef,
 }
 
 impl ResourceInfo {
@@ -433,6 +437,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
             storage_version_hash: b.hash.into(),
             printer_columns: vec![],
             schema: None,
+            strategy: super::registry::strategy_for(b.group, b.kind),
         })
         .collect()
 }
@@ -498,11 +503,14 @@ impl Catalogue {
         book.short_names = vec![];
         book.subresources = vec!["status".into()];
         book.schema = Some(schema);
+        book.strategy = StrategyRef::new(super::registry::CustomResourceStrategy);
         book
     }
 
+    /// The built-ins of this catalogue (with their strategies' state, such as the service
+    /// allocators) plus `extra`.
     pub fn with(&self, extra: Vec<ResourceInfo>) -> Self {
-        let mut all: Vec<ResourceInfo> = builtins();
+        let mut all: Vec<ResourceInfo> = self.resources.iter().filter(|r| !r.is_custom()).cloned().collect();
         all.extend(extra);
         Self::new(all)
     }

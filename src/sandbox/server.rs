@@ -14,10 +14,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::discovery;
-use super::request::{negotiate, parse_path, Format, Query, Route};
-use super::rest::{ApiRequest, Apiserver, Reply, MAX_BODY_BYTES};
+use super::request::{parse_path, HttpRequest, Query, Route};
+use super::rest::{Apiserver, Reply, MAX_BODY_BYTES};
 use super::status::ApiError;
-use super::watch::Watch;
 
 /// The Kubernetes version whose API the sandbox serves (k8s-openapi's `v1_34`).
 pub const KUBERNETES_VERSION: &str = "v1.34.2";
@@ -112,10 +111,11 @@ impl Server {
         let query = Query::parse(req.uri().query());
         match path.as_str() {
             "/version" | "/version/" => return full(200, "application/json", version_document().to_string()),
-            "/healthz" | "/livez" | "/readyz" => return full(200, "text/plain; charset=utf-8", "ok"),
+            "/healthz" | "/livez" => return full(200, "text/plain; charset=utf-8", "ok"),
+            "/readyz" => return self.readyz(),
             _ => {}
         }
-        let is_watch = query.flag("watch");
+        let is_watch = req.method() == Method::GET && query.flag("watch");
         let route = parse_path(&path);
         if user == User::Anonymous {
             let message = match &route {
@@ -148,10 +148,6 @@ impl Server {
             Some(Route::Resource(p)) => p,
             _ => return error_response(&ApiError::page_not_found()),
         };
-        let format = match negotiate(Some(&accept)) {
-            Ok(f) => f,
-            Err(e) => return error_response(&e),
-        };
         let content_type = req.headers().get("content-type").and_then(|h| h.to_str().ok()).map(String::from);
         let user_agent = req.headers().get("user-agent").and_then(|h| h.to_str().ok()).map(String::from);
         let method = req.method().clone();
@@ -159,24 +155,15 @@ impl Server {
             Ok(b) => b,
             Err(e) => return error_response(&e),
         };
-        let api_req = ApiRequest { method, path: api_path, query, content_type, format, user_agent, body };
-        if is_watch && api_req.method == Method::GET {
-            return self.watch(api_req);
+        let http = HttpRequest { method, path: api_path, query, content_type, accept: Some(accept), user_agent, body };
+        if http.is_watch() && http.path.name.is_none() {
+            return self.watch(http);
         }
-        reply_to_response(self.api.handle(api_req).await)
+        reply_to_response(self.api.handle(http).await)
     }
 
-    fn watch(&self, req: ApiRequest) -> Response<Body> {
-        let res = match self.api.resolve(&req.path) {
-            Ok(r) => r,
-            Err(e) => return error_response(&e),
-        };
-        if req.path.name.is_some() || !res.has_verb("watch") {
-            return error_response(&ApiError::method_not_allowed());
-        }
-        let format = if req.format == Format::Table { Format::Table } else { Format::Json };
-        let req = ApiRequest { format, ..req };
-        let watch = match Watch::prepare(self.api.storage.clone(), &res, &req) {
+    fn watch(&self, req: HttpRequest) -> Response<Body> {
+        let watch = match self.api.watch(req) {
             Ok(w) => w,
             Err(e) => return error_response(&e),
         };
@@ -193,8 +180,18 @@ impl Server {
             .expect("a valid response")
     }
 
+    /// Ready while the store takes writes; after a failed commit, the failing check as
+    /// kube-apiserver lists its own (`[-]etcd failed`).
+    fn readyz(&self) -> Response<Body> {
+        match self.api.storage.failure() {
+            None => full(200, "text/plain; charset=utf-8", "ok"),
+            Some(why) => full(500, "text/plain; charset=utf-8", format!("[-]etcd failed: {why}\nreadyz check failed\n")),
+        }
+    }
+
     fn status_document(&self) -> serde_json::Value {
         json!({
+            "storageFailure": self.api.storage.failure(),
             "revision": self.api.storage.revision(),
             "objects": self.api.storage.count(),
             "dataDir": self.data_dir.display().to_string(),

@@ -47,6 +47,10 @@ impl FieldError {
             detail: String::new(),
         }
     }
+    /// `field.TooLong`: the value is omitted from the message.
+    pub fn too_long(field: impl Into<String>, max: usize) -> Self {
+        Self { kind: FieldErrorKind::TooLong(String::new(), max), field: field.into(), detail: String::new() }
+    }
     pub fn duplicate(field: impl Into<String>, value: &Value) -> Self {
         Self { kind: FieldErrorKind::Duplicate(render_value(value)), field: field.into(), detail: String::new() }
     }
@@ -79,7 +83,10 @@ impl FieldError {
                 with_detail(format!("Unsupported value: {v}: supported values: {}", list.join(", ")))
             }
             FieldErrorKind::Duplicate(v) => with_detail(format!("Duplicate value: {v}")),
-            FieldErrorKind::TooLong(v, max) => with_detail(format!("Too long: may not be more than {max} bytes {v}")),
+            // Go omits the value of a TooLong error.
+            FieldErrorKind::TooLong(_, max) => {
+                with_detail(format!("Too long: may not be more than {max} {}", if *max == 1 { "byte" } else { "bytes" }))
+            }
             FieldErrorKind::TypeInvalid(v) => with_detail(format!("Invalid value: {v}")),
         }
     }
@@ -182,7 +189,10 @@ impl ApiError {
             None => (qualified_kind, ""),
         };
         let mut details = Map::new();
-        details.insert("name".into(), json!(name));
+        // `name` is omitted when empty, as Go's `omitempty` does (options have no name).
+        if !name.is_empty() {
+            details.insert("name".into(), json!(name));
+        }
         if !group.is_empty() {
             details.insert("group".into(), json!(group));
         }
@@ -234,6 +244,16 @@ impl ApiError {
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)
+    }
+    /// `504 Too large resource version`: a client asked for a revision the store has not reached.
+    pub fn too_large_resource_version(asked: u64, current: u64) -> Self {
+        Self::new(504, "Timeout", format!("Too large resource version: {asked}, current: {current}")).with_details(
+            json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+        )
+    }
+    /// A resourceVersion as the storage layer reads it: a revision number.
+    pub fn parse_resource_version(rv: &str) -> Result<u64, Self> {
+        rv.parse().map_err(|_| Self::bad_request(format!("invalid resource version: {rv}")))
     }
 
     /// The `Status` object.
@@ -296,5 +316,19 @@ mod tests {
         let e = ApiError::not_found("deployments.apps", "web");
         assert_eq!(e.message, "deployments.apps \"web\" not found");
         assert_eq!(e.to_status()["details"], json!({"name": "web", "group": "apps", "kind": "deployments"}));
+    }
+}
+
+/// Storage failures as the apiserver answers them: the one place a storage error becomes
+/// HTTP. A store that stopped taking writes is `503 ServiceUnavailable` (retry later, as
+/// the apiserver answers while etcd is unreachable); anything else an internal error.
+impl From<super::storage::StorageError> for ApiError {
+    fn from(e: super::storage::StorageError) -> Self {
+        match e {
+            super::storage::StorageError::Unavailable(_) => {
+                ApiError::new(503, "ServiceUnavailable", e.to_string()).with_details(json!({"retryAfterSeconds": 1}))
+            }
+            other => ApiError::internal(other.to_string()),
+        }
     }
 }

@@ -91,6 +91,10 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("storage: the writer thread stopped")]
     WriterGone,
+    /// A commit failed: the store refuses writes from then on (and `/readyz` fails) rather
+    /// than acknowledge what it could not persist.
+    #[error("storage: cannot write to the data directory: {0}")]
+    Unavailable(String),
 }
 
 /// How far back a list with an exact resourceVersion (or a continue token) can look.
@@ -119,11 +123,13 @@ struct History {
 
 struct WriteOp {
     event: Arc<Event>,
-    ack: oneshot::Sender<()>,
+    ack: oneshot::Sender<Result<(), StorageError>>,
 }
 
 pub struct Storage {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    /// Why the store stopped taking writes, once a commit failed.
+    failed: Arc<Mutex<Option<String>>>,
     history: Arc<RwLock<History>>,
     writer: std::sync::mpsc::Sender<WriteOp>,
     /// The last committed revision: watchers wait on it.
@@ -133,13 +139,13 @@ pub struct Storage {
 /// Builds a new object once its revision is known.
 pub type MakeObject = Box<dyn FnOnce(u64) -> NewObject + Send>;
 /// Decides, under the store's lock, what becomes of the current object at the next revision.
-pub type UpdateObject = Box<dyn FnOnce(&Stored, u64) -> Result<Change, super::status::ApiError> + Send>;
+pub type UpdateObject = Box<dyn FnOnce(&Stored, u64) -> Change + Send>;
 
 /// What a write wants done to one key.
 pub enum Write {
     /// Create: answers `AlreadyExists` if the key exists.
     Create(MakeObject),
-    /// Update or delete the current object; `Err` aborts with no write.
+    /// Update or delete the current object.
     Update(UpdateObject),
 }
 
@@ -207,17 +213,17 @@ impl Storage {
         let history = Arc::new(RwLock::new(History { events: VecDeque::new(), oldest: rev, compacted: rev, capacity: HISTORY_CAPACITY }));
         let (committed_tx, committed_rx) = watch::channel(rev);
         let (tx, rx) = std::sync::mpsc::channel::<WriteOp>();
-        let writer_history = history.clone();
-        std::thread::Builder::new()
-            .name("sandbox-storage-writer".into())
-            .spawn(move || writer_loop(conn, rx, writer_history, committed_tx))?;
-        Ok(Arc::new(Storage { state: Mutex::new(State { rev, objects }), history, writer: tx, committed: committed_rx }))
+        let state = Arc::new(Mutex::new(State { rev, objects }));
+        let failed = Arc::new(Mutex::new(None));
+        let writer = Writer { conn, history: history.clone(), committed: committed_tx, state: state.clone(), failed: failed.clone() };
+        std::thread::Builder::new().name("sandbox-storage-writer".into()).spawn(move || writer.run(rx))?;
+        Ok(Arc::new(Storage { state, failed, history, writer: tx, committed: committed_rx }))
     }
 
     /// After loading, the index fields (labels, selectable fields, list form) are computed
     /// by the caller, which knows the kinds; this replaces them in place.
     pub fn reindex(&self, f: impl Fn(&Stored) -> NewObject) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state();
         for v in state.objects.values_mut() {
             let n = f(v);
             *v =
@@ -225,9 +231,20 @@ impl Storage {
         }
     }
 
+    /// The in-memory state. Nothing panics while holding it, but a poisoned lock still
+    /// guards consistent data (every change is made in one step), so requests go on.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// `None` while the store takes writes; why it stopped otherwise.
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.failed).clone()
+    }
+
     /// The current revision (the resourceVersion of a list served now).
     pub fn revision(&self) -> u64 {
-        self.state.lock().unwrap().rev
+        self.state().rev
     }
 
     pub fn committed(&self) -> watch::Receiver<u64> {
@@ -235,18 +252,18 @@ impl Storage {
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<Stored>> {
-        self.state.lock().unwrap().objects.get(key).cloned()
+        self.state().objects.get(key).cloned()
     }
 
     pub fn count(&self) -> usize {
-        self.state.lock().unwrap().objects.len()
+        self.state().objects.len()
     }
 
     /// Objects whose key starts with `prefix` and sorts after `start_after`, at the current
     /// revision or an exact earlier one. Returns the revision the list is consistent at.
     pub fn list(&self, prefix: &str, start_after: Option<&str>, at: Snapshot) -> Result<(u64, Vec<Arc<Stored>>), u64> {
         let (rev, mut items) = {
-            let state = self.state.lock().unwrap();
+            let state = self.state();
             let lower = match start_after {
                 Some(k) => Bound::Excluded(k.to_string()),
                 None => Bound::Included(prefix.to_string()),
@@ -265,7 +282,7 @@ impl Storage {
             Snapshot::At(r) => r,
         };
         // Undo, newest first, every event after `target` that touched this range.
-        let history = self.history.read().unwrap();
+        let history = self.history.read().unwrap_or_else(|e| e.into_inner());
         if target < history.compacted.max(history.oldest) {
             return Err(history.compacted.max(history.oldest));
         }
@@ -295,16 +312,20 @@ impl Storage {
 
     /// Applies one write and waits until it is durable. The closure runs under the store's
     /// lock with the revision this write will get, so checks and the write are atomic.
-    pub async fn write(&self, key: &str, op: Write) -> Result<Outcome, super::status::ApiError> {
+    pub async fn write(&self, key: &str, op: Write) -> Result<Outcome, StorageError> {
         let (outcome, rx) = {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.state();
+            // Checked under the state lock, which the writer holds while it fails the store.
+            if let Some(why) = self.failure() {
+                return Err(StorageError::Unavailable(why));
+            }
             let current = state.objects.get(key).cloned();
             let next_rev = state.rev + 1;
             let (type_, new_obj, prev) = match (op, current) {
                 (Write::Create(_), Some(existing)) => return Ok(Outcome::AlreadyExists(existing)),
                 (Write::Create(make), None) => (EventType::Added, make(next_rev), None),
                 (Write::Update(_), None) => return Ok(Outcome::NotFound),
-                (Write::Update(f), Some(cur)) => match f(&cur, next_rev)? {
+                (Write::Update(f), Some(cur)) => match f(&cur, next_rev) {
                     Change::Unchanged => return Ok(Outcome::Unchanged(cur)),
                     Change::Stale => return Ok(Outcome::Stale),
                     Change::Put(n) => (EventType::Modified, n, Some(cur)),
@@ -331,7 +352,7 @@ impl Storage {
             let event = Arc::new(Event { rev: next_rev, type_, key: key.to_string(), object: stored.clone(), prev });
             let (ack, rx) = oneshot::channel();
             // Sent under the lock, so the writer sees revisions in order.
-            self.writer.send(WriteOp { event, ack }).map_err(|_| super::status::ApiError::internal("storage writer stopped"))?;
+            self.writer.send(WriteOp { event, ack }).map_err(|_| StorageError::WriterGone)?;
             let outcome = match type_ {
                 EventType::Added => Outcome::Created(stored),
                 EventType::Modified => Outcome::Updated(stored),
@@ -339,14 +360,14 @@ impl Storage {
             };
             (outcome, rx)
         };
-        rx.await.map_err(|_| super::status::ApiError::internal("storage writer stopped before the write was durable"))?;
+        rx.await.map_err(|_| StorageError::WriterGone)??;
         Ok(outcome)
     }
 
     /// Events after `after`, at most `max`, or `Err(oldest)` when `after` is older than
     /// the watch cache remembers.
     pub fn events_after(&self, after: u64, max: usize) -> Result<Vec<Arc<Event>>, u64> {
-        let history = self.history.read().unwrap();
+        let history = self.history.read().unwrap_or_else(|e| e.into_inner());
         if after < history.oldest {
             return Err(history.oldest);
         }
@@ -356,14 +377,14 @@ impl Storage {
 
     /// The oldest revision a watch may start from.
     pub fn oldest_watchable(&self) -> u64 {
-        self.history.read().unwrap().oldest
+        self.history.read().unwrap_or_else(|e| e.into_inner()).oldest
     }
 
     /// Forgets history up to now: what was there before the server started is not replayed,
     /// as a fresh watch cache would not. Called once after seeding.
     pub fn forget_history(&self) {
         let rev = self.revision();
-        let mut h = self.history.write().unwrap();
+        let mut h = self.history.write().unwrap_or_else(|e| e.into_inner());
         h.events.clear();
         h.oldest = rev;
         h.compacted = rev;
@@ -371,54 +392,90 @@ impl Storage {
 
     /// etcd compaction: lists at exact revisions before `rev` now answer 410.
     pub fn compact(&self, rev: u64) {
-        let mut h = self.history.write().unwrap();
+        let mut h = self.history.write().unwrap_or_else(|e| e.into_inner());
         if rev > h.compacted {
             h.compacted = rev;
         }
     }
 
     pub fn compacted(&self) -> u64 {
-        let h = self.history.read().unwrap();
+        let h = self.history.read().unwrap_or_else(|e| e.into_inner());
         h.compacted.max(h.oldest)
     }
 }
 
-/// Commits whatever is queued in one transaction, then publishes and acknowledges.
-fn writer_loop(
-    mut conn: rusqlite::Connection,
-    rx: std::sync::mpsc::Receiver<WriteOp>,
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The thread that makes writes durable, in revision order.
+struct Writer {
+    conn: rusqlite::Connection,
     history: Arc<RwLock<History>>,
     committed: watch::Sender<u64>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 4096 {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
+    state: Arc<Mutex<State>>,
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+impl Writer {
+    /// Commits whatever is queued in one transaction, then publishes and acknowledges.
+    fn run(mut self, rx: std::sync::mpsc::Receiver<WriteOp>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = commit(&mut self.conn, &batch) {
+                self.fail(&e.to_string(), batch, &rx);
+                continue;
+            }
+            let last = batch.last().map(|op| op.event.rev).unwrap_or(0);
+            {
+                let mut h = self.history.write().unwrap_or_else(|e| e.into_inner());
+                for op in &batch {
+                    h.events.push_back(op.event.clone());
+                }
+                while h.events.len() > h.capacity {
+                    if let Some(e) = h.events.pop_front() {
+                        h.oldest = h.oldest.max(e.rev);
+                    }
+                }
+            }
+            self.committed.send_replace(last);
+            for op in batch {
+                let _ = op.ack.send(Ok(()));
             }
         }
-        if let Err(e) = commit(&mut conn, &batch) {
-            // A store that cannot persist must not acknowledge: stop the process loudly
-            // rather than answer writes that would be lost.
-            eprintln!("kubelab sandbox: cannot write to the data directory: {e}");
-            std::process::exit(70);
+    }
+
+    /// A commit failed: nothing of `batch` (nor of what queued behind it) is durable, so it
+    /// is taken back out of memory, newest first, every writer gets the error, and the store
+    /// refuses writes from now on. Reads go on from what was committed.
+    fn fail(&mut self, why: &str, mut batch: Vec<WriteOp>, rx: &std::sync::mpsc::Receiver<WriteOp>) {
+        eprintln!("kubelab sandbox: {}", StorageError::Unavailable(why.to_string()));
+        let mut state = lock(&self.state);
+        *lock(&self.failed) = Some(why.to_string());
+        // Writes enqueue under the state lock, so after this drain nothing else is in flight.
+        while let Ok(op) = rx.try_recv() {
+            batch.push(op);
         }
-        let last = batch.last().map(|op| op.event.rev).unwrap_or(0);
-        {
-            let mut h = history.write().unwrap();
-            for op in &batch {
-                h.events.push_back(op.event.clone());
-            }
-            while h.events.len() > h.capacity {
-                if let Some(e) = h.events.pop_front() {
-                    h.oldest = h.oldest.max(e.rev);
+        for op in batch.iter().rev() {
+            let e = &op.event;
+            match (&e.type_, &e.prev) {
+                (EventType::Added, _) | (_, None) => {
+                    state.objects.remove(&e.key);
+                }
+                (_, Some(prev)) => {
+                    state.objects.insert(e.key.clone(), prev.clone());
                 }
             }
         }
-        committed.send_replace(last);
+        drop(state);
         for op in batch {
-            let _ = op.ack.send(());
+            let _ = op.ack.send(Err(StorageError::Unavailable(why.to_string())));
         }
     }
 }
@@ -480,8 +537,8 @@ mod tests {
         s.write("/cm/ns/a", Write::Create(Box::new(|_| obj("\"a1\"")))).await.unwrap();
         let r1 = s.revision();
         s.write("/cm/ns/b", Write::Create(Box::new(|_| obj("\"b1\"")))).await.unwrap();
-        s.write("/cm/ns/a", Write::Update(Box::new(|_, _| Ok(Change::Put(obj("\"a2\"")))))).await.unwrap();
-        s.write("/cm/ns/b", Write::Update(Box::new(|_, _| Ok(Change::Delete(obj("\"b1\"")))))).await.unwrap();
+        s.write("/cm/ns/a", Write::Update(Box::new(|_, _| Change::Put(obj("\"a2\""))))).await.unwrap();
+        s.write("/cm/ns/b", Write::Update(Box::new(|_, _| Change::Delete(obj("\"b1\""))))).await.unwrap();
         let (rev, now) = s.list("/cm/ns/", None, Snapshot::Current).unwrap();
         assert_eq!(rev, s.revision());
         assert_eq!(now.iter().map(|o| &o.raw[..]).collect::<Vec<_>>(), vec![&b"\"a2\""[..]]);
@@ -500,7 +557,7 @@ mod tests {
         s.forget_history();
         let start = s.revision();
         s.write("/cm/ns/b", Write::Create(Box::new(|_| obj("2")))).await.unwrap();
-        s.write("/cm/ns/b", Write::Update(Box::new(|_, _| Ok(Change::Put(obj("3")))))).await.unwrap();
+        s.write("/cm/ns/b", Write::Update(Box::new(|_, _| Change::Put(obj("3"))))).await.unwrap();
         let evs = s.events_after(start, 10).unwrap();
         assert_eq!(evs.iter().map(|e| e.type_).collect::<Vec<_>>(), vec![EventType::Added, EventType::Modified]);
         assert_eq!(s.events_after(start - 1, 10).unwrap_err(), start);

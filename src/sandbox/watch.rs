@@ -13,9 +13,9 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::request::Format;
+use super::conversion::served_bytes;
+use super::request::{Format, IncludeObject, ListOptions};
 use super::resources::ResourceInfo;
-use super::rest::{include_object, list_options_invalid, list_prefix, served_bytes, too_large_resource_version, ApiRequest, ListOptions};
 use super::status::ApiError;
 use super::storage::{EventType, Snapshot, Storage, Stored};
 use super::table;
@@ -46,51 +46,42 @@ pub struct Watch {
     opts: ListOptions,
     start: Start,
     format: Format,
-    include: super::table::IncludeObject,
+    include: IncludeObject,
     timeout: Duration,
 }
 
 impl Watch {
-    /// Checks the options; errors here are ordinary HTTP errors (before the stream starts).
-    pub fn prepare(storage: Arc<Storage>, res: &ResourceInfo, req: &ApiRequest) -> Result<Watch, ApiError> {
-        let opts = ListOptions::parse(res, &req.query)?;
+    /// Where the watch starts, from options already validated by [`super::request`];
+    /// errors here are ordinary HTTP errors (before the stream starts).
+    pub fn prepare(
+        storage: Arc<Storage>,
+        res: &ResourceInfo,
+        prefix: String,
+        opts: ListOptions,
+        format: Format,
+        include: IncludeObject,
+    ) -> Result<Watch, ApiError> {
         let current = storage.revision();
         let rv = match opts.resource_version.as_deref() {
             None | Some("0") => None,
-            Some(s) => Some(s.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?),
+            Some(s) => Some(ApiError::parse_resource_version(s)?),
         };
-        let start = match (opts.send_initial_events, opts.resource_version_match.as_deref()) {
-            (Some(true), Some("NotOlderThan")) => {
-                if let Some(n) = rv {
-                    if n > current {
-                        return Err(too_large_resource_version(n, current));
-                    }
+        let start = match opts.send_initial_events {
+            Some(true) => {
+                if let Some(n) = rv.filter(|n| *n > current) {
+                    return Err(ApiError::too_large_resource_version(n, current));
                 }
                 Start::InitialEvents { rev: current, end_bookmark: opts.allow_bookmarks }
             }
-            (Some(_), _) => {
-                return Err(list_options_invalid(
-                    "resourceVersionMatch",
-                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-                ))
-            }
-            (None, Some(_)) => return Err(list_options_invalid("resourceVersionMatch", "resourceVersionMatch is forbidden for watch")),
-            (None, None) => match rv {
+            // `sendInitialEvents=false`: changes only, from the given revision or now.
+            Some(false) => Start::After(rv.unwrap_or(current)),
+            None => match rv {
                 None => Start::InitialEvents { rev: current, end_bookmark: opts.allow_bookmarks && opts.resource_version.is_none() },
                 Some(n) => Start::After(n),
             },
         };
-        let timeout = opts.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
-        Ok(Watch {
-            storage,
-            prefix: list_prefix(res, req.path.namespace.as_deref()),
-            res: res.clone(),
-            start,
-            format: req.format,
-            include: include_object(&req.query),
-            timeout,
-            opts,
-        })
+        let timeout = opts.timeout_seconds.filter(|t| *t > 0).map(|t| Duration::from_secs(t as u64)).unwrap_or(DEFAULT_TIMEOUT);
+        Ok(Watch { storage, prefix, res: res.clone(), start, format, include, timeout, opts })
     }
 
     pub fn content_type(&self) -> &'static str {
@@ -151,7 +142,7 @@ impl Watch {
             Start::After(n) => n,
             Start::InitialEvents { rev, end_bookmark } => {
                 let (rev, items) = self.storage.list(&self.prefix, None, Snapshot::At(rev)).ok()?;
-                for s in items.iter().filter(|s| self.opts.matches(s)) {
+                for s in items.iter().filter(|s| self.opts.matches(&s.labels, &s.fields)) {
                     tx.send(self.line("ADDED", &s.raw)).await.ok()?;
                 }
                 if end_bookmark {
@@ -207,12 +198,12 @@ impl Watch {
     /// What a change looks like through this watch's selectors: an object that starts
     /// matching is ADDED, one that stops matching is DELETED, as the watch cache reports.
     fn visible_as<'a>(&self, type_: EventType, now: &Stored, prev: Option<&'a Stored>) -> Option<(&'static str, Option<&'a Stored>)> {
-        let now_matches = self.opts.matches(now);
+        let now_matches = self.opts.matches(&now.labels, &now.fields);
         match type_ {
             EventType::Added => now_matches.then_some(("ADDED", None)),
-            EventType::Deleted => prev.map_or(now_matches, |p| self.opts.matches(p)).then_some(("DELETED", None)),
+            EventType::Deleted => prev.map_or(now_matches, |p| self.opts.matches(&p.labels, &p.fields)).then_some(("DELETED", None)),
             EventType::Modified => {
-                let was = prev.is_some_and(|p| self.opts.matches(p));
+                let was = prev.is_some_and(|p| self.opts.matches(&p.labels, &p.fields));
                 match (was, now_matches) {
                     (true, true) => Some(("MODIFIED", None)),
                     (false, true) => Some(("ADDED", None)),

@@ -10,7 +10,6 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::services::uses_node_ports;
-use crate::sandbox::resources::ResourceInfo;
 use crate::sandbox::status::FieldError;
 
 /// `--service-cluster-ip-range=10.96.0.0/12`.
@@ -27,10 +26,6 @@ fn range_size() -> u32 {
 
 fn cidr_text() -> String {
     format!("{}/{}", Ipv4Addr::from(SERVICE_CIDR.0), SERVICE_CIDR.1)
-}
-
-fn is_service(res: &ResourceInfo) -> bool {
-    res.group.is_empty() && res.kind == "Service"
 }
 
 fn str_list(v: Option<&Value>) -> Vec<String> {
@@ -71,20 +66,14 @@ pub struct Allocators {
 
 impl Allocators {
     /// Marks what an existing service holds as taken (used when loading the store).
-    pub fn observe(&mut self, res: &ResourceInfo, obj: &Value) {
-        if !is_service(res) {
-            return;
-        }
+    pub fn observe(&mut self, obj: &Value) {
         let held = held_by(obj);
         self.ips.extend(held.ip);
         self.ports.extend(held.ports);
     }
 
     /// Releases what a deleted service held.
-    pub fn release(&mut self, res: &ResourceInfo, obj: &Value) {
-        if !is_service(res) {
-            return;
-        }
+    pub fn release(&mut self, obj: &Value) {
         let held = held_by(obj);
         if let Some(ip) = held.ip {
             self.ips.remove(&ip);
@@ -105,10 +94,7 @@ impl Allocators {
 
     /// Allocates (or checks the requested) cluster IP and node ports of a new service.
     /// Nothing stays taken when it fails.
-    pub fn allocate(&mut self, res: &ResourceInfo, obj: &mut Value) -> Result<(), Vec<FieldError>> {
-        if !is_service(res) {
-            return Ok(());
-        }
+    pub fn allocate(&mut self, obj: &mut Value) -> Result<(), Vec<FieldError>> {
         let mut taken = Held::default();
         let result = self.allocate_into(obj, &Held::default(), &mut taken);
         if result.is_err() {
@@ -121,10 +107,7 @@ impl Allocators {
     /// ports, one that stopped being ExternalName gets a cluster IP, and what the old
     /// service held and the new one no longer does is released. Call it after
     /// `validate_update` succeeded; on failure nothing changed.
-    pub fn allocate_update(&mut self, res: &ResourceInfo, old: &Value, new: &mut Value) -> Result<(), Vec<FieldError>> {
-        if !is_service(res) {
-            return Ok(());
-        }
+    pub fn allocate_update(&mut self, old: &Value, new: &mut Value) -> Result<(), Vec<FieldError>> {
         let before = held_by(old);
         let mut taken = Held::default();
         if let Err(e) = self.allocate_into(new, &before, &mut taken) {
@@ -312,12 +295,7 @@ impl Allocators {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::resources::builtins;
     use crate::sandbox::status::ApiError;
-
-    fn svc_res() -> ResourceInfo {
-        builtins().into_iter().find(|r| r.kind == "Service").unwrap()
-    }
 
     fn svc(spec: Value) -> Value {
         json!({"metadata": {"name": "s"}, "spec": spec})
@@ -327,13 +305,13 @@ mod tests {
     fn random_ip_in_range_and_clusterips_mirrors_it() {
         let mut a = Allocators::default();
         let mut s = svc(json!({"type": "ClusterIP", "ports": [{"port": 80}]}));
-        a.allocate(&svc_res(), &mut s).unwrap();
+        a.allocate(&mut s).unwrap();
         let ip: Ipv4Addr = s["spec"]["clusterIP"].as_str().unwrap().parse().unwrap();
         assert_eq!(u32::from(ip) & 0xfff0_0000, SERVICE_CIDR.0);
         assert!(u32::from(ip) >= SERVICE_CIDR.0 + STATIC_BAND);
         assert_eq!(s["spec"]["clusterIPs"], json!([ip.to_string()]));
         assert!(a.ip_taken(ip));
-        a.release(&svc_res(), &s);
+        a.release(&s);
         assert!(!a.ip_taken(ip));
     }
 
@@ -342,7 +320,7 @@ mod tests {
     fn requested_ip_outside_the_range() {
         let mut a = Allocators::default();
         let mut s = svc(json!({"clusterIP": "192.168.1.1", "clusterIPs": ["192.168.1.1"], "ports": [{"port": 80}]}));
-        let errs = a.allocate(&svc_res(), &mut s).unwrap_err();
+        let errs = a.allocate(&mut s).unwrap_err();
         assert_eq!(
             ApiError::invalid("Service", "cip-bad", &errs).message,
             "Service \"cip-bad\" is invalid: spec.clusterIPs: Invalid value: [\"192.168.1.1\"]: failed to allocate IP 192.168.1.1: the provided network does not match the current range"
@@ -353,15 +331,15 @@ mod tests {
     fn requested_ip_taken_and_headless() {
         let mut a = Allocators::default();
         let mut k = svc(json!({"clusterIP": "10.96.0.1", "ports": [{"port": 443}]}));
-        a.allocate(&svc_res(), &mut k).unwrap();
+        a.allocate(&mut k).unwrap();
         let mut again = svc(json!({"clusterIP": "10.96.0.1", "ports": [{"port": 443}]}));
-        let errs = a.allocate(&svc_res(), &mut again).unwrap_err();
+        let errs = a.allocate(&mut again).unwrap_err();
         assert_eq!(
             errs[0].to_message(),
             "spec.clusterIPs: Invalid value: [\"10.96.0.1\"]: failed to allocate IP 10.96.0.1: provided IP is already allocated"
         );
         let mut h = svc(json!({"clusterIP": "None", "ports": [{"port": 80}]}));
-        a.allocate(&svc_res(), &mut h).unwrap();
+        a.allocate(&mut h).unwrap();
         assert_eq!(h["spec"]["clusterIPs"], json!(["None"]));
     }
 
@@ -370,10 +348,10 @@ mod tests {
     fn node_ports() {
         let mut a = Allocators::default();
         let mut fixed = svc(json!({"type": "NodePort", "ports": [{"nodePort": 31380, "port": 80}]}));
-        a.allocate(&svc_res(), &mut fixed).unwrap();
+        a.allocate(&mut fixed).unwrap();
         assert!(a.port_taken(31380));
         let mut dup = svc(json!({"type": "NodePort", "ports": [{"nodePort": 31380, "port": 80}]}));
-        let errs = a.allocate(&svc_res(), &mut dup).unwrap_err();
+        let errs = a.allocate(&mut dup).unwrap_err();
         assert_eq!(
             ApiError::invalid("Service", "np-dup", &errs).message,
             "Service \"np-dup\" is invalid: spec.ports[0].nodePort: Invalid value: 31380: provided port is already allocated"
@@ -381,13 +359,13 @@ mod tests {
         // the failed service's cluster IP was given back
         assert_eq!(a.ips.len(), 1);
         let mut range = svc(json!({"type": "NodePort", "ports": [{"nodePort": 80, "port": 80}]}));
-        let errs = a.allocate(&svc_res(), &mut range).unwrap_err();
+        let errs = a.allocate(&mut range).unwrap_err();
         assert_eq!(
             errs[0].to_message(),
             "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767"
         );
         let mut auto = svc(json!({"type": "NodePort", "ports": [{"port": 80}]}));
-        a.allocate(&svc_res(), &mut auto).unwrap();
+        a.allocate(&mut auto).unwrap();
         let p = auto["spec"]["ports"][0]["nodePort"].as_u64().unwrap();
         assert!((30000..=32767).contains(&p));
     }
@@ -396,14 +374,14 @@ mod tests {
     fn observe_and_update_to_node_port() {
         let mut a = Allocators::default();
         let old = svc(json!({"type": "ClusterIP", "clusterIP": "10.96.3.3", "clusterIPs": ["10.96.3.3"], "ports": [{"port": 80}]}));
-        a.observe(&svc_res(), &old);
+        a.observe(&old);
         assert!(a.ip_taken("10.96.3.3".parse().unwrap()));
         let mut new = svc(json!({"type": "NodePort", "clusterIP": "10.96.3.3", "clusterIPs": ["10.96.3.3"], "ports": [{"port": 80}]}));
-        a.allocate_update(&svc_res(), &old, &mut new).unwrap();
+        a.allocate_update(&old, &mut new).unwrap();
         let p = new["spec"]["ports"][0]["nodePort"].as_u64().unwrap() as u16;
         assert!(a.port_taken(p));
         let mut back = old.clone();
-        a.allocate_update(&svc_res(), &new, &mut back).unwrap();
+        a.allocate_update(&new, &mut back).unwrap();
         assert!(!a.port_taken(p));
         assert!(a.ip_taken("10.96.3.3".parse().unwrap()));
     }

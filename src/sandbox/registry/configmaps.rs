@@ -2,6 +2,7 @@
 //! an `immutable` one can never change its data again (kubelets stop watching it).
 
 use serde_json::{json, Value};
+use super::strategy::Strategy;
 
 use super::validation::config_key;
 use crate::sandbox::status::FieldError;
@@ -108,5 +109,17 @@ mod tests {
     fn key_in_data_and_binary_data() {
         let errs = validate_config_map(&json!({"data": {"a": "1"}, "binaryData": {"a": "MQ=="}}));
         assert_eq!(errs[0].to_message(), "binaryData[a]: Invalid value: \"a\": duplicate of key present in data");
+    }
+}
+
+/// The config map strategy.
+pub struct ConfigMapStrategy;
+
+impl Strategy for ConfigMapStrategy {
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_config_map(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_config_map_update(old, new)
     }
 }

@@ -15,17 +15,18 @@ fn res(group: &str, kind: &str) -> ResourceInfo {
 }
 
 /// What the server does around the registry on create, minus its bookkeeping.
-fn create(res: &ResourceInfo, namespace: Option<&str>, body: &str, alloc: &mut Allocators) -> Value {
+fn create(res: &ResourceInfo, namespace: Option<&str>, body: &str) -> Value {
     let (mut obj, unknown) = decode(res, serde_json::from_str(body).unwrap()).unwrap();
     assert!(unknown.is_empty(), "unknown fields {unknown:?}");
     if let Some(ns) = namespace {
         obj["metadata"]["namespace"] = json!(ns);
     }
-    prepare_create(res, &mut obj);
-    admit_create(res, &mut obj);
+    res.strategy.defaults(&mut obj);
+    before_create(res, &mut obj);
+    res.strategy.admit_create(&mut obj);
     let errs = validate_create(res, &obj);
     assert!(errs.is_empty(), "{errs:?}");
-    alloc.allocate(res, &mut obj).unwrap();
+    res.strategy.allocate(&mut obj).unwrap();
     obj
 }
 
@@ -69,8 +70,7 @@ fn mask(text: &str, prefix: &str, len: usize, with: &str) -> String {
 }
 
 fn check(group: &str, kind: &str, namespace: Option<&str>, request: &str, recorded: &str) {
-    let mut alloc = Allocators::default();
-    let got = normalise(create(&res(group, kind), namespace, request, &mut alloc));
+    let got = normalise(create(&res(group, kind), namespace, request));
     let want = normalise(serde_json::from_str(recorded).unwrap());
     assert_eq!(got, want, "\n got: {got}\nwant: {want}");
 }
@@ -197,7 +197,7 @@ fn check_update(group: &str, kind: &str, sub: Option<&str>, old: &str, request: 
             new["metadata"][k] = v.clone();
         }
     }
-    prepare_update(&res, &old, &mut new, sub);
+    before_update(&res, &old, &mut new, sub);
     let errs = validate_update(&res, &old, &new, sub);
     assert!(errs.is_empty(), "{errs:?}");
     let got = normalise(new);

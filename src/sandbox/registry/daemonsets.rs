@@ -1,6 +1,7 @@
 //! Daemon sets: one pod per (matching) node, rolled one node at a time by default.
 
 use serde_json::{json, Value};
+use super::strategy::{set_status, workload_status_update, Strategy};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template, validate_selector_unchanged};
 use super::wire_shape::ensure;
@@ -50,5 +51,29 @@ mod tests {
         assert_eq!(d["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
         assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
         assert!(validate_daemon_set(&d).is_empty());
+    }
+}
+
+/// The daemon set strategy.
+pub struct DaemonSetStrategy;
+
+impl Strategy for DaemonSetStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_daemon_set(obj);
+    }
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        set_status(obj, json!({"currentNumberScheduled": 0, "desiredNumberScheduled": 0, "numberMisscheduled": 0, "numberReady": 0}));
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_daemon_set(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_daemon_set_update(old, new)
+    }
+    fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
+        workload_status_update(subresource, old, new);
     }
 }

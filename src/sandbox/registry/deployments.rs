@@ -2,6 +2,7 @@
 //! replica sets kept, ten minutes to progress) and validation of the spec and strategy.
 
 use serde_json::{json, Value};
+use super::strategy::{set_status, workload_status_update, ScalePaths, Strategy};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template, validate_selector_unchanged};
 use super::wire_shape::ensure;
@@ -176,5 +177,37 @@ mod tests {
             msgs,
             vec!["spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"0%\": may not be 0 when `maxSurge` is 0".to_string()]
         );
+    }
+}
+
+/// The deployment strategy.
+pub struct DeploymentStrategy;
+
+impl Strategy for DeploymentStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_deployment(obj);
+    }
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+    /// A deployment's annotations (`kubectl rollout undo` writes the change cause there)
+    /// count as a spec change, as `deploymentStrategy.PrepareForUpdate` bumps for them.
+    fn spec_changed(&self, old: &Value, new: &Value) -> bool {
+        old.get("spec") != new.get("spec") || old.pointer("/metadata/annotations") != new.pointer("/metadata/annotations")
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        set_status(obj, json!({}));
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_deployment(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_deployment_update(old, new)
+    }
+    fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
+        workload_status_update(subresource, old, new);
+    }
+    fn scale(&self) -> Option<ScalePaths> {
+        Some(ScalePaths::workload())
     }
 }

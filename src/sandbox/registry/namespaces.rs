@@ -3,10 +3,13 @@
 //! and born Active. Their finalizers only change through `/finalize`.
 
 use serde_json::{json, Value};
+use super::strategy::{field_text, keep, Strategy};
 
 use super::validation::qualified_name;
 use super::wire_shape::ensure;
-use crate::sandbox::status::FieldError;
+use crate::sandbox::keys::object_key;
+use crate::sandbox::resources::{Catalogue, ResourceInfo};
+use crate::sandbox::status::{ApiError, FieldError};
 
 pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
@@ -76,4 +79,75 @@ mod tests {
         assert_eq!(ns["status"], json!({"phase": "Active"}));
         assert!(validate_namespace(&ns).is_empty());
     }
+}
+
+/// The namespace strategy, with the namespace storage's own deletion: `Terminating` until
+/// the namespace controller has emptied it and removed its `kubernetes` finalizer.
+pub struct NamespaceStrategy;
+
+impl Strategy for NamespaceStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_namespace(obj);
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        prepare_create(obj);
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_namespace(obj)
+    }
+    /// Its finalizers change only through `/finalize`.
+    fn prepare_for_update(&self, old: &Value, new: &mut Value) {
+        keep(old, new, "spec");
+        label_with_name(new);
+    }
+    fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
+        match subresource {
+            "status" => keep(old, new, "spec"),
+            "finalize" => keep(old, new, "status"),
+            _ => {}
+        }
+    }
+    fn begin_deletion(&self, obj: &Value) -> Option<Value> {
+        let mut next = obj.clone();
+        if let Some(meta) = next.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("deletionTimestamp".into(), json!(crate::sandbox::meta::now_rfc3339()));
+        }
+        if let Some(o) = next.as_object_mut() {
+            o.insert("status".into(), json!({"phase": "Terminating"}));
+        }
+        Some(next)
+    }
+    fn deletion_may_complete(&self, obj: &Value) -> bool {
+        obj.pointer("/spec/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty())
+    }
+    fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![("status.phase", field_text(obj, "/status/phase"))]
+    }
+}
+
+/// The NamespaceLifecycle admission plugin on create: the namespace must exist and not be
+/// terminating. `get` reads a stored object by key.
+pub fn admit_namespace_lifecycle(
+    cat: &Catalogue,
+    get: impl Fn(&str) -> Option<Value>,
+    res: &ResourceInfo,
+    namespace: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    let Some(namespaces) = cat.find("", "v1", "namespaces") else { return Ok(()) };
+    let Some(ns) = get(&object_key(namespaces, None, namespace)) else {
+        return Err(ApiError::not_found("namespaces", namespace));
+    };
+    if ns.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        let e = ApiError::forbidden(
+            &res.qualified_resource(),
+            name,
+            &format!("unable to create new content in namespace {namespace} because it is being terminated"),
+        );
+        return Err(e.with_details(json!({
+            "name": name, "kind": res.plural,
+            "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {namespace} is being terminated"), "field": "metadata.namespace"}]
+        })));
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! so nothing is scheduled on it too early.
 
 use serde_json::{json, Value};
+use super::strategy::{field_flag, Strategy};
 
 use super::validation::{label_value, qualified_name};
 use super::wire_shape::ensure;
@@ -70,5 +71,26 @@ mod tests {
         assert!(validate_node(&n).is_empty());
         let bad = json!({"spec": {"taints": [{"key": "k", "effect": "Sometimes"}]}});
         assert_eq!(validate_node(&bad)[0].field, "spec.taints[0].effect");
+    }
+}
+
+/// The node strategy.
+pub struct NodeStrategy;
+
+impl Strategy for NodeStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_node(obj);
+    }
+    fn admit_create(&self, obj: &mut Value) {
+        admit_node(obj);
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_node(obj)
+    }
+    fn delete_returns_status(&self) -> bool {
+        true
+    }
+    fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![("spec.unschedulable", field_flag(obj, "/spec/unschedulable"))]
     }
 }

@@ -2,6 +2,7 @@
 //! strategy on create, and pod spec validation.
 
 use serde_json::{json, Value};
+use super::strategy::{field_flag, field_text, keep, Strategy};
 
 use super::qos::pod_qos_class;
 use super::validation::{dns1123_label, dns1123_subdomain, port_name, validate_labels};
@@ -381,5 +382,80 @@ mod tests {
                 "spec.containers[1].name: Duplicate value: \"a\"".to_string()
             ]
         );
+    }
+}
+
+/// The pod strategy (`pkg/registry/core/pod/strategy.go`).
+pub struct PodStrategy;
+
+impl Strategy for PodStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_pod(obj);
+    }
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        prepare_create(obj);
+    }
+    fn admit_create(&self, obj: &mut Value) {
+        super::pod_admission::admit_pod(obj);
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_pod_spec(obj.get("spec").unwrap_or(&json!({})), "spec")
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        super::pod_update::validate_pod_update(old, new)
+    }
+    fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
+        if subresource != "status" {
+            return;
+        }
+        keep(old, new, "spec");
+        // the QoS class is decided once, at creation
+        if let (Some(q), Some(status)) = (old.pointer("/status/qosClass").cloned(), new.get_mut("status").filter(|s| s.is_object())) {
+            status["qosClass"] = q;
+        }
+    }
+    /// A pod on a node gets its grace period (asked for, else the spec's), for its kubelet
+    /// to stop the containers; one that never ran, or has finished, has nothing to wait for.
+    fn graceful_delete(&self, obj: &Value, requested: Option<i64>) -> Option<i64> {
+        let on_node = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let finished = matches!(obj.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let spec_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        Some(if on_node && !finished { requested.unwrap_or(spec_grace).max(0) } else { 0 })
+    }
+    fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        let text = |p: &str| field_text(obj, p);
+        let ips: Vec<String> = obj
+            .pointer("/status/podIPs")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(|ip| field_text(ip, "/ip")).collect())
+            .unwrap_or_default();
+        vec![
+            ("spec.nodeName", text("/spec/nodeName")),
+            ("spec.restartPolicy", text("/spec/restartPolicy")),
+            ("spec.schedulerName", text("/spec/schedulerName")),
+            ("spec.serviceAccountName", text("/spec/serviceAccountName")),
+            ("spec.hostNetwork", field_flag(obj, "/spec/hostNetwork")),
+            ("status.phase", text("/status/phase")),
+            ("status.podIP", text("/status/podIP")),
+            ("status.podIPs", ips.join(",")),
+            ("status.nominatedNodeName", text("/status/nominatedNodeName")),
+        ]
+    }
+}
+
+/// PodTemplates: a pod spec to stamp out, defaulted and validated as one.
+pub struct PodTemplateStrategy;
+
+impl Strategy for PodTemplateStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        if let Some(spec) = obj.get_mut("template").and_then(|t| t.get_mut("spec")) {
+            default_pod_spec(spec);
+        }
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_pod_spec(obj.pointer("/template/spec").unwrap_or(&json!({})), "template.spec")
     }
 }

@@ -2,6 +2,7 @@
 //! identical pods selected by labels.
 
 use serde_json::{json, Value};
+use super::strategy::{set_status, workload_status_update, ScalePaths, Strategy};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template, validate_selector_unchanged};
 use super::pods::validate_pod_spec;
@@ -107,5 +108,59 @@ mod tests {
         assert_eq!(rc["spec"]["selector"], json!({"app": "r"}));
         assert_eq!(rc["metadata"]["labels"], json!({"app": "r"}));
         assert!(validate_replication_controller(&rc).is_empty());
+    }
+}
+
+/// The replica set strategy.
+pub struct ReplicaSetStrategy;
+
+impl Strategy for ReplicaSetStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_replica_set(obj);
+    }
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        set_status(obj, json!({"replicas": 0}));
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_replica_set(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_replica_set_update(old, new)
+    }
+    fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
+        workload_status_update(subresource, old, new);
+    }
+    fn scale(&self) -> Option<ScalePaths> {
+        Some(ScalePaths::workload())
+    }
+    fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![("status.replicas", obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0).to_string())]
+    }
+}
+
+/// The replication controller strategy: a replica set with a plain map for a selector.
+pub struct ReplicationControllerStrategy;
+
+impl Strategy for ReplicationControllerStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_replication_controller(obj);
+    }
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        set_status(obj, json!({"replicas": 0}));
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_replication_controller(obj)
+    }
+    fn scale(&self) -> Option<ScalePaths> {
+        Some(ScalePaths { selector: Some("/spec/selector".into()), ..ScalePaths::workload() })
+    }
+    fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![("status.replicas", obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0).to_string())]
     }
 }

@@ -2,6 +2,7 @@
 //! the type never changes; and like configmaps they can be made immutable.
 
 use serde_json::{json, Value};
+use super::strategy::{field_text, Strategy};
 
 use super::configmaps::{validate_immutable, validate_keys, validate_size};
 use super::wire_shape::ensure;
@@ -67,5 +68,23 @@ mod tests {
         assert_eq!(validate_secret(&tls)[0].to_message(), "data[tls.key]: Required value");
         let errs = validate_secret_update(&s, &json!({"type": "kubernetes.io/tls", "data": {"tls.crt": "eA==", "tls.key": "eA=="}}));
         assert_eq!(errs[0].to_message(), "type: Invalid value: \"kubernetes.io/tls\": field is immutable");
+    }
+}
+
+/// The secret strategy.
+pub struct SecretStrategy;
+
+impl Strategy for SecretStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_secret(obj);
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_secret(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_secret_update(old, new)
+    }
+    fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![("type", field_text(obj, "/type"))]
     }
 }

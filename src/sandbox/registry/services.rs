@@ -3,9 +3,12 @@
 //! ports, which a client re-sending its manifest does not know).
 
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
+use super::allocators::Allocators;
+use super::strategy::Strategy;
 use super::validation::{dns1123_label, dns1123_subdomain, port_name, validate_labels};
 use super::wire_shape::ensure;
 use crate::sandbox::status::FieldError;
@@ -282,5 +285,52 @@ mod tests {
         default_service(&mut moved);
         let msgs: Vec<String> = validate_service_update(&old, &moved).iter().map(|e| e.to_message()).collect();
         assert_eq!(msgs, vec!["spec.clusterIPs[0]: Invalid value: [\"10.96.6.6\"]: may not change once set".to_string()]);
+    }
+}
+
+/// The service strategy, holding the cluster IPs and node ports handed out: the service
+/// REST storage's allocators (`pkg/registry/core/service/storage/alloc.go`).
+#[derive(Default)]
+pub struct ServiceStrategy {
+    allocators: Mutex<Allocators>,
+}
+
+impl ServiceStrategy {
+    /// The allocators; a panic elsewhere while they were held leaves sets still worth using.
+    fn allocators(&self) -> std::sync::MutexGuard<'_, Allocators> {
+        self.allocators.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Strategy for ServiceStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_service(obj);
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        prepare_create(obj);
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_service(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_service_update(old, new)
+    }
+    fn prepare_for_update(&self, old: &Value, new: &mut Value) {
+        keep_allocated(old, new);
+    }
+    fn allocates(&self) -> bool {
+        true
+    }
+    fn allocate(&self, obj: &mut Value) -> Result<(), Vec<FieldError>> {
+        self.allocators().allocate(obj)
+    }
+    fn allocate_update(&self, old: &Value, new: &mut Value) -> Result<(), Vec<FieldError>> {
+        self.allocators().allocate_update(old, new)
+    }
+    fn release(&self, obj: &Value) {
+        self.allocators().release(obj);
+    }
+    fn observe(&self, obj: &Value) {
+        self.allocators().observe(obj);
     }
 }

@@ -2,6 +2,7 @@
 //! fixed once created, because existing pods and claims were made from it.
 
 use serde_json::{json, Value};
+use super::strategy::{set_status, workload_status_update, ScalePaths, Strategy};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template};
 use super::wire_shape::ensure;
@@ -93,5 +94,32 @@ mod tests {
         let mut renamed = s.clone();
         renamed["spec"]["serviceName"] = json!("other");
         assert_eq!(validate_stateful_set_update(&s, &renamed)[0].field, "spec");
+    }
+}
+
+/// The stateful set strategy.
+pub struct StatefulSetStrategy;
+
+impl Strategy for StatefulSetStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_stateful_set(obj);
+    }
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        set_status(obj, json!({"availableReplicas": 0, "replicas": 0}));
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_stateful_set(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_stateful_set_update(old, new)
+    }
+    fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
+        workload_status_update(subresource, old, new);
+    }
+    fn scale(&self) -> Option<ScalePaths> {
+        Some(ScalePaths::workload())
     }
 }

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::sandbox::resources::ResourceInfo;
-use crate::sandbox::status::{FieldError, FieldErrorKind};
+use crate::sandbox::status::FieldError;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
@@ -278,11 +278,7 @@ pub fn validate_annotations(annotations: Option<&Value>, field: &str) -> Vec<Fie
         total += k.len() + map[k].as_str().map(str::len).unwrap_or_default();
     }
     if total > TOTAL_ANNOTATION_SIZE_LIMIT {
-        errs.push(FieldError {
-            kind: FieldErrorKind::TooLong(String::new(), TOTAL_ANNOTATION_SIZE_LIMIT),
-            field: field.into(),
-            detail: String::new(),
-        });
+        errs.push(FieldError::too_long(field, TOTAL_ANNOTATION_SIZE_LIMIT));
     }
     errs
 }
@@ -389,6 +385,7 @@ pub fn validate_object_meta_update(res: &ResourceInfo, old: &Value, new: &Value)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::status::FieldErrorKind;
     use crate::sandbox::resources::builtins;
     use crate::sandbox::status::ApiError;
 

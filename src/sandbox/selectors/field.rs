@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use crate::sandbox::registry::strategy::field_text;
 use crate::sandbox::resources::ResourceInfo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,20 +140,6 @@ fn unescape(v: &str) -> Result<String, String> {
     Ok(out)
 }
 
-const EVENT_FIELDS: &[&str] = &[
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
-];
-
 /// events.k8s.io/v1 Events select by that API's field names, paired with the core names of
 /// the same data: the objects are stored as core events (see [`crate::sandbox::conversion`]),
 /// so a label is converted before matching, as the apiserver's field label conversion does.
@@ -191,101 +178,18 @@ pub fn supported_fields(res: &ResourceInfo) -> Vec<&'static str> {
         return out;
     }
     let mut out = vec!["metadata.name", "metadata.namespace"];
-    let own: &[&str] = match (res.group.as_str(), res.plural.as_str()) {
-        ("", "pods") => &[
-            "spec.nodeName",
-            "spec.restartPolicy",
-            "spec.schedulerName",
-            "spec.serviceAccountName",
-            "spec.hostNetwork",
-            "status.phase",
-            "status.podIP",
-            "status.podIPs",
-            "status.nominatedNodeName",
-        ],
-        ("", "events") => EVENT_FIELDS,
-        ("", "namespaces") => &["status.phase"],
-        ("", "nodes") => &["spec.unschedulable"],
-        ("", "secrets") => &["type"],
-        ("", "replicationcontrollers") | ("apps", "replicasets") => &["status.replicas"],
-        _ => &[],
-    };
-    out.extend_from_slice(own);
+    out.extend(res.strategy.selectable_fields(&Value::Null).into_iter().map(|(field, _)| field));
     out
-}
-
-/// A string at a JSON path, or `""`.
-fn text(obj: &Value, path: &[&str]) -> String {
-    let mut v = obj;
-    for p in path {
-        match v.get(p) {
-            Some(next) => v = next,
-            None => return String::new(),
-        }
-    }
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// A boolean at a JSON path as Go's `strconv.FormatBool` prints it (absent is `false`).
-fn flag(obj: &Value, path: &[&str]) -> String {
-    let mut v = obj;
-    for p in path {
-        match v.get(p) {
-            Some(next) => v = next,
-            None => return "false".into(),
-        }
-    }
-    v.as_bool().unwrap_or(false).to_string()
 }
 
 /// The selectable fields of an object and their values (always `metadata.name` and
 /// `metadata.namespace`, plus the kind's own, e.g. `spec.nodeName`, `status.phase` for pods).
 pub fn field_set(res: &ResourceInfo, obj: &Value) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = vec![
-        ("metadata.name".into(), text(obj, &["metadata", "name"])),
-        ("metadata.namespace".into(), text(obj, &["metadata", "namespace"])),
+        ("metadata.name".into(), field_text(obj, "/metadata/name")),
+        ("metadata.namespace".into(), field_text(obj, "/metadata/namespace")),
     ];
-    let mut add = |f: &str, v: String| out.push((f.to_string(), v));
-    match (res.group.as_str(), res.plural.as_str()) {
-        ("", "pods") => {
-            add("spec.nodeName", text(obj, &["spec", "nodeName"]));
-            add("spec.restartPolicy", text(obj, &["spec", "restartPolicy"]));
-            add("spec.schedulerName", text(obj, &["spec", "schedulerName"]));
-            add("spec.serviceAccountName", text(obj, &["spec", "serviceAccountName"]));
-            add("spec.hostNetwork", flag(obj, &["spec", "hostNetwork"]));
-            add("status.phase", text(obj, &["status", "phase"]));
-            add("status.podIP", text(obj, &["status", "podIP"]));
-            let ips: Vec<String> = obj
-                .pointer("/status/podIPs")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(|ip| text(ip, &["ip"])).collect())
-                .unwrap_or_default();
-            add("status.podIPs", ips.join(","));
-            add("status.nominatedNodeName", text(obj, &["status", "nominatedNodeName"]));
-        }
-        // Both groups' events are stored as core events.
-        ("" | "events.k8s.io", "events") => {
-            for f in ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"] {
-                add(&format!("involvedObject.{f}"), text(obj, &["involvedObject", f]));
-            }
-            add("reason", text(obj, &["reason"]));
-            add("reportingComponent", text(obj, &["reportingComponent"]));
-            add("source", text(obj, &["source", "component"]));
-            add("type", text(obj, &["type"]));
-        }
-        ("", "namespaces") => add("status.phase", text(obj, &["status", "phase"])),
-        ("", "nodes") => add("spec.unschedulable", flag(obj, &["spec", "unschedulable"])),
-        ("", "secrets") => add("type", text(obj, &["type"])),
-        ("", "replicationcontrollers") | ("apps", "replicasets") => {
-            let replicas = obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0);
-            add("status.replicas", replicas.to_string());
-        }
-        _ => {}
-    }
+    out.extend(res.strategy.selectable_fields(obj).into_iter().map(|(field, value)| (field.to_string(), value)));
     out
 }
 

@@ -60,6 +60,9 @@ pub struct Options {
     pub log_requests: bool,
     /// How often etcd-style compaction runs (lists at older exact revisions get 410).
     pub compaction_interval: Option<Duration>,
+    /// The Node manifests a fresh sandbox starts with; `None` for the two default workers,
+    /// an empty list for a cluster without nodes (as the fidelity corpus was recorded on).
+    pub nodes: Option<Vec<serde_json::Value>>,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -110,7 +113,7 @@ impl Sandbox {
         let fresh = storage.revision() <= 1;
         let api = rest::Apiserver::new(storage, resources::Catalogue::default());
         if fresh {
-            seed::seed(&api).await.map_err(SandboxError::Seed)?;
+            seed::seed(&api, opts.nodes.as_deref()).await.map_err(SandboxError::Seed)?;
         }
         // A fresh watch cache remembers nothing from before this start.
         api.storage.forget_history();

@@ -575,10 +575,14 @@ pub fn unsupported_body_media_type() -> ApiError {
 pub fn parse(req: HttpRequest, res: &ResourceInfo) -> Result<ApiRequest, ApiError> {
     use hyper::Method;
     let format = negotiate(req.accept.as_deref())?;
-    let include_object = IncludeObject::parse(req.query.get("includeObject")).map_err(|_| {
-        let e = FieldError::invalid("includeObject", &json!(req.query.get("includeObject")), "must be 'Metadata', 'Object', 'None', or empty");
-        invalid_options("TableOptions", &[e])
-    })?;
+    // `TableOptions` are read, and validated, only when a Table is what is served.
+    let include_object = match format {
+        Format::Table => IncludeObject::parse(req.query.get("includeObject")).map_err(|_| {
+            let e = FieldError::invalid("includeObject", &json!(req.query.get("includeObject")), "must be 'Metadata', 'Object', 'None', or empty");
+            invalid_options("TableOptions", &[e])
+        })?,
+        _ => IncludeObject::Metadata,
+    };
     let media = media_type(req.content_type.as_deref());
     let q = &req.query;
     let named = req.path.name.is_some();

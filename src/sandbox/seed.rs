@@ -53,8 +53,9 @@ fn node(name: &str, ip: &str) -> Value {
     })
 }
 
-/// Creates what a fresh cluster has, skipping what already exists.
-pub async fn seed(api: &Apiserver) -> Result<(), ApiError> {
+/// Creates what a fresh cluster has, skipping what already exists: `nodes` as given, or
+/// the two default workers.
+pub async fn seed(api: &Apiserver, nodes: Option<&[Value]>) -> Result<(), ApiError> {
     let cat = api.catalogue();
     let ns = cat.find("", "v1", "namespaces").expect("built in").clone();
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -69,9 +70,17 @@ pub async fn seed(api: &Apiserver) -> Result<(), ApiError> {
         "spec": {"clusterIP": "10.96.0.1", "ipFamilyPolicy": "SingleStack", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], "type": "ClusterIP", "sessionAffinity": "None"}
     });
     ignore_exists(api.create_internal(&svc, kubernetes, MANAGER).await)?;
-    let nodes = cat.find("", "v1", "nodes").expect("built in").clone();
-    for (name, ip) in [("kubelab-worker-1", "172.18.0.2"), ("kubelab-worker-2", "172.18.0.3")] {
-        ignore_exists(api.create_internal(&nodes, node(name, ip), "kubelet").await)?;
+    let node_res = cat.find("", "v1", "nodes").expect("built in").clone();
+    let default_nodes: Vec<Value>;
+    let nodes = match nodes {
+        Some(n) => n,
+        None => {
+            default_nodes = [("kubelab-worker-1", "172.18.0.2"), ("kubelab-worker-2", "172.18.0.3")].iter().map(|(n, ip)| node(n, ip)).collect();
+            &default_nodes
+        }
+    };
+    for n in nodes {
+        ignore_exists(api.create_internal(&node_res, n.clone(), "kubelet").await)?;
     }
     Ok(())
 }

@@ -11,10 +11,16 @@ use super::super::request::{ApiRequest, DeleteOptions, ListOptions, Propagation}
 use super::super::resources::ResourceInfo;
 use super::super::status::{success_status, ApiError};
 use super::super::storage::{Outcome, Snapshot};
-use super::encode::{encode_list, encode_raw};
+use super::encode::{encode_list, encode_value};
 use super::list::selected;
 use super::update::Computed;
 use super::{Apiserver, Reply};
+
+/// How a deletion went: stored, or what a dry run would have stored.
+enum Deletion {
+    Done(Outcome),
+    DryRun(Value),
+}
 
 /// The `Preconditions` of a delete, checked against the stored object.
 fn check_preconditions(opts: &DeleteOptions, res: &ResourceInfo, cur: &Value, name: &str) -> Result<(), ApiError> {
@@ -107,45 +113,53 @@ impl Apiserver {
         let key = object_key(res, req.path.namespace.as_deref(), name);
         let (outcome, deleted_now) = self.delete_object(res, &key, name, opts).await?;
         match outcome {
-            Outcome::NotFound => Err(ApiError::not_found(&res.qualified_resource(), name)),
-            Outcome::Deleted(s) | Outcome::Updated(s) | Outcome::Unchanged(s) => {
-                if opts.dry_run || (deleted_now && res.strategy.delete_returns_status()) {
-                    let v = s.value();
-                    let body = success_status(&res.qualified_resource(), name, meta::uid(&v).unwrap_or_default());
-                    return Ok(Reply::json(200, Bytes::from(serde_json::to_vec(&body).expect("a Status serializes"))));
-                }
-                encode_raw(res, req, 200, &s.raw, vec![])
+            Deletion::Done(Outcome::NotFound) => Err(ApiError::not_found(&res.qualified_resource(), name)),
+            Deletion::Done(Outcome::Deleted(s) | Outcome::Updated(s) | Outcome::Unchanged(s)) => {
+                self.deleted_reply(res, req, name, &s.value(), deleted_now)
             }
-            _ => Err(ApiError::internal("unexpected storage outcome on delete")),
+            Deletion::DryRun(v) => self.deleted_reply(res, req, name, &v, deleted_now),
+            Deletion::Done(_) => Err(ApiError::internal("unexpected storage outcome on delete")),
         }
     }
 
-    /// Deletes, or starts the graceful deletion of, one object. Returns whether it is gone.
-    async fn delete_object(&self, res: &ResourceInfo, key: &str, name: &str, opts: &DeleteOptions) -> Result<(Outcome, bool), ApiError> {
+    /// What a DELETE answers: a `Status` once the object is gone from a kind that says so,
+    /// else the object (deleted, or marked for deletion).
+    fn deleted_reply(&self, res: &ResourceInfo, req: &ApiRequest, name: &str, obj: &Value, gone: bool) -> Result<Reply, ApiError> {
+        if gone && res.strategy.delete_returns_status() {
+            let body = success_status(&res.qualified_resource(), name, meta::uid(obj).unwrap_or_default());
+            return Ok(Reply::json(200, Bytes::from(serde_json::to_vec(&body).expect("a Status serializes"))));
+        }
+        encode_value(res, req, 200, obj, vec![])
+    }
+
+    /// Deletes, or starts the graceful deletion of, one object. Returns whether it is gone
+    /// (for a dry run: would be).
+    async fn delete_object(&self, res: &ResourceInfo, key: &str, name: &str, opts: &DeleteOptions) -> Result<(Deletion, bool), ApiError> {
         let mut gone = false;
         let mut first_pass = true;
+        let mut dry_result = None;
         loop {
             let outcome = self
                 .guaranteed_update(res, key, name, |cur| {
                     check_preconditions(opts, res, cur, name)?;
-                    if opts.dry_run {
-                        return Ok(Computed::Unchanged);
-                    }
                     let plan = plan_delete(res, cur, opts);
                     gone = matches!(plan, Computed::Delete(_));
-                    Ok(plan)
+                    Ok(plan.unless_dry_run(opts.dry_run, cur, &mut dry_result))
                 })
                 .await?;
+            if let Some(v) = dry_result.take() {
+                return Ok((Deletion::DryRun(v), gone));
+            }
             if let Outcome::Deleted(s) = &outcome {
                 res.strategy.release(&s.value());
             }
             // A graceful deletion with nothing left to wait for is marked, then removed at
             // once (`deleteImmediately`): watchers see both.
-            if first_pass && !opts.dry_run && self.completes_after_mark(res, &outcome) {
+            if first_pass && self.completes_after_mark(res, &outcome) {
                 first_pass = false;
                 continue;
             }
-            return Ok((outcome, gone));
+            return Ok((Deletion::Done(outcome), gone));
         }
     }
 
@@ -173,7 +187,9 @@ impl Apiserver {
             let name = meta::name(&v).unwrap_or_default().to_string();
             // The list answers with each object as it was when the collection was deleted.
             match self.delete_object(res, &s.key, &name, dopts).await {
-                Ok((Outcome::Deleted(_) | Outcome::Updated(_) | Outcome::Unchanged(_), _)) => deleted.push(s),
+                Ok((Deletion::Done(Outcome::Deleted(_) | Outcome::Updated(_) | Outcome::Unchanged(_)) | Deletion::DryRun(_), _)) => {
+                    deleted.push(s)
+                }
                 Ok(_) => {}
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),

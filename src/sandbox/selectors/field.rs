@@ -122,19 +122,21 @@ fn split_term(term: &str) -> Option<(&str, FieldOp, &str)> {
     None
 }
 
-/// Undoes `\\`, `\,` and `\=`, the only escapes a field selector value may use.
+/// Undoes `\\`, `\,` and `\=`, the only escapes a field selector value may use, as
+/// `fields.UnescapeValue`: an unescaped `,` or `=` in a value is an error (Go prints the
+/// rune as its number).
 fn unescape(v: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut chars = v.chars();
     while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(e @ ('\\' | ',' | '=')) => out.push(e),
-            Some(e) => return Err(format!("invalid escape sequence: \\{e}")),
-            None => return Err("unterminated escape sequence".into()),
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('\\' | ',' | '=')) => out.push(e),
+                Some(e) => return Err(format!("invalid escape sequence: \\{e}")),
+                None => return Err("invalid escape sequence: \\".into()),
+            },
+            ',' | '=' => return Err(format!("unescaped character in value: {}", c as u32)),
+            c => out.push(c),
         }
     }
     Ok(out)

@@ -20,7 +20,8 @@ conversion code moves them, see pkg/apis/core/v1/conversion.go); any other unmat
 stops the generator, so an upstream change cannot slip through silently.
 
 Go types are written as strings the renderer parses: `string`, `bool`, `int32`, `int64`,
-`*T`, `[]T`, `map[string]T`, `Quantity`, `IntOrString`, or a struct name. Named scalar
+`*T`, `[]T`, `map[string]T`, `Quantity`, `ResourceList`, `IntOrString`, `Time`, `Raw`
+(raw JSON), or a struct name. Named scalar
 types (`type RestartPolicy string`) are resolved to their underlying type.
 
 Usage: python3 scripts/gen-pod-spec-go.py > src/sandbox/registry/pod_update/go_types.rs
@@ -150,6 +151,8 @@ def main():
             return f"map[string]{resolve(m.group(2), pkg)}"
         if ty in ("string", "bool", "int32", "int64"):
             return ty
+        if ty == "ResourceList":
+            return ty  # quantities the v1 defaults round up to milli-units
         if pkg == "meta" and ty in META_SPECIAL:
             return META_SPECIAL[ty]
         if ty in FOREIGN:

@@ -109,11 +109,15 @@ fn convert(v: Option<&Value>, ty: &str, origin: Origin) -> GoValue {
         }),
         "bool" => GoValue::Bool(v.and_then(Value::as_bool).unwrap_or(false)),
         "int32" | "int64" => GoValue::Int(v.and_then(Value::as_i64).unwrap_or(0)),
-        "Quantity" => GoValue::Str(match v {
-            Some(Value::String(s)) => quantity::canonical(s),
-            Some(Value::Number(n)) => quantity::canonical(&n.to_string()),
-            _ => "0".into(),
-        }),
+        "Quantity" => quantity_value(v, quantity::canonical),
+        // a named map type: its quantities are rounded up to milli-units by the v1 defaults
+        "ResourceList" => match convert(v, "map[string]RawQuantity", origin) {
+            GoValue::Map(entries) => {
+                GoValue::Map(entries.into_iter().map(|(k, q)| (k, quantity_value(q.raw(), quantity::canonical_in_resource_list))).collect())
+            }
+            other => other,
+        },
+        "RawQuantity" => v.map_or(GoValue::Null, |v| GoValue::Raw(v.clone())),
         "IntOrString" => match v {
             Some(Value::String(s)) => GoValue::Str(s.clone()),
             Some(n) => GoValue::Int(n.as_i64().unwrap_or(0)),
@@ -140,6 +144,15 @@ fn convert(v: Option<&Value>, ty: &str, origin: Origin) -> GoValue {
     }
 }
 
+/// `resource.Quantity`'s `MarshalJSON`: canonical text, `"0"` for the zero value.
+fn quantity_value(v: Option<&Value>, canonical: fn(&str) -> String) -> GoValue {
+    GoValue::Str(match v {
+        Some(Value::String(s)) => canonical(s),
+        Some(Value::Number(n)) => canonical(&n.to_string()),
+        _ => "0".into(),
+    })
+}
+
 /// `omitempty`: false, 0, "", nil pointers and empty slices and maps; never a struct.
 fn omitted(v: &GoValue, ty: &str) -> bool {
     match v {
@@ -154,6 +167,13 @@ fn omitted(v: &GoValue, ty: &str) -> bool {
 }
 
 impl GoValue {
+    fn raw(&self) -> Option<&Value> {
+        match self {
+            GoValue::Raw(v) => Some(v),
+            _ => None,
+        }
+    }
+
     pub fn field(&self, name: &str) -> Option<&GoValue> {
         match self {
             GoValue::Struct(fs) => fs.iter().find(|(n, _)| *n == name).map(|(_, v)| v),
@@ -329,6 +349,26 @@ mod tests {
         assert_eq!(sc.field("ShareProcessNamespace"), Some(&GoValue::Null));
         assert_eq!(spec.field("ServiceAccountName"), Some(&GoValue::Str("old".into())));
         assert_eq!(spec.field("TerminationGracePeriodSeconds"), Some(&GoValue::Int(1)));
+    }
+
+    /// Quantities print canonically; in resource lists rounded up to milli-units.
+    #[test]
+    fn quantities_are_canonical() {
+        let pod = json!({"spec": {"containers": [{"resources": {"requests": {"memory": "2048Ki", "cpu": "0.1m"}}}],
+            "volumes": [{"emptyDir": {"sizeLimit": "0.1m"}}]}});
+        let text = internal_pod_spec(&pod, Origin::Request).marshal_indent();
+        assert!(text.contains("\"Requests\": {\n     \"cpu\": \"1m\",\n     \"memory\": \"2Mi\"\n    },"), "{text}");
+        assert!(text.contains("\"SizeLimit\": \"100u\""), "{text}");
+    }
+
+    /// `intstr.IntOrString` prints as the number or the string it holds.
+    #[test]
+    fn int_or_string_keeps_its_kind() {
+        let probe = |port: Value| json!({"spec": {"containers": [{"livenessProbe": {"httpGet": {"port": port}}}]}});
+        for (port, want) in [(json!(8080), "\"Port\": 8080,"), (json!("http"), "\"Port\": \"http\",")] {
+            let text = internal_pod_spec(&probe(port), Origin::Request).marshal_indent();
+            assert!(text.contains(want), "{text}");
+        }
     }
 
     /// metav1 types keep their json tags: `omitempty` drops empty fields.

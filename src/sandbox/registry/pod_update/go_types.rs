@@ -34,7 +34,7 @@ pub static STRUCTS: &[(&str, &[GoField])] = &[
         GoField { go: "DNSConfig", json: "dnsConfig", ty: "*PodDNSConfig", omitempty: false },
         GoField { go: "ReadinessGates", json: "readinessGates", ty: "[]PodReadinessGate", omitempty: false },
         GoField { go: "RuntimeClassName", json: "runtimeClassName", ty: "*string", omitempty: false },
-        GoField { go: "Overhead", json: "overhead", ty: "map[string]Quantity", omitempty: false },
+        GoField { go: "Overhead", json: "overhead", ty: "ResourceList", omitempty: false },
         GoField { go: "EnableServiceLinks", json: "enableServiceLinks", ty: "*bool", omitempty: false },
         GoField { go: "TopologySpreadConstraints", json: "topologySpreadConstraints", ty: "[]TopologySpreadConstraint", omitempty: false },
         GoField { go: "OS", json: "os", ty: "*PodOS", omitempty: false },
@@ -200,8 +200,8 @@ pub static STRUCTS: &[(&str, &[GoField])] = &[
         GoField { go: "ResourceClaimTemplateName", json: "resourceClaimTemplateName", ty: "*string", omitempty: false },
     ]),
     ("ResourceRequirements", &[
-        GoField { go: "Limits", json: "limits", ty: "map[string]Quantity", omitempty: false },
-        GoField { go: "Requests", json: "requests", ty: "map[string]Quantity", omitempty: false },
+        GoField { go: "Limits", json: "limits", ty: "ResourceList", omitempty: false },
+        GoField { go: "Requests", json: "requests", ty: "ResourceList", omitempty: false },
         GoField { go: "Claims", json: "claims", ty: "[]ResourceClaim", omitempty: false },
     ]),
     ("HostPathVolumeSource", &[
@@ -713,8 +713,8 @@ pub static STRUCTS: &[(&str, &[GoField])] = &[
         GoField { go: "subresource", json: "subresource", ty: "string", omitempty: true },
     ]),
     ("VolumeResourceRequirements", &[
-        GoField { go: "Limits", json: "limits", ty: "map[string]Quantity", omitempty: false },
-        GoField { go: "Requests", json: "requests", ty: "map[string]Quantity", omitempty: false },
+        GoField { go: "Limits", json: "limits", ty: "ResourceList", omitempty: false },
+        GoField { go: "Requests", json: "requests", ty: "ResourceList", omitempty: false },
     ]),
     ("TypedLocalObjectReference", &[
         GoField { go: "APIGroup", json: "apiGroup", ty: "*string", omitempty: false },

@@ -1,7 +1,8 @@
 //! `resource.Quantity`'s canonical text (what its `MarshalJSON` prints): `0.5` is `500m`,
 //! `2048Ki` is `2Mi`, `1000` is `1k`. Values finer than a nano are rounded up to one, as
-//! `ParseQuantity` does. Text that is not a quantity is returned unchanged (validation
-//! reports it elsewhere).
+//! `ParseQuantity` does; in a `ResourceList`, finer than a milli (the v1 defaults round
+//! those up). Text that is not a quantity is returned unchanged (validation reports it
+//! elsewhere).
 
 #[derive(Clone, Copy, PartialEq)]
 enum Format {
@@ -18,7 +19,7 @@ struct Parsed {
     format: Format,
 }
 
-fn parse(s: &str) -> Option<Parsed> {
+fn parse(s: &str, min_exp: i32) -> Option<Parsed> {
     let (negative, rest) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
@@ -60,11 +61,11 @@ fn parse(s: &str) -> Option<Parsed> {
         }
         _ => return None,
     };
-    // nothing finer than a nano: round away from zero
-    if exp < -9 {
-        let div = 10i128.checked_pow((-9 - exp) as u32)?;
+    // nothing finer than the smallest unit: round away from zero
+    if exp < min_exp {
+        let div = 10i128.checked_pow((min_exp - exp) as u32)?;
         mantissa = (mantissa + div - 1) / div;
-        exp = -9;
+        exp = min_exp;
     }
     // a binary quantity below one is shown in decimal
     let format = if format == Format::BinarySI && exp < 0 && mantissa < 10i128.pow((-exp) as u32) { Format::DecimalSI } else { format };
@@ -73,8 +74,17 @@ fn parse(s: &str) -> Option<Parsed> {
 
 /// The canonical text of a quantity.
 pub fn canonical(s: &str) -> String {
+    canonical_rounded(s, -9)
+}
+
+/// The canonical text of a `ResourceList` value, rounded up to milli-units.
+pub fn canonical_in_resource_list(s: &str) -> String {
+    canonical_rounded(s, -3)
+}
+
+fn canonical_rounded(s: &str, min_exp: i32) -> String {
     let s = s.trim();
-    let Some(mut q) = parse(s) else { return s.to_string() };
+    let Some(mut q) = parse(s, min_exp) else { return s.to_string() };
     if q.mantissa == 0 {
         return "0".into();
     }
@@ -156,6 +166,14 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(canonical(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn resource_lists_round_up_to_milli() {
+        let cases = [("0.1m", "1m"), ("1.0001", "1001m"), ("100m", "100m"), ("1Gi", "1Gi"), ("0.5", "500m")];
+        for (input, want) in cases {
+            assert_eq!(super::canonical_in_resource_list(input), want, "{input}");
         }
     }
 }

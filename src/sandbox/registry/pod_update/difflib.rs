@@ -164,7 +164,7 @@ impl<'a> SequenceMatcher<'a> {
             }
             group.push(c);
         }
-        if !group.is_empty() && !(group.len() == 1 && group[0].tag == Tag::Equal) {
+        if !matches!(group.as_slice(), [] | [OpCode { tag: Tag::Equal, .. }]) {
             groups.push(group);
         }
         groups

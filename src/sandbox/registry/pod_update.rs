@@ -22,12 +22,21 @@ fn list<'a>(spec: &'a Value, key: &str) -> &'a [Value] {
     spec.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
-fn without_seconds(t: &Value) -> Value {
-    let mut t = t.clone();
-    if let Some(m) = t.as_object_mut() {
-        m.remove("tolerationSeconds");
-    }
-    t
+/// `validateOnlyAddedTolerations`: every old toleration is still there, give or take its
+/// `tolerationSeconds` (compared on the internal structs, so an explicit `value: ""` is no change).
+fn only_added_tolerations(old: &GoValue, new: &GoValue) -> bool {
+    let list = |spec: &GoValue| match spec.field("Tolerations") {
+        Some(GoValue::List(ts)) => ts.clone(),
+        _ => Vec::new(),
+    };
+    let news = list(new);
+    list(old).into_iter().all(|o| {
+        news.iter().any(|n| {
+            let mut o = o.clone();
+            o.set("TolerationSeconds", n.field("TolerationSeconds").cloned().unwrap_or(GoValue::Null));
+            o == *n
+        })
+    })
 }
 
 /// `ValidateContainerUpdates`: same number of containers (else stop), and images set.
@@ -52,6 +61,42 @@ fn validate_container_updates(os: &Value, ns: &Value, key: &str, errs: &mut Vec<
     false
 }
 
+/// `activeDeadlineSeconds` may be set, or lowered, but not raised or removed.
+fn active_deadline_error(os: &Value, ns: &Value) -> Option<FieldError> {
+    const FIELD: &str = "spec.activeDeadlineSeconds";
+    let old = os.get("activeDeadlineSeconds").and_then(Value::as_i64);
+    match ns.get("activeDeadlineSeconds").filter(|v| !v.is_null()) {
+        Some(v) => {
+            let new = v.as_i64().unwrap_or(-1);
+            if !(0..=i64::from(i32::MAX)).contains(&new) {
+                Some(FieldError::invalid(FIELD, v, format!("must be between 0 and {}, inclusive", i32::MAX)))
+            } else if old.is_some_and(|o| o < new) {
+                Some(FieldError::invalid(FIELD, v, "must be less than or equal to previous value"))
+            } else {
+                None
+            }
+        }
+        None => old.map(|_| FieldError::invalid(FIELD, &Value::Null, "must not update from a positive integer to nil value")),
+    }
+}
+
+/// `validateOnlyDeletedSchedulingGates`: a gate may be removed, never added.
+fn added_scheduling_gates(os: &Value, ns: &Value) -> Vec<FieldError> {
+    let name = |g: &Value| g.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let old: Vec<String> = list(os, "schedulingGates").iter().map(name).collect();
+    list(ns, "schedulingGates")
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| !old.contains(&name(g)))
+        .map(|(i, g)| {
+            FieldError::forbidden(
+                format!("spec.schedulingGates[{i}].name"),
+                format!("only deletion is allowed, but found new scheduling gate '{}'", name(g)),
+            )
+        })
+        .collect()
+}
+
 /// `ValidatePodUpdate` for the main resource (metadata is checked by the caller).
 pub fn validate_pod_update(old: &Value, new: &Value) -> Vec<FieldError> {
     let empty = Value::Object(Default::default());
@@ -62,12 +107,20 @@ pub fn validate_pod_update(old: &Value, new: &Value) -> Vec<FieldError> {
             return errs;
         }
     }
-    let new_tolerations: Vec<Value> = list(ns, "tolerations").iter().map(without_seconds).collect();
-    if list(os, "tolerations").iter().any(|t| !new_tolerations.contains(&without_seconds(t))) {
-        errs.push(FieldError::forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds"));
+    if let Some(e) = active_deadline_error(os, ns) {
+        let stop = ns.get("activeDeadlineSeconds").is_some_and(|v| !v.is_null());
+        errs.push(e);
+        if stop {
+            return errs;
+        }
     }
     let old_spec = internal_pod_spec(old, Origin::Storage);
-    let munged = munged_spec(&old_spec, internal_pod_spec(new, Origin::Request));
+    let new_spec = internal_pod_spec(new, Origin::Request);
+    if !only_added_tolerations(&old_spec, &new_spec) {
+        errs.push(FieldError::forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds"));
+    }
+    errs.extend(added_scheduling_gates(os, ns));
+    let munged = munged_spec(&old_spec, new_spec);
     if !munged.semantic_eq(&old_spec) {
         let diff = difflib::unified_diff(&old_spec.marshal_indent(), &munged.marshal_indent(), 3);
         errs.push(FieldError::forbidden("spec", format!("{POD_UPDATE_FORBIDDEN}\n{diff}")));

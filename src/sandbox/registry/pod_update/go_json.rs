@@ -26,6 +26,8 @@ pub enum GoValue {
     Bool(bool),
     Int(i64),
     Str(String),
+    /// A `resource.Quantity`: printed as its canonical text, equal to another of the same amount.
+    Quantity(String),
     /// Already JSON (`metav1.FieldsV1`'s raw bytes), re-indented as Go does.
     Raw(Value),
     List(Vec<GoValue>),
@@ -146,7 +148,7 @@ fn convert(v: Option<&Value>, ty: &str, origin: Origin) -> GoValue {
 
 /// `resource.Quantity`'s `MarshalJSON`: canonical text, `"0"` for the zero value.
 fn quantity_value(v: Option<&Value>, canonical: fn(&str) -> String) -> GoValue {
-    GoValue::Str(match v {
+    GoValue::Quantity(match v {
         Some(Value::String(s)) => canonical(s),
         Some(Value::Number(n)) => canonical(&n.to_string()),
         _ => "0".into(),
@@ -162,7 +164,7 @@ fn omitted(v: &GoValue, ty: &str) -> bool {
         GoValue::Str(s) => s.is_empty() && ty == "string",
         GoValue::List(l) => l.is_empty(),
         GoValue::Map(m) => m.is_empty(),
-        GoValue::Raw(_) | GoValue::Struct(_) => false,
+        GoValue::Quantity(_) | GoValue::Raw(_) | GoValue::Struct(_) => false,
     }
 }
 
@@ -204,6 +206,7 @@ impl GoValue {
             (List(a), List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.semantic_eq(y)),
             (Map(a), Map(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.1.semantic_eq(&y.1)),
             (Struct(a), Struct(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.1.semantic_eq(&y.1)),
+            (Quantity(a), Quantity(b)) => quantity::same_value(a, b),
             (a, b) => a == b,
         }
     }
@@ -220,7 +223,7 @@ impl GoValue {
             GoValue::Null => out.push_str("null"),
             GoValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             GoValue::Int(i) => out.push_str(&i.to_string()),
-            GoValue::Str(s) => quote(s, out),
+            GoValue::Str(s) | GoValue::Quantity(s) => quote(s, out),
             GoValue::Raw(v) => write_raw(v, out, depth),
             GoValue::List(items) => write_seq(out, depth, '[', ']', items.iter().map(|v| (None, v))),
             GoValue::Map(entries) => write_seq(out, depth, '{', '}', entries.iter().map(|(k, v)| (Some(k.as_str()), v))),
@@ -349,6 +352,15 @@ mod tests {
         assert_eq!(sc.field("ShareProcessNamespace"), Some(&GoValue::Null));
         assert_eq!(spec.field("ServiceAccountName"), Some(&GoValue::Str("old".into())));
         assert_eq!(spec.field("TerminationGracePeriodSeconds"), Some(&GoValue::Int(1)));
+    }
+
+    /// Quantities compare by amount, as `apiequality.Semantic` does.
+    #[test]
+    fn quantities_compare_by_amount() {
+        let pod = |mem: &str| json!({"spec": {"containers": [{"resources": {"limits": {"memory": mem}}}]}});
+        let stored = internal_pod_spec(&pod("1Ki"), Origin::Storage);
+        assert!(stored.semantic_eq(&internal_pod_spec(&pod("1024"), Origin::Request)));
+        assert!(!stored.semantic_eq(&internal_pod_spec(&pod("1k"), Origin::Request)));
     }
 
     /// Quantities print canonically; in resource lists rounded up to milli-units.

@@ -82,6 +82,23 @@ pub fn canonical_in_resource_list(s: &str) -> String {
     canonical_rounded(s, -3)
 }
 
+/// `Quantity.Cmp(...) == 0` for two canonical texts: `1Ki` and `1024` are the same amount.
+pub fn same_value(a: &str, b: &str) -> bool {
+    let normal = |s: &str| {
+        parse(s, -9).map(|mut q| {
+            if q.mantissa == 0 {
+                return (false, 0, 0);
+            }
+            while q.mantissa % 10 == 0 {
+                q.mantissa /= 10;
+                q.exp += 1;
+            }
+            (q.negative, q.mantissa, q.exp)
+        })
+    };
+    a == b || normal(a).is_some_and(|x| Some(x) == normal(b))
+}
+
 fn canonical_rounded(s: &str, min_exp: i32) -> String {
     let s = s.trim();
     let Some(mut q) = parse(s, min_exp) else { return s.to_string() };
@@ -166,6 +183,14 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(canonical(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn values_compare_across_formats() {
+        let cases = [("1Ki", "1024", true), ("1k", "1e3", true), ("0", "0m", true), ("1Ki", "1k", false), ("-1", "1", false)];
+        for (a, b, same) in cases {
+            assert_eq!(super::same_value(a, b), same, "{a} {b}");
         }
     }
 

@@ -275,4 +275,47 @@ fn tolerations_may_only_be_added() {
     assert_eq!(errs[0].to_message(), "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds");
     // tolerations are taken from the stored pod before diffing: nothing else to report
     assert_eq!(errs.len(), 1);
+    // a changed tolerationSeconds or a spelled-out default is no modification
+    let cases = [
+        with(P03_SPEC, |s| s["tolerations"][0]["tolerationSeconds"] = json!(10)),
+        with(P03_SPEC, |s| s["tolerations"][1]["value"] = json!("")),
+    ];
+    for new in cases {
+        assert!(validate_pod_update(&old, &new).is_empty(), "{new}");
+    }
+}
+
+/// `activeDeadlineSeconds` may only come down; scheduling gates may only go.
+#[test]
+fn deadline_and_gates_rules() {
+    let deadline = |v: Value| with(P03_SPEC, |s| s["activeDeadlineSeconds"] = v.clone());
+    let gates =
+        |names: &[&str]| with(P03_SPEC, |s| s["schedulingGates"] = Value::Array(names.iter().map(|n| json!({"name": n})).collect()));
+    let cases = [
+        (
+            deadline(json!(60)),
+            deadline(json!(61)),
+            "spec.activeDeadlineSeconds: Invalid value: 61: must be less than or equal to previous value",
+        ),
+        (
+            deadline(json!(60)),
+            deadline(json!(-1)),
+            "spec.activeDeadlineSeconds: Invalid value: -1: must be between 0 and 2147483647, inclusive",
+        ),
+        (
+            deadline(json!(60)),
+            pod(P03_SPEC),
+            "spec.activeDeadlineSeconds: Invalid value: null: must not update from a positive integer to nil value",
+        ),
+        (
+            gates(&["a"]),
+            gates(&["a", "b"]),
+            "spec.schedulingGates[1].name: Forbidden: only deletion is allowed, but found new scheduling gate 'b'",
+        ),
+    ];
+    for (old, new, want) in cases {
+        let errs = validate_pod_update(&old, &new);
+        assert_eq!(errs.iter().map(FieldError::to_message).collect::<Vec<_>>(), [want]);
+    }
+    assert!(validate_pod_update(&gates(&["a", "b"]), &gates(&["b"])).is_empty());
 }

@@ -56,7 +56,7 @@ fn parse(s: &str, min_exp: i32) -> Option<Parsed> {
             Format::BinarySI
         }
         e if e.starts_with(['e', 'E']) => {
-            exp += e[1..].parse::<i32>().ok()?;
+            exp = exp.checked_add(e[1..].parse::<i32>().ok()?)?;
             Format::DecimalExponent
         }
         _ => return None,
@@ -64,7 +64,7 @@ fn parse(s: &str, min_exp: i32) -> Option<Parsed> {
     // nothing finer than the smallest unit: round away from zero
     if exp < min_exp {
         let div = 10i128.checked_pow((min_exp - exp) as u32)?;
-        mantissa = (mantissa + div - 1) / div;
+        mantissa = mantissa.checked_add(div - 1)? / div;
         exp = min_exp;
     }
     // a binary quantity below one is shown in decimal
@@ -132,7 +132,8 @@ fn canonical_rounded(s: &str, min_exp: i32) -> String {
     }
     // the exponent goes down to a multiple of three
     let extra = q.exp.rem_euclid(3);
-    q.mantissa *= 10i128.pow(extra as u32);
+    let Some(m) = q.mantissa.checked_mul(10i128.pow(extra as u32)) else { return s.to_string() };
+    q.mantissa = m;
     q.exp -= extra;
     let suffix = match (q.format, q.exp) {
         (_, 0) => String::new(),
@@ -180,6 +181,8 @@ mod tests {
             ("1G", "1G"),
             ("1000000k", "1G"),
             ("junk", "junk"),
+            ("1e-2147483648", "1e-2147483648"),
+            ("99999999999999999999999999999999999999e2", "99999999999999999999999999999999999999e2"),
         ];
         for (input, want) in cases {
             assert_eq!(canonical(input), want, "{input}");

@@ -11,6 +11,7 @@
 //! layer by layer and with a [`wire::RecordLayer`] inside, so each command can show what went
 //! over the wire.
 
+pub mod refusal;
 pub mod wire;
 
 use std::path::PathBuf;
@@ -241,13 +242,16 @@ pub fn explain(err: kube::Error, target: &Target) -> CommandError {
     let url = url.trim_end_matches('/');
     match err {
         kube::Error::Api(status) => {
-            let hint = match status.reason.as_str() {
-                "Unauthorized" => Some("the credentials in the kubeconfig were rejected"),
-                "Forbidden" => Some("the user is authenticated but RBAC does not allow this"),
-                "NotFound" => Some("check the name and the namespace (-n)"),
-                "AlreadyExists" => Some("delete it first, or choose another name"),
-                "Invalid" => Some("the server's validation rejected the object; the message says which field"),
-                _ => None,
+            // A 403 (or a webhook's or a policy's refusal) says who refused only in its message.
+            let hint = match refusal::Refusal::of(&status) {
+                Some(r) => Some(format!("{}; {}", r.cause(), r.advice())),
+                None => match status.reason.as_str() {
+                    "Unauthorized" => Some("the credentials in the kubeconfig were rejected".to_string()),
+                    "NotFound" => Some("check the name and the namespace (-n)".to_string()),
+                    "AlreadyExists" => Some("delete it first, or choose another name".to_string()),
+                    "Invalid" => Some("the server's validation rejected the object; the message says which field".to_string()),
+                    _ => None,
+                },
             };
             let e = CommandError::new(format!("the server answered {} {}: {}", status.code, status.reason, status.message));
             match hint {
@@ -296,6 +300,30 @@ fn last_cause(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use tower::ServiceExt;
+
+    #[test]
+    fn an_admission_403_is_not_explained_as_rbac() {
+        let target = super::Target {
+            source: super::Source::Flag("/tmp/kubeconfig".into()),
+            context: "real".into(),
+            cluster: "real".into(),
+            user: "admin".into(),
+            auth: "client certificate".into(),
+            config: kube::Config::new("https://127.0.0.1:6443".parse().unwrap()),
+        };
+        let status: kube::core::Status = serde_json::from_str(
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"real-p\" is forbidden: error looking up service account default/default: serviceaccount \"default\" not found","reason":"Forbidden","details":{"name":"real-p","kind":"pods"},"code":403}"#,
+        )
+        .unwrap();
+        let e = super::explain(kube::Error::Api(Box::new(status)), &target);
+        assert_eq!(
+            e.message,
+            "the server answered 403 Forbidden: pods \"real-p\" is forbidden: error looking up service account default/default: serviceaccount \"default\" not found"
+        );
+        let hint = e.hint.unwrap_or_default();
+        assert!(hint.starts_with("admission refused, not RBAC: the ServiceAccount plugin"), "{hint}");
+        assert!(hint.contains("kubectl create serviceaccount default -n default"), "{hint}");
+    }
 
     #[tokio::test]
     async fn the_connector_turns_nagle_off() {

@@ -214,7 +214,7 @@ pub fn connect(target: &Target, n: &mut Narrator) -> Result<(kube::Client, wire:
     n.detail("RecordLayer", "kubelab's own: records each request and response for this narration");
     n.detail("hyper-util", "legacy::Client: connection pool, HTTP/1.1 or HTTP/2 chosen by ALPN");
     n.detail("hyper-rustls", "TLS by rustls (ring provider), over a tokio TCP socket");
-    n.detail("TCP", format!("TCP_NODELAY on (as Go sets it), connect timeout {}", opt_secs(config.connect_timeout)));
+    n.detail("TCP", format!("TCP_NODELAY on (as Go does; kube-rs leaves Nagle on), connect timeout {}", opt_secs(config.connect_timeout)));
     n.note("`kube::Client::try_from(config)` builds the same stack, with a tracing layer instead of ours.");
     Ok((client, journal))
 }
@@ -222,9 +222,10 @@ pub fn connect(target: &Target, n: &mut Narrator) -> Result<(kube::Client, wire:
 /// The TCP layer under TLS, with `TCP_NODELAY`: each write leaves at once. With Nagle's
 /// algorithm on (the socket default, kept by kube-rs' `HttpConnector::new()`), the request,
 /// written right after the TLS handshake's last flight, waits for the server to acknowledge
-/// that flight, and a server delays its ACK (Linux: up to 40 ms): each new connection to a
-/// kube-apiserver cost ~45 ms instead of ~8 ms. client-go never meets this, because Go sets
-/// TCP_NODELAY on every TCP connection. The connect timeout is the kubeconfig's, applied
+/// that flight, and a server that has nothing to send then delays its ACK (Linux: up to
+/// 40 ms): kube-apiserver does, and each new connection to it cost ~45 ms instead of ~8 ms
+/// (benches/RESULTS.md). client-go never meets this: Go sets TCP_NODELAY on every TCP
+/// connection. The connect timeout is the kubeconfig's, applied
 /// here since there is no `TimeoutConnector` in this stack.
 pub fn tcp_connector(config: &kube::Config) -> HttpConnector {
     let mut http = HttpConnector::new();

@@ -157,7 +157,7 @@ mod tests {
         .unwrap();
         let note = reason_meaning(&rbac);
         assert!(
-            note.starts_with("403 Forbidden: authorization (RBAC) refused: no role bound to dev allows create on pods in namespace team"),
+            note.starts_with("403 Forbidden: authorization refused (RBAC, on most clusters): no role bound to dev allows create on pods in namespace team"),
             "{note}"
         );
     }

@@ -10,7 +10,9 @@
 
 use kube::core::Status;
 
-/// The part of the server that refused, and what it said.
+/// The part of the server that refused. Its own words (which fields, which expression, how
+/// much quota) stay in the Status message, which every caller prints; this adds who said
+/// them, and what to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
     /// The authorizer (RBAC, on most clusters): `User "u" cannot create resource "pods" in
@@ -26,21 +28,21 @@ pub enum Refusal {
         why: Option<String>,
     },
     /// ServiceAccount admission: the pod's service account does not exist in its namespace.
-    ServiceAccount { namespace: String, name: String, detail: String },
+    ServiceAccount { namespace: String, name: String },
     /// ResourceQuota admission: `exceeded quota: compute, requested: ...` or `failed quota: ...`.
-    Quota { quota: Option<String>, detail: String },
+    Quota { quota: Option<String> },
     /// LimitRanger admission: a container's resources outside the namespace's LimitRange.
-    LimitRange { detail: String },
+    LimitRange,
     /// NamespaceLifecycle admission: the namespace is being deleted.
     NamespaceTerminating { namespace: String },
     /// Pod Security admission: the namespace enforces a level the pod violates.
-    PodSecurity { level: String, detail: String },
+    PodSecurity { level: String },
     /// A validating or mutating admission webhook denied it.
-    Webhook { name: String, detail: String },
+    Webhook { name: String },
     /// A ValidatingAdmissionPolicy's CEL validation failed.
-    Policy { policy: String, binding: Option<String>, detail: String },
-    /// Forbidden for another reason (another admission plugin): the server's words.
-    Other { detail: String },
+    Policy { policy: String, binding: Option<String> },
+    /// Forbidden for another reason (another admission plugin): only the message tells.
+    Other,
 }
 
 impl Refusal {
@@ -49,9 +51,8 @@ impl Refusal {
     pub fn of(status: &Status) -> Option<Refusal> {
         let message = status.message.as_str();
         if let Some(rest) = message.strip_prefix("admission webhook \"") {
-            let (name, detail) = rest.split_once('"')?;
-            let detail = detail.trim_start_matches(" denied the request").trim_start_matches(':').trim();
-            return Some(Refusal::Webhook { name: name.to_string(), detail: detail.to_string() });
+            let (name, _) = rest.split_once('"')?;
+            return Some(Refusal::Webhook { name: name.to_string() });
         }
         let cause = match message.split_once(" is forbidden: ") {
             Some((_, cause)) => cause,
@@ -65,21 +66,20 @@ impl Refusal {
     }
 
     fn from_cause(cause: &str) -> Refusal {
-        let detail = cause.to_string();
         if let Some(r) = authorization(cause) {
             return r;
         }
         if let Some(rest) = cause.strip_prefix("error looking up service account ") {
             let (who, _) = rest.split_once(": ").unwrap_or((rest, ""));
             let (namespace, name) = who.split_once('/').unwrap_or(("", who));
-            return Refusal::ServiceAccount { namespace: namespace.to_string(), name: name.to_string(), detail };
+            return Refusal::ServiceAccount { namespace: namespace.to_string(), name: name.to_string() };
         }
         if let Some(rest) = cause.strip_prefix("exceeded quota: ").or_else(|| cause.strip_prefix("failed quota: ")) {
             let quota = rest.split([',', ':']).next().map(|q| q.trim().to_string());
-            return Refusal::Quota { quota, detail };
+            return Refusal::Quota { quota };
         }
         if cause.contains("quota") {
-            return Refusal::Quota { quota: None, detail };
+            return Refusal::Quota { quota: None };
         }
         if let Some(rest) = cause.strip_prefix("unable to create new content in namespace ") {
             if let Some(namespace) = rest.strip_suffix(" because it is being terminated") {
@@ -87,22 +87,21 @@ impl Refusal {
             }
         }
         if let Some(rest) = cause.strip_prefix("violates PodSecurity \"") {
-            let (level, detail) = rest.split_once("\": ").unwrap_or((rest.trim_end_matches('"'), ""));
-            return Refusal::PodSecurity { level: level.to_string(), detail: detail.to_string() };
+            let level = rest.split_once('"').map_or(rest, |(level, _)| level);
+            return Refusal::PodSecurity { level: level.to_string() };
         }
         if [" usage per Container is ", " usage per Pod is ", " usage per PersistentVolumeClaim is ", " limit to request ratio per "]
             .iter()
             .any(|p| cause.contains(p))
         {
-            return Refusal::LimitRange { detail };
+            return Refusal::LimitRange;
         }
         if let Some(rest) = cause.strip_prefix("ValidatingAdmissionPolicy '") {
             let (policy, rest) = rest.split_once('\'').unwrap_or((rest, ""));
             let binding = rest.strip_prefix(" with binding '").and_then(|b| b.split_once('\'')).map(|(b, _)| b.to_string());
-            let detail = rest.split_once("denied request: ").map_or(rest, |(_, d)| d).to_string();
-            return Refusal::Policy { policy: policy.to_string(), binding, detail };
+            return Refusal::Policy { policy: policy.to_string(), binding };
         }
-        Refusal::Other { detail }
+        Refusal::Other
     }
 
     /// Who refused and why, in one sentence.
@@ -111,28 +110,28 @@ impl Refusal {
             Refusal::Authorization { user, verb, resource, namespace, why } => {
                 let place = namespace.as_ref().map_or("at the cluster scope".to_string(), |ns| format!("in namespace {ns}"));
                 let why = why.as_ref().map(|w| format!(" ({w})")).unwrap_or_default();
-                format!("authorization (RBAC) refused: no role bound to {user} allows {verb} on {resource} {place}{why}")
+                format!("authorization refused (RBAC, on most clusters): no role bound to {user} allows {verb} on {resource} {place}{why}")
             }
-            Refusal::ServiceAccount { namespace, name, .. } => {
+            Refusal::ServiceAccount { namespace, name } => {
                 format!("admission refused, not RBAC: the ServiceAccount plugin found no service account {name:?} in namespace {namespace}")
             }
-            Refusal::Quota { quota, .. } => match quota {
+            Refusal::Quota { quota } => match quota {
                 Some(q) => format!("admission refused, not RBAC: the ResourceQuota {q:?} of this namespace does not allow it"),
                 None => "admission refused, not RBAC: a ResourceQuota of this namespace does not allow it".to_string(),
             },
-            Refusal::LimitRange { .. } => {
+            Refusal::LimitRange => {
                 "admission refused, not RBAC: the LimitRanger plugin found resources outside this namespace's LimitRange".to_string()
             }
             Refusal::NamespaceTerminating { namespace } => {
                 format!("admission refused, not RBAC: namespace {namespace} is being deleted, and accepts no new objects")
             }
-            Refusal::PodSecurity { level, .. } => format!("admission refused, not RBAC: the namespace enforces Pod Security {level:?}"),
-            Refusal::Webhook { name, .. } => format!("admission refused, not RBAC: the admission webhook {name:?} denied it"),
-            Refusal::Policy { policy, binding, .. } => {
+            Refusal::PodSecurity { level } => format!("admission refused, not RBAC: the namespace enforces Pod Security {level:?}"),
+            Refusal::Webhook { name } => format!("admission refused, not RBAC: the admission webhook {name:?} denied it"),
+            Refusal::Policy { policy, binding } => {
                 let binding = binding.as_ref().map(|b| format!(" (binding {b:?})")).unwrap_or_default();
                 format!("admission refused, not RBAC: the ValidatingAdmissionPolicy {policy:?}{binding} denied it")
             }
-            Refusal::Other { .. } => {
+            Refusal::Other => {
                 "refused by the server's admission or authorization; the message after \"forbidden:\" is its reason".to_string()
             }
         }
@@ -147,14 +146,14 @@ impl Refusal {
                     "check with `kubectl auth can-i {verb} {resource}{ns} --as {user}`; a Role/ClusterRole and a binding to {user} grant it (an admin's job)"
                 )
             }
-            Refusal::ServiceAccount { namespace, name, .. } => format!(
+            Refusal::ServiceAccount { namespace, name } => format!(
                 "kube-controller-manager creates `default` in every namespace; without it running (a bare kube-apiserver) or for another name, create it: `kubectl create serviceaccount {name} -n {namespace}`"
             ),
-            Refusal::Quota { quota, .. } => {
+            Refusal::Quota { quota } => {
                 let describe = quota.as_ref().map_or("kubectl describe resourcequota".to_string(), |q| format!("kubectl describe resourcequota {q}"));
                 format!("`{describe}` shows what is used and the hard limits; free some (delete objects), set the requests/limits it tracks, or ask for more")
             }
-            Refusal::LimitRange { .. } => {
+            Refusal::LimitRange => {
                 "`kubectl describe limitrange` shows the minimum, maximum and ratio allowed; change the container's requests/limits".to_string()
             }
             Refusal::NamespaceTerminating { namespace } => {
@@ -167,7 +166,7 @@ impl Refusal {
             Refusal::Policy { policy, .. } => {
                 format!("the message names the failed CEL expression; `kubectl get validatingadmissionpolicy {policy} -o yaml` shows the rules")
             }
-            Refusal::Other { .. } => "read the server's reason in the message; `kubectl auth can-i` tells an RBAC refusal from the rest".to_string(),
+            Refusal::Other => "read the server's reason in the message; `kubectl auth can-i` tells an RBAC refusal from the rest".to_string(),
         }
     }
 }
@@ -217,7 +216,7 @@ mod tests {
             ),
             (
                 r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods is forbidden: User \"system:serviceaccount:default:reader\" cannot create resource \"pods\" in API group \"\" in the namespace \"default\"","reason":"Forbidden","details":{"kind":"pods"},"code":403}"#,
-                "authorization (RBAC) refused: no role bound to system:serviceaccount:default:reader allows create on pods in namespace default",
+                "authorization refused (RBAC, on most clusters): no role bound to system:serviceaccount:default:reader allows create on pods in namespace default",
                 "kubectl auth can-i create pods -n default --as system:serviceaccount:default:reader",
             ),
             (
@@ -282,7 +281,7 @@ mod tests {
             assert!(r.cause().contains(cause), "{}\n  cause: {}\n  wanted: {cause}", s.message, r.cause());
             assert!(r.advice().contains(advice), "{}\n  advice: {}\n  wanted: {advice}", s.message, r.advice());
             let rbac = matches!(r, Refusal::Authorization { .. });
-            assert_eq!(r.cause().contains("not RBAC"), !rbac && !matches!(r, Refusal::Other { .. }), "{}", r.cause());
+            assert_eq!(r.cause().contains("not RBAC"), !rbac && r != Refusal::Other, "{}", r.cause());
         }
     }
 
@@ -303,7 +302,7 @@ mod tests {
             r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"p\" is forbidden: error looking up service account team-a/builder: serviceaccount \"builder\" not found","reason":"Forbidden","code":403}"#,
         );
         let r = Refusal::of(&s).unwrap();
-        assert!(matches!(&r, Refusal::ServiceAccount { namespace, name, .. } if namespace == "team-a" && name == "builder"), "{r:?}");
+        assert!(matches!(&r, Refusal::ServiceAccount { namespace, name } if namespace == "team-a" && name == "builder"), "{r:?}");
         assert!(r.advice().contains("kubectl create serviceaccount builder -n team-a"), "{}", r.advice());
     }
 }

@@ -147,7 +147,7 @@ mod tests {
         .unwrap();
         let note = reason_meaning(&admission);
         assert!(note.starts_with("403 Forbidden: admission refused, not RBAC"), "{note}");
-        assert!(note.contains("What to do: kube-controller-manager creates `default`"), "{note}");
+        assert!(note.contains("What to do: kube-controller-manager creates `default` in each namespace"), "{note}");
 
         let rbac: kube::core::Status = serde_json::from_value(json!({
             "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,

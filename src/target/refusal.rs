@@ -146,8 +146,11 @@ impl Refusal {
                     "check with `kubectl auth can-i {verb} {resource}{ns} --as {user}`; a Role/ClusterRole and a binding to {user} grant it (an admin's job)"
                 )
             }
+            Refusal::ServiceAccount { namespace, name } if name == "default" => format!(
+                "kube-controller-manager creates `default` in each namespace, so a cluster without one running (a bare kube-apiserver) has none: `kubectl create serviceaccount default -n {namespace}`"
+            ),
             Refusal::ServiceAccount { namespace, name } => format!(
-                "kube-controller-manager creates `default` in every namespace; without it running (a bare kube-apiserver) or for another name, create it: `kubectl create serviceaccount {name} -n {namespace}`"
+                "create it (`kubectl create serviceaccount {name} -n {namespace}`), or set the pod's serviceAccountName to one that exists"
             ),
             Refusal::Quota { quota } => {
                 let describe = quota.as_ref().map_or("kubectl describe resourcequota".to_string(), |q| format!("kubectl describe resourcequota {q}"));
@@ -303,6 +306,6 @@ mod tests {
         );
         let r = Refusal::of(&s).unwrap();
         assert!(matches!(&r, Refusal::ServiceAccount { namespace, name } if namespace == "team-a" && name == "builder"), "{r:?}");
-        assert!(r.advice().contains("kubectl create serviceaccount builder -n team-a"), "{}", r.advice());
+        assert!(r.advice().starts_with("create it (`kubectl create serviceaccount builder -n team-a`)"), "{}", r.advice());
     }
 }

@@ -11,10 +11,12 @@
 //! layer by layer and with a [`wire::RecordLayer`] inside, so each command can show what went
 //! over the wire.
 
+pub mod refusal;
 pub mod wire;
 
 use std::path::PathBuf;
 
+use hyper_util::client::legacy::connect::HttpConnector;
 use kube::client::ConfigExt;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use tower::ServiceBuilder;
@@ -192,7 +194,7 @@ fn describe_auth(a: &kube::config::AuthInfo) -> String {
 pub fn connect(target: &Target, n: &mut Narrator) -> Result<(kube::Client, wire::Journal), TargetError> {
     let config = &target.config;
     let journal = wire::Journal::default();
-    let https = config.rustls_https_connector()?;
+    let https = config.rustls_https_connector_with_connector(tcp_connector(config))?;
     let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build::<_, kube::client::Body>(https);
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
@@ -212,8 +214,26 @@ pub fn connect(target: &Target, n: &mut Narrator) -> Result<(kube::Client, wire:
     n.detail("RecordLayer", "kubelab's own: records each request and response for this narration");
     n.detail("hyper-util", "legacy::Client: connection pool, HTTP/1.1 or HTTP/2 chosen by ALPN");
     n.detail("hyper-rustls", "TLS by rustls (ring provider), over a tokio TCP socket");
+    n.detail("TCP", format!("TCP_NODELAY on (as Go does; kube-rs leaves Nagle on), connect timeout {}", opt_secs(config.connect_timeout)));
     n.note("`kube::Client::try_from(config)` builds the same stack, with a tracing layer instead of ours.");
     Ok((client, journal))
+}
+
+/// The TCP layer under TLS, with `TCP_NODELAY`: each write leaves at once. With Nagle's
+/// algorithm on (the socket default, kept by kube-rs' `HttpConnector::new()`), the request,
+/// written right after the TLS handshake's last flight, waits for the server to acknowledge
+/// that flight, and a server that has nothing to send then delays its ACK (Linux: up to
+/// 40 ms): kube-apiserver does, and each new connection to it cost ~45 ms instead of ~8 ms
+/// (benches/RESULTS.md). client-go never meets this: Go sets TCP_NODELAY on every TCP
+/// connection. The connect timeout is the kubeconfig's, applied
+/// here since there is no `TimeoutConnector` in this stack.
+pub fn tcp_connector(config: &kube::Config) -> HttpConnector {
+    let mut http = HttpConnector::new();
+    // https:// URIs are passed through to the TLS layer above.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(config.connect_timeout);
+    http
 }
 
 /// Turns a client error into one readable line and a hint; the Status of an API error is
@@ -223,13 +243,16 @@ pub fn explain(err: kube::Error, target: &Target) -> CommandError {
     let url = url.trim_end_matches('/');
     match err {
         kube::Error::Api(status) => {
-            let hint = match status.reason.as_str() {
-                "Unauthorized" => Some("the credentials in the kubeconfig were rejected"),
-                "Forbidden" => Some("the user is authenticated but RBAC does not allow this"),
-                "NotFound" => Some("check the name and the namespace (-n)"),
-                "AlreadyExists" => Some("delete it first, or choose another name"),
-                "Invalid" => Some("the server's validation rejected the object; the message says which field"),
-                _ => None,
+            // A 403 (or a webhook's or a policy's refusal) says who refused only in its message.
+            let hint = match refusal::Refusal::of(&status) {
+                Some(r) => Some(format!("{}; {}", r.cause(), r.advice())),
+                None => match status.reason.as_str() {
+                    "Unauthorized" => Some("the credentials in the kubeconfig were rejected".to_string()),
+                    "NotFound" => Some("check the name and the namespace (-n)".to_string()),
+                    "AlreadyExists" => Some("delete it first, or choose another name".to_string()),
+                    "Invalid" => Some("the server's validation rejected the object; the message says which field".to_string()),
+                    _ => None,
+                },
             };
             let e = CommandError::new(format!("the server answered {} {}: {}", status.code, status.reason, status.message));
             match hint {
@@ -273,4 +296,46 @@ fn last_cause(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::ServiceExt;
+
+    #[test]
+    fn an_admission_403_is_not_explained_as_rbac() {
+        let target = super::Target {
+            source: super::Source::Flag("/tmp/kubeconfig".into()),
+            context: "real".into(),
+            cluster: "real".into(),
+            user: "admin".into(),
+            auth: "client certificate".into(),
+            config: kube::Config::new("https://127.0.0.1:6443".parse().unwrap()),
+        };
+        let status: kube::core::Status = serde_json::from_str(
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"pods \"real-p\" is forbidden: error looking up service account default/default: serviceaccount \"default\" not found","reason":"Forbidden","details":{"name":"real-p","kind":"pods"},"code":403}"#,
+        )
+        .unwrap();
+        let e = super::explain(kube::Error::Api(Box::new(status)), &target);
+        assert_eq!(
+            e.message,
+            "the server answered 403 Forbidden: pods \"real-p\" is forbidden: error looking up service account default/default: serviceaccount \"default\" not found"
+        );
+        let hint = e.hint.unwrap_or_default();
+        assert!(hint.starts_with("admission refused, not RBAC: the ServiceAccount plugin"), "{hint}");
+        assert!(hint.contains("kubectl create serviceaccount default -n default"), "{hint}");
+    }
+
+    #[tokio::test]
+    async fn the_connector_turns_nagle_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri: http::Uri = format!("https://{}/", listener.local_addr().unwrap()).parse().unwrap();
+        let config = kube::Config::new(uri.clone());
+        let accepted = tokio::spawn(async move { listener.accept().await.map(|(s, _)| s) });
+        let stream = super::tcp_connector(&config).oneshot(uri).await.expect("connects");
+        assert!(stream.inner().nodelay().unwrap(), "TCP_NODELAY set on the client socket");
+        // The default socket, for contrast: Nagle on, which is what this connector changes.
+        let server_side = accepted.await.unwrap().unwrap();
+        assert!(!server_side.nodelay().unwrap());
+    }
 }

@@ -74,6 +74,7 @@ const LIST_NODES_NARRATION: &str = r#"
     RecordLayer        kubelab's own: records each request and response for this narration
     hyper-util         legacy::Client: connection pool, HTTP/1.1 or HTTP/2 chosen by ALPN
     hyper-rustls       TLS by rustls (ring provider), over a tokio TCP socket
+    TCP                TCP_NODELAY on (as Go does; kube-rs leaves Nagle on), connect timeout 30 s
     `kube::Client::try_from(config)` builds the same stack, with a tracing layer instead of ours.
 [4] request: Api::<Node>::all(client).list(&ListParams::default())
     Go: clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})

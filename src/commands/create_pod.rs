@@ -61,7 +61,7 @@ pub async fn run(global: &Global, name: &str, image: &str) -> Result<(), Command
             s.n.detail("code", status.code);
             s.n.detail("reason", &status.reason);
             s.n.detail("message", &status.message);
-            s.n.note(reason_meaning(&status.reason));
+            s.n.note(reason_meaning(&status));
             return Err(s.explain(kube::Error::Api(status)));
         }
         Err(e) => return Err(s.explain(e)),
@@ -86,15 +86,19 @@ pub async fn run(global: &Global, name: &str, image: &str) -> Result<(), Command
     Ok(())
 }
 
-/// What a Status reason means for someone creating an object.
-fn reason_meaning(reason: &str) -> &'static str {
-    match reason {
+/// What a Status means for someone creating an object. A refusal (403 from RBAC or an
+/// admission plugin, a webhook's or a policy's denial) is told by its message, not its reason.
+fn reason_meaning(status: &kube::core::Status) -> String {
+    if let Some(r) = crate::target::refusal::Refusal::of(status) {
+        return format!("{} {}: {}.\nWhat to do: {}.", status.code, status.reason, r.cause(), r.advice());
+    }
+    match status.reason.as_str() {
         "AlreadyExists" => "409 AlreadyExists: names are unique per namespace and kind. Delete the old pod or pick another --name.",
         "Invalid" => "422 Invalid: validation failed. Names must be DNS-1123 subdomains: lower case letters, digits, '-' and '.'.",
         "NotFound" => "404 NotFound: the namespace does not exist.",
-        "Forbidden" => "403 Forbidden: RBAC does not let this user create pods here.",
         _ => "The Status's reason and message are the server's own explanation.",
     }
+    .to_string()
 }
 
 /// `{:#?}` of a k8s-openapi struct prints every optional field; most are `None`.
@@ -132,6 +136,31 @@ fn added_paths(before: &Value, after: &Value, prefix: &str, out: &mut Vec<String
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_403_is_narrated_by_who_refused() {
+        let admission: kube::core::Status = serde_json::from_value(json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+            "message": "pods \"real-p\" is forbidden: error looking up service account default/default: serviceaccount \"default\" not found",
+            "details": {"name": "real-p", "kind": "pods"}
+        }))
+        .unwrap();
+        let note = reason_meaning(&admission);
+        assert!(note.starts_with("403 Forbidden: admission refused, not RBAC"), "{note}");
+        assert!(note.contains("What to do: kube-controller-manager creates `default` in each namespace"), "{note}");
+
+        let rbac: kube::core::Status = serde_json::from_value(json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+            "message": "pods is forbidden: User \"dev\" cannot create resource \"pods\" in API group \"\" in the namespace \"team\"",
+            "details": {"kind": "pods"}
+        }))
+        .unwrap();
+        let note = reason_meaning(&rbac);
+        assert!(
+            note.starts_with("403 Forbidden: authorization refused (RBAC, on most clusters): no role bound to dev allows create on pods in namespace team"),
+            "{note}"
+        );
+    }
 
     #[test]
     fn built_pod_serializes_without_empty_fields() {

@@ -24,6 +24,8 @@ pub struct Known {
     pub version: &'static str,
     pub kind: &'static str,
     pub rust_type: String,
+    /// `std::any::type_name`: the defining module path, as in k8s-openapi's source tree.
+    pub defined_at: &'static str,
     /// serde_json into `ObjectList<T>`, keeping each item's metadata.
     pub decode_list: fn(&[u8]) -> Result<Vec<ObjectMeta>, serde_json::Error>,
     /// serde_json into `T`.
@@ -39,6 +41,7 @@ where
         version: T::VERSION,
         kind: T::KIND,
         rust_type: public_path(std::any::type_name::<T>()),
+        defined_at: std::any::type_name::<T>(),
         decode_list: |bytes| {
             serde_json::from_slice::<ObjectList<T>>(bytes).map(|l| l.items.into_iter().map(|i| i.metadata().clone()).collect())
         },
@@ -60,69 +63,68 @@ pub fn public_path(defined_at: &str) -> String {
     segments.join("::")
 }
 
-/// Every k8s-openapi type kubelab registers, the way `clientgoscheme.AddToScheme` does;
-/// built once.
+/// Every k8s-openapi type with object metadata, registered the way
+/// `clientgoscheme.AddToScheme` does; built once.
 pub fn scheme() -> &'static [Known] {
     static SCHEME: std::sync::OnceLock<Vec<Known>> = std::sync::OnceLock::new();
     SCHEME.get_or_init(register)
 }
 
-fn register() -> Vec<Known> {
-    use k8s_openapi::api::{
-        admissionregistration, apps, autoscaling, batch, certificates, coordination, core, discovery, events, flowcontrol, networking,
-        node, policy, rbac, scheduling, storage,
+/// `module: Type, Type;` for each k8s-openapi module (under `k8s_openapi::`) holding kinds.
+macro_rules! scheme {
+    ($($($module:ident)::+ : $($ty:ident),+ ;)+) => {
+        [$({
+            use k8s_openapi::$($module)::+ as m;
+            vec![$(known::<m::$ty>()),+]
+        }),+]
+        .concat()
     };
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
-    vec![
-        known::<core::v1::ConfigMap>(),
-        known::<core::v1::Endpoints>(),
-        known::<core::v1::Event>(),
-        known::<core::v1::LimitRange>(),
-        known::<core::v1::Namespace>(),
-        known::<core::v1::Node>(),
-        known::<core::v1::PersistentVolume>(),
-        known::<core::v1::PersistentVolumeClaim>(),
-        known::<core::v1::Pod>(),
-        known::<core::v1::PodTemplate>(),
-        known::<core::v1::ReplicationController>(),
-        known::<core::v1::ResourceQuota>(),
-        known::<core::v1::Secret>(),
-        known::<core::v1::Service>(),
-        known::<core::v1::ServiceAccount>(),
-        known::<apps::v1::ControllerRevision>(),
-        known::<apps::v1::DaemonSet>(),
-        known::<apps::v1::Deployment>(),
-        known::<apps::v1::ReplicaSet>(),
-        known::<apps::v1::StatefulSet>(),
-        known::<autoscaling::v2::HorizontalPodAutoscaler>(),
-        known::<batch::v1::CronJob>(),
-        known::<batch::v1::Job>(),
-        known::<certificates::v1::CertificateSigningRequest>(),
-        known::<coordination::v1::Lease>(),
-        known::<discovery::v1::EndpointSlice>(),
-        known::<events::v1::Event>(),
-        known::<flowcontrol::v1::FlowSchema>(),
-        known::<flowcontrol::v1::PriorityLevelConfiguration>(),
-        known::<networking::v1::Ingress>(),
-        known::<networking::v1::IngressClass>(),
-        known::<networking::v1::NetworkPolicy>(),
-        known::<node::v1::RuntimeClass>(),
-        known::<policy::v1::PodDisruptionBudget>(),
-        known::<rbac::v1::ClusterRole>(),
-        known::<rbac::v1::ClusterRoleBinding>(),
-        known::<rbac::v1::Role>(),
-        known::<rbac::v1::RoleBinding>(),
-        known::<scheduling::v1::PriorityClass>(),
-        known::<storage::v1::CSIDriver>(),
-        known::<storage::v1::CSINode>(),
-        known::<storage::v1::StorageClass>(),
-        known::<storage::v1::VolumeAttachment>(),
-        known::<admissionregistration::v1::MutatingWebhookConfiguration>(),
-        known::<admissionregistration::v1::ValidatingWebhookConfiguration>(),
-        known::<CustomResourceDefinition>(),
-        known::<APIService>(),
-    ]
+}
+
+/// Rust cannot enumerate a trait's implementations, so this lists them; the test
+/// `every_k8s_openapi_kind_is_registered` reads k8s-openapi's own source (each
+/// `impl crate::Resource for` with `ObjectMeta`) and fails on any type left out, so an upgrade
+/// of k8s-openapi cannot silently turn kinds back into `DynamicObject`.
+fn register() -> Vec<Known> {
+    scheme! {
+        api::admissionregistration::v1: MutatingWebhookConfiguration, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, ValidatingWebhookConfiguration;
+        api::admissionregistration::v1alpha1: MutatingAdmissionPolicy, MutatingAdmissionPolicyBinding;
+        api::admissionregistration::v1beta1: MutatingAdmissionPolicy, MutatingAdmissionPolicyBinding;
+        api::apiserverinternal::v1alpha1: StorageVersion;
+        api::apps::v1: ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet;
+        api::authentication::v1: SelfSubjectReview, TokenRequest, TokenReview;
+        api::authorization::v1: LocalSubjectAccessReview, SelfSubjectAccessReview, SelfSubjectRulesReview, SubjectAccessReview;
+        api::autoscaling::v1: HorizontalPodAutoscaler, Scale;
+        api::autoscaling::v2: HorizontalPodAutoscaler;
+        api::batch::v1: CronJob, Job;
+        api::certificates::v1: CertificateSigningRequest;
+        api::certificates::v1alpha1: ClusterTrustBundle, PodCertificateRequest;
+        api::certificates::v1beta1: ClusterTrustBundle;
+        api::coordination::v1: Lease;
+        api::coordination::v1alpha2: LeaseCandidate;
+        api::coordination::v1beta1: LeaseCandidate;
+        api::core::v1: Binding, ComponentStatus, ConfigMap, Endpoints, Event, LimitRange, Namespace, Node, PersistentVolume,
+            PersistentVolumeClaim, Pod, PodTemplate, ReplicationController, ResourceQuota, Secret, Service, ServiceAccount;
+        api::discovery::v1: EndpointSlice;
+        api::events::v1: Event;
+        api::flowcontrol::v1: FlowSchema, PriorityLevelConfiguration;
+        api::networking::v1: Ingress, IngressClass, IPAddress, NetworkPolicy, ServiceCIDR;
+        api::networking::v1beta1: IPAddress, ServiceCIDR;
+        api::node::v1: RuntimeClass;
+        api::policy::v1: Eviction, PodDisruptionBudget;
+        api::rbac::v1: ClusterRole, ClusterRoleBinding, Role, RoleBinding;
+        api::resource::v1: DeviceClass, ResourceClaim, ResourceClaimTemplate, ResourceSlice;
+        api::resource::v1alpha3: DeviceTaintRule;
+        api::resource::v1beta1: DeviceClass, ResourceClaim, ResourceClaimTemplate, ResourceSlice;
+        api::resource::v1beta2: DeviceClass, ResourceClaim, ResourceClaimTemplate, ResourceSlice;
+        api::scheduling::v1: PriorityClass;
+        api::storage::v1: CSIDriver, CSINode, CSIStorageCapacity, StorageClass, VolumeAttachment, VolumeAttributesClass;
+        api::storage::v1alpha1: VolumeAttributesClass;
+        api::storage::v1beta1: VolumeAttributesClass;
+        api::storagemigration::v1alpha1: StorageVersionMigration;
+        apiextensions_apiserver::pkg::apis::apiextensions::v1: CustomResourceDefinition;
+        kube_aggregator::pkg::apis::apiregistration::v1: APIService;
+    }
 }
 
 /// The compiled-in type for a group/version/kind, if any.
@@ -271,6 +273,107 @@ pub async fn run(global: &Global, group: Option<&str>) -> Result<(), CommandErro
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    /// The `impl crate::Resource for` types of k8s-openapi's source that are not objects (no
+    /// `ObjectMeta`): discovery documents and `Status`, never listed or watched.
+    const NOT_OBJECTS: &[&str] = &["APIGroup", "APIGroupList", "APIResourceList", "APIVersions", "Status"];
+
+    /// k8s-openapi's source for the version module kubelab is built with (`v1_34`), found
+    /// from Cargo.lock's version in cargo's registry.
+    fn k8s_openapi_source(version_module: &str) -> PathBuf {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).expect("Cargo.lock");
+        let version = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"k8s-openapi\"\n"))
+            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+            .map(|v| v.trim_end_matches('"').to_string())
+            .expect("k8s-openapi in Cargo.lock");
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+        let registry = cargo_home.join("registry/src");
+        std::fs::read_dir(&registry)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|index| index.path().join(format!("k8s-openapi-{version}/src/{version_module}")))
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| panic!("k8s-openapi {version}'s source is not under {} (set CARGO_HOME)", registry.display()))
+    }
+
+    /// `(type_name path, has ObjectMeta)` of every `impl crate::Resource for T` under `dir`.
+    fn resources_in(dir: &Path, module: &str, out: &mut Vec<(String, bool)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                resources_in(&path, &format!("{module}::{name}"), out);
+            } else if path.extension().is_some_and(|e| e == "rs") && name != "mod" {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for ty in text.lines().filter_map(|l| l.strip_prefix("impl crate::Resource for ")?.strip_suffix(" {")) {
+                    let meta =
+                        format!("impl crate::Metadata for {ty} {{\n    type Ty = crate::apimachinery::pkg::apis::meta::v1::ObjectMeta;");
+                    out.push((format!("{module}::{name}::{ty}"), text.contains(&meta)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_k8s_openapi_kind_is_registered() {
+        let pod = std::any::type_name::<k8s_openapi::api::core::v1::Pod>();
+        let version_module = pod.split("::").nth(1).expect("k8s_openapi::v1_NN::...");
+        let mut found = Vec::new();
+        resources_in(&k8s_openapi_source(version_module), &format!("k8s_openapi::{version_module}"), &mut found);
+        assert!(found.len() > 90, "k8s-openapi's source was read: {found:?}");
+
+        let registered: BTreeSet<&str> = super::scheme().iter().map(|k| k.defined_at).collect();
+        let objects: BTreeSet<&str> = found.iter().filter(|(_, meta)| *meta).map(|(p, _)| p.as_str()).collect();
+        let missing: Vec<_> = objects.difference(&registered).collect();
+        assert!(missing.is_empty(), "k8s-openapi types missing from scheme!: {missing:#?}");
+        let unknown: Vec<_> = registered.difference(&objects).collect();
+        assert!(unknown.is_empty(), "registered but not a k8s-openapi object type: {unknown:#?}");
+
+        let others: BTreeSet<&str> = found.iter().filter(|(_, meta)| !meta).filter_map(|(p, _)| p.rsplit("::").next()).collect();
+        assert_eq!(others, NOT_OBJECTS.iter().copied().collect(), "a new non-object Resource type: classify it");
+    }
+
+    #[test]
+    fn each_group_version_kind_is_registered_once() {
+        let mut seen = BTreeSet::new();
+        for k in super::scheme() {
+            assert!(seen.insert((k.group, k.version, k.kind)), "{}/{} {} twice", k.group, k.version, k.kind);
+        }
+    }
+
+    #[test]
+    fn the_kinds_a_real_v1_34_server_serves_have_types() {
+        // (group, version, kind, public path): kinds a kube-apiserver v1.34 serves that were
+        // once shown as DynamicObject.
+        let cases = [
+            ("", "v1", "Binding", "k8s_openapi::api::core::v1::Binding"),
+            ("", "v1", "ComponentStatus", "k8s_openapi::api::core::v1::ComponentStatus"),
+            (
+                "admissionregistration.k8s.io",
+                "v1",
+                "ValidatingAdmissionPolicy",
+                "k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy",
+            ),
+            ("authentication.k8s.io", "v1", "TokenReview", "k8s_openapi::api::authentication::v1::TokenReview"),
+            ("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "k8s_openapi::api::authorization::v1::SelfSubjectAccessReview"),
+            ("networking.k8s.io", "v1", "ServiceCIDR", "k8s_openapi::api::networking::v1::ServiceCIDR"),
+            ("resource.k8s.io", "v1", "ResourceClaim", "k8s_openapi::api::resource::v1::ResourceClaim"),
+            ("storage.k8s.io", "v1", "CSIStorageCapacity", "k8s_openapi::api::storage::v1::CSIStorageCapacity"),
+            ("storage.k8s.io", "v1", "VolumeAttributesClass", "k8s_openapi::api::storage::v1::VolumeAttributesClass"),
+        ];
+        for (group, version, kind, path) in cases {
+            let known = super::lookup(group, version, kind).unwrap_or_else(|| panic!("{group}/{version} {kind} has no type"));
+            assert_eq!(known.rust_type, path);
+        }
+    }
+
     #[test]
     fn the_scheme_maps_gvk_to_k8s_openapi_types() {
         let pod = super::lookup("", "v1", "Pod").expect("Pod is registered");

@@ -47,6 +47,7 @@ fn save_progress(home: &Path, p: Progress) {
 }
 
 pub async fn run(global: &Global, opts: Options) -> Result<(), CommandError> {
+    sandbox_only(global, std::env::var_os("KUBECONFIG"))?;
     let lessons = tutorial::load(opts.lessons_dir.as_deref()).map_err(|e| CommandError::new(e.to_string()))?;
     let lessons: Vec<Lesson> = lessons.into_iter().filter(|l| opts.lesson.is_none_or(|n| l.number == n)).collect();
     if lessons.is_empty() {
@@ -64,6 +65,21 @@ pub async fn run(global: &Global, opts: Options) -> Result<(), CommandError> {
         }
         walk(&lessons, &env, &home, &opts)
     }
+}
+
+/// The lessons' expect blocks and their create/delete steps are written for the sandbox (a
+/// fresh real server's watch cache, admission and RBAC answer differently), so a cluster
+/// named with `--kubeconfig`, `--context` or `KUBECONFIG` is refused rather than ignored.
+fn sandbox_only(global: &Global, kubeconfig_env: Option<std::ffi::OsString>) -> Result<(), CommandError> {
+    let named = match (&global.kubeconfig, &global.context, kubeconfig_env.filter(|v| !v.is_empty())) {
+        (Some(path), _, _) => format!("--kubeconfig {}", path.display()),
+        (None, Some(context), _) => format!("--context {context}"),
+        (None, None, Some(env)) => format!("KUBECONFIG={}", env.to_string_lossy()),
+        (None, None, None) => return Ok(()),
+    };
+    Err(CommandError::new(format!("the tutorial runs on its own sandbox only, not on the cluster of {named}")).hint(
+        "run `env -u KUBECONFIG kubelab tutorial` without --kubeconfig/--context; list-nodes, get, watch-pods and the demos take --kubeconfig",
+    ))
 }
 
 /// Runs every step; one line per step, then the totals.

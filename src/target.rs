@@ -49,7 +49,7 @@ pub struct Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("cannot read the kubeconfig {path}: {source}")]
+    #[error("cannot read the kubeconfig {path}: {}", read_reason(source))]
     Read { path: String, source: KubeconfigError },
     #[error("KUBECONFIG is set but names no readable file")]
     EmptyEnv,
@@ -59,6 +59,15 @@ pub enum TargetError {
     Sandbox { home: String, source: crate::sandbox::SandboxError },
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] kube::Error),
+}
+
+/// kube's own message for an unreadable file repeats the path Debug-quoted
+/// (`from '"/x"'`); the path is already in our line, so only the OS reason is kept.
+fn read_reason(e: &KubeconfigError) -> String {
+    match e {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl From<TargetError> for CommandError {

@@ -77,7 +77,7 @@ const LIST_NODES_NARRATION: &str = r#"
     `kube::Client::try_from(config)` builds the same stack, with a tracing layer instead of ours.
 [4] request: Api::<Node>::all(client).list(&ListParams::default())
     Go: clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-    request            GET /api/v1/nodes?
+    request            GET /api/v1/nodes
 [5] response
     status             200 OK over <…>
     body               <…> bytes<…>
@@ -204,7 +204,7 @@ async fn get_traces_the_life_of_a_request() {
     query              labelSelector=app%3Ddemo
     Go: restClient.Get().Namespace(ns).Resource(plural).VersionedParams(&opts, scheme.ParameterCodec)
 [6] on the wire
-    request            GET /api/v1/namespaces/default/pods?&labelSelector=app%3Ddemo
+    request            GET /api/v1/namespaces/default/pods?labelSelector=app%3Ddemo
       authorization    Bearer <redacted, 48 chars>
     status             200 OK over <…>
 <…>
@@ -325,7 +325,7 @@ async fn watch_pods_lists_then_watches_and_summarises() {
     pods               0
     resourceVersion    <…>
 [5] WATCH from resourceVersion <…>
-    request            GET /api/v1/namespaces/default/pods?&watch=true&timeoutSeconds=290&allowWatchBookmarks=true&resourceVersion=<…>
+    request            GET /api/v1/namespaces/default/pods?watch=true&timeoutSeconds=290&allowWatchBookmarks=true&resourceVersion=<…>
 [6] stopped: time is up
     watch requests     1
     re-lists (410)     0

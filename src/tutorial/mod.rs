@@ -6,6 +6,8 @@
 
 pub mod expect;
 pub mod lesson;
+pub mod pty;
+pub mod render;
 pub mod runner;
 
 use std::path::Path;

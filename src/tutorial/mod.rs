@@ -6,9 +6,11 @@
 
 pub mod expect;
 pub mod lesson;
+pub mod progress;
 pub mod pty;
 pub mod render;
 pub mod runner;
+pub mod terminal;
 
 use std::path::Path;
 

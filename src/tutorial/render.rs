@@ -287,8 +287,14 @@ impl Renderer {
 
     fn end(&mut self, tag: TagEnd) {
         match tag {
-            TagEnd::Heading(_) => {
+            TagEnd::Heading(level) => {
+                let before = self.out.len();
                 self.flush_inline();
+                // Without styles, a rule under the top two levels still marks them out.
+                if !self.layout.colour && matches!(level, HeadingLevel::H1 | HeadingLevel::H2) && self.out.len() > before {
+                    let width = self.out[before..].iter().map(|l| l.width()).max().unwrap_or(0);
+                    self.out.push((if level == HeadingLevel::H1 { "═" } else { "─" }).repeat(width));
+                }
                 self.style.heading = false;
                 self.heading = None;
                 self.blank();
@@ -555,7 +561,7 @@ mod tests {
     #[test]
     fn headings_emphasis_and_code_lose_their_markup() {
         let out = render("# Title\n\nSome *em* and **strong** and `code`.\n\n## Part\n\n```sh\nkubelab get pods\n```\n", PLAIN_80);
-        assert_eq!(out, "Title\n\nSome em and strong and code.\n\nPart\n\n    kubelab get pods\n");
+        assert_eq!(out, "Title\n═════\n\nSome em and strong and code.\n\nPart\n────\n\n    kubelab get pods\n");
     }
 
     #[test]
@@ -577,7 +583,7 @@ mod tests {
         assert!(!render(text, PLAIN_80).contains('\x1b'));
         let coloured = render(text, Layout { colour: true, ..PLAIN_80 });
         assert!(coloured.contains('\x1b'));
-        assert_eq!(strip_ansi(&coloured), render(text, PLAIN_80));
+        assert_eq!(strip_ansi(&coloured), render(text, PLAIN_80).replace("\n═\n", "\n"));
     }
 
     #[test]

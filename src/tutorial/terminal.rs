@@ -1,0 +1,121 @@
+//! The reader's terminal during an interactive tutorial: raw mode (one key, no Enter), keys
+//! typed too early thrown away, and output that still starts each line at the left margin
+//! (raw mode turns off the terminal's `\n` -> `\r\n`).
+
+use std::io::Write;
+use std::time::Duration;
+
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// What a key asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Enter,
+    Space,
+    Char(char),
+    /// Ctrl-C (or Ctrl-D): leave, saving progress.
+    Interrupt,
+    Other,
+}
+
+impl From<KeyEvent> for Key {
+    fn from(k: KeyEvent) -> Key {
+        if k.modifiers.contains(KeyModifiers::CONTROL) {
+            return match k.code {
+                KeyCode::Char('c' | 'd') => Key::Interrupt,
+                _ => Key::Other,
+            };
+        }
+        match k.code {
+            KeyCode::Enter => Key::Enter,
+            KeyCode::Char(' ') => Key::Space,
+            KeyCode::Char(c) => Key::Char(c.to_ascii_lowercase()),
+            KeyCode::Esc => Key::Char('q'),
+            _ => Key::Other,
+        }
+    }
+}
+
+/// Raw mode for as long as it lives; dropping it (on every exit path, a panic included)
+/// gives the terminal back as it was.
+pub struct RawTerminal(());
+
+impl RawTerminal {
+    pub fn enable() -> std::io::Result<RawTerminal> {
+        crossterm::terminal::enable_raw_mode()?;
+        Ok(RawTerminal(()))
+    }
+
+    /// Waits for one key press.
+    pub fn key(&self) -> std::io::Result<Key> {
+        loop {
+            if let Event::Key(k) = event::read()? {
+                if k.kind == KeyEventKind::Press {
+                    return Ok(Key::from(k));
+                }
+            }
+        }
+    }
+
+    /// A key already typed, if any, without waiting.
+    pub fn typed(&self) -> std::io::Result<Option<Key>> {
+        while event::poll(Duration::ZERO)? {
+            if let Event::Key(k) = event::read()? {
+                if k.kind == KeyEventKind::Press {
+                    return Ok(Some(Key::from(k)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Throws away everything typed so far: a key pressed while a step ran must not answer
+    /// the prompt that follows it.
+    pub fn discard_typed(&self) -> std::io::Result<()> {
+        // SAFETY: tcflush on stdin only drops its pending input.
+        unsafe {
+            libc::tcflush(libc::STDIN_FILENO, libc::TCIFLUSH);
+        }
+        while event::poll(Duration::ZERO)? {
+            event::read()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// Writes to stdout; in raw mode every `\n` becomes `\r\n`.
+pub struct Screen {
+    pub raw: bool,
+    /// stdout is a terminal (else a step's `\r\n` is written as `\n`).
+    pub tty: bool,
+}
+
+impl Screen {
+    pub fn print(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = if self.raw {
+            out.write_all(text.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
+        } else {
+            out.write_all(text.as_bytes())
+        };
+        let _ = out.flush();
+    }
+
+    pub fn line(&self, text: &str) {
+        self.print(&format!("{text}\n"));
+    }
+
+    /// A step's bytes, as the step's own terminal wrote them (already `\r\n`).
+    pub fn raw_bytes(&self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        let _ =
+            if self.tty { out.write_all(bytes) } else { out.write_all(String::from_utf8_lossy(bytes).replace("\r\n", "\n").as_bytes()) };
+        let _ = out.flush();
+    }
+}

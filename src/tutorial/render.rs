@@ -600,4 +600,78 @@ mod tests {
         assert_eq!(rejoined.join(" "), cmd);
         assert_eq!(wrap_shell("echo short", 60), ["echo short"]);
     }
+
+    /// Backticks that are code (inside a code span or block), which stay.
+    fn backticks_in_code(markdown: &str) -> usize {
+        let mut in_block = false;
+        let mut count = 0;
+        for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+            match event {
+                Event::Start(Tag::CodeBlock(_)) => in_block = true,
+                Event::End(TagEnd::CodeBlock) => in_block = false,
+                Event::Code(t) => count += t.matches('`').count(),
+                Event::Text(t) if in_block => count += t.matches('`').count(),
+                _ => {}
+            }
+        }
+        count
+    }
+
+    fn is_table_line(line: &str) -> bool {
+        line.trim_start().starts_with(['╭', '│', '├', '╞', '╰'])
+    }
+
+    #[test]
+    fn every_lesson_fits_80_and_160_columns_with_no_markup_left() {
+        for lesson in crate::tutorial::load(None).unwrap() {
+            let source: String = lesson
+                .blocks
+                .iter()
+                .filter_map(|b| match b {
+                    crate::tutorial::lesson::Block::Prose(p) => Some(p.as_str()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            for width in [80, 160] {
+                let out = render(&source, Layout { width, colour: false });
+                let place = format!("{} at {width}", lesson.file);
+                assert!(!out.contains("```"), "{place}: a fence shown raw");
+                assert_eq!(out.matches('`').count(), backticks_in_code(&source), "{place}: a backtick outside code shown raw");
+                for line in out.lines() {
+                    let t = line.trim_start();
+                    assert!(!(t.starts_with("# ") || t.starts_with("## ") || t.starts_with("### ")), "{place}: heading marker in {line:?}");
+                    // Table rows never exceed the width (the terminal would break them
+                    // mid-cell); only code lines, copied as written, may.
+                    if is_table_line(line) || !line.starts_with("    ") {
+                        assert!(line.width() <= width, "{place}: {} columns: {line:?}", line.width());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_cells_wrap_inside_their_column() {
+        let long = "a cell long enough that it cannot stay on one line of an eighty column terminal at all";
+        let md = format!("| Go | Rust |\n|---|---|\n| `short` | {long} |\n| x | y |\n");
+        for width in [80, 160] {
+            let out = render(&md, Layout { width, colour: false });
+            let lines: Vec<&str> = out.lines().collect();
+            assert!(lines.iter().all(|l| is_table_line(l)), "{out}");
+            let widths: Vec<usize> = lines.iter().map(|l| l.width()).collect();
+            assert!(widths.iter().all(|&w| w == widths[0] && w <= width), "every row as wide as the table, within {width}: {out}");
+            // The long cell's words, read down its column, are the cell.
+            let column: Vec<&str> = lines
+                .iter()
+                .filter_map(|l| l.split('┆').nth(1))
+                .map(|c| c.trim_end_matches('│').trim())
+                .filter(|c| !c.is_empty())
+                .collect();
+            let joined = column.join(" ");
+            assert!(joined.contains(long), "{joined:?}");
+            let rows_of_long_cell = lines.iter().filter(|l| l.contains('┆') && !l.contains(" y ")).count() - 1;
+            assert_eq!(rows_of_long_cell > 1, width == 80, "wraps at 80, one line at 160: {out}");
+        }
+    }
 }

@@ -56,5 +56,12 @@ mod tests {
         let lessons = super::load(None).unwrap();
         assert_eq!(lessons.iter().map(|l| l.number).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7]);
         assert!(lessons.iter().all(|l| l.steps().count() >= 2), "every lesson has runnable steps");
+        // Each lesson ends with what to try alone and how to run it on a real cluster.
+        for l in &lessons {
+            let Some(super::lesson::Block::Prose(closing)) = l.blocks.last() else { panic!("{} ends with a step", l.file) };
+            for wanted in ["## On your own", "## On a real cluster", "--context"] {
+                assert!(closing.contains(wanted), "{} ends without {wanted:?}", l.file);
+            }
+        }
     }
 }

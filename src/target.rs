@@ -283,3 +283,15 @@ fn last_cause(e: &dyn std::error::Error) -> String {
     }
     last
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_kubeconfig_names_its_path_once_unquoted() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = TargetError::Read { path: "/nonexistent".into(), source: KubeconfigError::ReadConfig(io, "/nonexistent".into()) };
+        assert_eq!(e.to_string(), "cannot read the kubeconfig /nonexistent: entity not found");
+    }
+}

@@ -62,7 +62,7 @@ pub async fn run(global: &Global, args: TutorialArgs) -> Result<(), CommandError
     env.colour = layout.colour;
     env.size = (layout.width as u16, rows as u16);
     let interactive = !args.yes && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let screen = Screen { raw: interactive, tty: std::io::stdout().is_terminal() };
+    let screen = Screen::new(interactive, std::io::stdout().is_terminal());
     if !global.quiet {
         let address = status.address.as_deref().unwrap_or("?");
         let how = if was_running { "using the sandbox already running" } else { "started the sandbox for this course" };
@@ -229,6 +229,7 @@ impl<'a> Course<'a> {
             };
             if self.term.is_none() && jumped {
                 // `--lesson N --yes` runs that lesson only.
+                self.note(&format!("(`kubelab tutorial {}` opens the next lesson)", next.number));
                 return Ok(());
             }
             let go = self.ask(&format!("Enter for lesson {} ({}) · q quit", next.number, next.name()), &[Key::Enter])?;
@@ -273,6 +274,9 @@ impl<'a> Course<'a> {
                 let _ = self.run_step(step);
                 k += 1;
                 self.save_place(lesson.number, k);
+                if self.screen.closed() {
+                    return Ok(Flow::Quit);
+                }
                 continue;
             }
             match self.ask(KEYS, &[Key::Enter, Key::Char('s'), Key::Char('b'), Key::Char('r'), Key::Char('?')])? {

@@ -72,9 +72,10 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// Breaks a long shell command at shell-friendly points (before ` | `, ` && `, ` -`, or a
-/// blank) so each line fits `width`, ending every line but the last with ` \` — the
-/// result still runs when pasted. Lines that fit are left alone.
+/// Breaks a long shell command so each line fits `width`, ending every line but the last
+/// with ` \` — the result still runs when pasted. Breaks fall between words (never inside
+/// quotes), preferably after a `;` or around `|`, `&&`, `||`, `&`, when one is in the
+/// second half of the line. Lines that fit are left alone.
 pub fn wrap_shell(command: &str, width: usize) -> Vec<String> {
     let mut lines = vec![];
     for line in command.lines() {
@@ -82,21 +83,38 @@ pub fn wrap_shell(command: &str, width: usize) -> Vec<String> {
             lines.push(line.to_string());
             continue;
         }
-        let words = shell_words(line);
-        let mut current = String::new();
-        for word in words {
-            let candidate = if current.is_empty() { word.clone() } else { format!("{current} {word}") };
-            // Leave room for the ` \` continuation.
-            if !current.is_empty() && candidate.width() + 2 > width {
-                lines.push(format!("{current} \\"));
-                current = format!("  {word}");
+        let mut current: Vec<String> = vec![];
+        let mut first = true;
+        let joined = |words: &[String], first: bool| {
+            let text = words.join(" ");
+            if first {
+                text
             } else {
-                current = candidate;
+                format!("  {text}")
+            }
+        };
+        for word in shell_words(line) {
+            current.push(word);
+            // Leave room for the ` \` continuation.
+            if current.len() > 1 && joined(&current, first).width() + 2 > width {
+                let overflow = current.len() - 1;
+                let split =
+                    (overflow / 2..=overflow).rev().find(|&i| i > 0 && is_shell_break(&current[i - 1], &current[i])).unwrap_or(overflow);
+                let rest = current.split_off(split);
+                lines.push(format!("{} \\", joined(&current, first)));
+                first = false;
+                current = rest;
             }
         }
-        lines.push(current);
+        lines.push(joined(&current, first));
     }
     lines
+}
+
+/// A good place to break a command line: between `before` and `after`.
+fn is_shell_break(before: &str, after: &str) -> bool {
+    const OPERATORS: [&str; 4] = ["|", "&&", "||", "&"];
+    before.ends_with(';') || OPERATORS.contains(&after) || OPERATORS.contains(&before)
 }
 
 /// A command line split at blanks outside quotes, so a quoted argument is never broken.
@@ -599,6 +617,15 @@ mod tests {
         let rejoined: Vec<String> = lines.iter().map(|l| l.trim_end_matches(" \\").trim().to_string()).collect();
         assert_eq!(rejoined.join(" "), cmd);
         assert_eq!(wrap_shell("echo short", 60), ["echo short"]);
+        // A break after `;` or before `|` is preferred to one in mid-command.
+        assert_eq!(
+            wrap_shell("cd /var/tmp/some/dir; curl -s https://example.com/api | jq .items", 50),
+            ["cd /var/tmp/some/dir; \\", "  curl -s https://example.com/api | jq .items"]
+        );
+        assert_eq!(
+            wrap_shell("curl -s -H 'Accept: application/json' https://example.com/api/v1/pods | jq .items", 80),
+            ["curl -s -H 'Accept: application/json' https://example.com/api/v1/pods | \\", "  jq .items"]
+        );
     }
 
     /// Backticks that are code (inside a code span or block), which stay.

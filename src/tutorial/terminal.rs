@@ -94,17 +94,33 @@ pub struct Screen {
     pub raw: bool,
     /// stdout is a terminal (else a step's `\r\n` is written as `\n`).
     pub tty: bool,
+    /// Nobody reads stdout any more (`kubelab tutorial --yes | head`).
+    closed: std::cell::Cell<bool>,
 }
 
 impl Screen {
-    pub fn print(&self, text: &str) {
+    pub fn new(raw: bool, tty: bool) -> Screen {
+        Screen { raw, tty, closed: std::cell::Cell::new(false) }
+    }
+
+    /// True once a write failed: the walk stops instead of running steps for no one.
+    pub fn closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    fn write(&self, bytes: &[u8]) {
         let mut out = std::io::stdout().lock();
-        let _ = if self.raw {
-            out.write_all(text.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
+        if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
+            self.closed.set(true);
+        }
+    }
+
+    pub fn print(&self, text: &str) {
+        if self.raw {
+            self.write(text.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
         } else {
-            out.write_all(text.as_bytes())
-        };
-        let _ = out.flush();
+            self.write(text.as_bytes())
+        }
     }
 
     pub fn line(&self, text: &str) {

@@ -220,6 +220,10 @@ impl<'a> Course<'a> {
                 return Ok(());
             }
             let Some(next) = self.lessons.get(index + 1) else {
+                if self.saving {
+                    // Past the last lesson: the next `kubelab tutorial` says the course is done.
+                    self.save_place(lesson.number + 1, 0);
+                }
                 self.screen.line(&format!(
                     "That was the last lesson ({} of {}). `kubelab tutorial --restart` starts over.",
                     lesson.number,
@@ -328,6 +332,7 @@ impl<'a> Course<'a> {
         self.save_place(lesson.number, k);
         if let Some(closing) = outline.closing {
             if self.page(&render::render(closing, self.layout))? == Flow::Quit {
+                self.quit_message();
                 return Ok(Flow::Quit);
             }
         }

@@ -367,6 +367,7 @@ impl<'a> Course<'a> {
         // Keys typed while the step runs are read here and dropped; Ctrl-C stops the step.
         let mut stop = || matches!(term.map(|t| t.typed()), Some(Ok(Some(Key::Interrupt))));
         let outcome = runner::run_live(&step.command, &self.env, &mut show, &mut stop);
+        self.screen.end_of_step();
         let stopped = matches!(outcome, Ok(Outcome { interrupted: true, .. }));
         let verdict = match outcome {
             Err(e) => format!("  ✗ cannot run the step: {e}"),

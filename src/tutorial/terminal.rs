@@ -96,11 +96,14 @@ pub struct Screen {
     pub tty: bool,
     /// Nobody reads stdout any more (`kubelab tutorial --yes | head`).
     closed: std::cell::Cell<bool>,
+    /// Off a terminal: a step's output since its last newline, held back so colours (which
+    /// some tools print on a pty whatever NO_COLOR says) are taken out of whole lines.
+    partial: std::cell::RefCell<Vec<u8>>,
 }
 
 impl Screen {
     pub fn new(raw: bool, tty: bool) -> Screen {
-        Screen { raw, tty, closed: std::cell::Cell::new(false) }
+        Screen { raw, tty, closed: std::cell::Cell::new(false), partial: std::cell::RefCell::new(vec![]) }
     }
 
     /// True once a write failed: the walk stops instead of running steps for no one.
@@ -127,11 +130,29 @@ impl Screen {
         self.print(&format!("{text}\n"));
     }
 
-    /// A step's bytes, as the step's own terminal wrote them (already `\r\n`).
+    /// A step's bytes, as the step's own terminal wrote them (already `\r\n`); off a
+    /// terminal, whole lines with `\n` and no escape sequences.
     pub fn raw_bytes(&self, bytes: &[u8]) {
-        let mut out = std::io::stdout().lock();
-        let _ =
-            if self.tty { out.write_all(bytes) } else { out.write_all(String::from_utf8_lossy(bytes).replace("\r\n", "\n").as_bytes()) };
-        let _ = out.flush();
+        if self.tty {
+            return self.write(bytes);
+        }
+        let mut partial = self.partial.borrow_mut();
+        partial.extend_from_slice(bytes);
+        if let Some(end) = partial.iter().rposition(|&b| b == b'\n') {
+            let lines: Vec<u8> = partial.drain(..=end).collect();
+            self.write(plain(&lines).as_bytes());
+        }
     }
+
+    /// The rest of a step's output, once it has ended.
+    pub fn end_of_step(&self) {
+        let rest = std::mem::take(&mut *self.partial.borrow_mut());
+        if !rest.is_empty() {
+            self.write(format!("{}\n", plain(&rest)).as_bytes());
+        }
+    }
+}
+
+fn plain(bytes: &[u8]) -> String {
+    crate::tutorial::render::strip_ansi(&String::from_utf8_lossy(bytes).replace("\r\n", "\n"))
 }

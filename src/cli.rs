@@ -79,6 +79,10 @@ pub enum Command {
     /// LIST pods, then WATCH from the list's resourceVersion, as a reflector does.
     WatchPods(WatchArgs),
     /// Walk through the lessons, running each step on the sandbox.
+    ///
+    /// At each step one key, no Enter: Enter runs it, s skips, b goes back, r runs the last
+    /// step again, ? lists the keys, q (or Ctrl-C) quits. Ctrl-C while a step runs stops the
+    /// step. Progress is kept in $KUBELAB_HOME/tutorial.json; `kubelab tutorial` resumes.
     Tutorial(TutorialArgs),
     /// Every lesson with a one-line summary, and how far you got.
     Lessons(LessonsArgs),

@@ -20,11 +20,13 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The terminal's width and colour, or 100 plain columns when stdout is not a terminal.
+    /// The terminal's width and colour; plain text when stdout is not a terminal, as wide
+    /// as `COLUMNS` says (100 without it).
     pub fn for_stdout() -> Layout {
         use std::io::IsTerminal;
         let tty = std::io::stdout().is_terminal();
-        let width = if tty { crossterm::terminal::size().map(|(w, _)| w as usize).unwrap_or(100) } else { 100 };
+        let columns = || std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok());
+        let width = if tty { crossterm::terminal::size().map(|(w, _)| w as usize).ok() } else { columns() }.unwrap_or(100);
         let colour = tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Layout { width: width.clamp(40, 200), colour }
     }

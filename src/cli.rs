@@ -79,23 +79,55 @@ pub enum Command {
     /// LIST pods, then WATCH from the list's resourceVersion, as a reflector does.
     WatchPods(WatchArgs),
     /// Walk through the lessons, running each step on the sandbox.
-    Tutorial {
-        /// Run every step of every lesson and compare with its expected output.
-        #[arg(long)]
-        check: bool,
-        /// Do not wait for Enter between steps.
-        #[arg(long)]
-        yes: bool,
-        /// Only this lesson (its number, e.g. `2`).
-        #[arg(long)]
-        lesson: Option<u32>,
-        /// Forget the remembered progress and start from the first step.
-        #[arg(long)]
-        restart: bool,
-        /// Directory holding the lessons (default: the ones built into kubelab).
-        #[arg(long, value_name = "DIR")]
-        lessons_dir: Option<PathBuf>,
-    },
+    ///
+    /// At each step one key, no Enter: Enter runs it, s skips, b goes back, r runs the last
+    /// step again, ? lists the keys, q (or Ctrl-C) quits. Ctrl-C while a step runs stops the
+    /// step. Progress is kept in $KUBELAB_HOME/tutorial.json; `kubelab tutorial` resumes.
+    Tutorial(TutorialArgs),
+    /// Every lesson with a one-line summary, and how far you got.
+    Lessons(LessonsArgs),
+}
+
+/// `kubelab tutorial`: the course, one step at a time.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("lesson_given").args(["at", "lesson"])))]
+pub struct TutorialArgs {
+    /// Jump to this lesson (as `--lesson`); your saved place is kept unless you go on from there.
+    #[arg(value_name = "LESSON", conflicts_with = "lesson")]
+    pub at: Option<u32>,
+    /// Run every step of every lesson and compare with its expected output.
+    #[arg(long)]
+    pub check: bool,
+    /// Do not wait for a key between steps (scripts, CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Jump to this lesson (its number, e.g. `2`); with --check, only this lesson.
+    #[arg(long)]
+    pub lesson: Option<u32>,
+    /// With a lesson: start at this step of it (1-based).
+    #[arg(long, requires = "lesson_given")]
+    pub step: Option<usize>,
+    /// Forget the remembered progress and start from the first step.
+    #[arg(long)]
+    pub restart: bool,
+    /// Directory holding the lessons (default: the ones built into kubelab).
+    #[arg(long, value_name = "DIR")]
+    pub lessons_dir: Option<PathBuf>,
+}
+
+impl TutorialArgs {
+    /// The lesson asked for, by position or by flag.
+    pub fn lesson(&self) -> Option<u32> {
+        self.at.or(self.lesson)
+    }
+}
+
+/// `kubelab lessons`: the table of contents.
+#[derive(Debug, Args)]
+pub struct LessonsArgs {
+    /// Directory holding the lessons (default: the ones built into kubelab).
+    #[arg(long, value_name = "DIR")]
+    pub lessons_dir: Option<PathBuf>,
 }
 
 /// `kubelab get`: the life of one request.

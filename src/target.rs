@@ -51,7 +51,7 @@ pub struct Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("cannot read the kubeconfig {path}: {source}")]
+    #[error("cannot read the kubeconfig {path}: {}", read_reason(source))]
     Read { path: String, source: KubeconfigError },
     #[error("KUBECONFIG is set but names no readable file")]
     EmptyEnv,
@@ -61,6 +61,15 @@ pub enum TargetError {
     Sandbox { home: String, source: crate::sandbox::SandboxError },
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] kube::Error),
+}
+
+/// kube's own message for an unreadable file repeats the path Debug-quoted
+/// (`from '"/x"'`); the path is already in our line, so only the OS reason is kept.
+fn read_reason(e: &KubeconfigError) -> String {
+    match e {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl From<TargetError> for CommandError {
@@ -300,6 +309,7 @@ fn last_cause(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use tower::ServiceExt;
 
     #[test]
@@ -337,5 +347,12 @@ mod tests {
         // The default socket, for contrast: Nagle on, which is what this connector changes.
         let server_side = accepted.await.unwrap().unwrap();
         assert!(!server_side.nodelay().unwrap());
+    }
+
+    #[test]
+    fn an_unreadable_kubeconfig_names_its_path_once_unquoted() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = TargetError::Read { path: "/nonexistent".into(), source: KubeconfigError::ReadConfig(io, "/nonexistent".into()) };
+        assert_eq!(e.to_string(), "cannot read the kubeconfig /nonexistent: entity not found");
     }
 }

@@ -78,7 +78,7 @@ const LIST_NODES_NARRATION: &str = r#"
     `kube::Client::try_from(config)` builds the same stack, with a tracing layer instead of ours.
 [4] request: Api::<Node>::all(client).list(&ListParams::default())
     Go: clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-    request            GET /api/v1/nodes?
+    request            GET /api/v1/nodes
 [5] response
     status             200 OK over <…>
     body               <…> bytes<…>
@@ -129,7 +129,7 @@ async fn create_pod_shows_the_value_the_json_and_the_server_fields() {
         "apiVersion": "v1",
         "kind": "Pod",
 [6] request: Api::<Pod>::namespaced(client, "default").create(&PostParams::default(), &pod)
-    request            POST /api/v1/namespaces/default/pods?
+    request            POST /api/v1/namespaces/default/pods
       content-type     application/json
       authorization    Bearer <redacted, 48 chars>
       body             <…> bytes
@@ -205,7 +205,7 @@ async fn get_traces_the_life_of_a_request() {
     query              labelSelector=app%3Ddemo
     Go: restClient.Get().Namespace(ns).Resource(plural).VersionedParams(&opts, scheme.ParameterCodec)
 [6] on the wire
-    request            GET /api/v1/namespaces/default/pods?&labelSelector=app%3Ddemo
+    request            GET /api/v1/namespaces/default/pods?labelSelector=app%3Ddemo
       authorization    Bearer <redacted, 48 chars>
     status             200 OK over <…>
 <…>
@@ -216,11 +216,32 @@ async fn get_traces_the_life_of_a_request() {
     decoder            serde_json, into the k8s-openapi type the scheme registers for this GVK
     Rust type          kube::core::ObjectList<k8s_openapi::api::core::v1::Pod>
     items              1
+[8] columns: the server's Table, as kubectl asks for it
+    Accept             application/json;as=Table;v=v1;g=meta.k8s.io,application/json
+    request            GET /api/v1/namespaces/default/pods?labelSelector=app%3Ddemo
+      accept           application/json;as=Table;v=v1;g=meta.k8s.io,application/json
+      authorization    Bearer <redacted, 48 chars>
+    status             200 OK over <…>
+<…>
+    body               <…>
+    latency            <…>
+    columns            NAME READY STATUS RESTARTS AGE
 "#,
         // Response headers vary in number by server; the snapshot holds one `<…>` line for them.
         &collapse_response_headers(from_step_4),
     );
-    assert_snapshot("NAME AGE\ntraced <…>s\n", &text(&out.stdout));
+    assert_snapshot("NAME READY STATUS RESTARTS AGE\ntraced 0/1 Pending 0 <…>s\n", &text(&out.stdout));
+    // The very columns and cells kubectl prints (ages aside: a second may pass between).
+    let kubectl = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(t.kubeconfig())
+        .args(["get", "pods", "-l", "app=demo"])
+        .output()
+        .expect("kubectl runs");
+    let without_age = |table: &str| -> Vec<String> {
+        table.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).map(|w| w[..w.len() - 1].join(" ")).collect()
+    };
+    assert_eq!(without_age(&text(&out.stdout)), without_age(&text(&kubectl.stdout)), "{}", text(&kubectl.stderr));
 
     let raw = kubelab(&t, &["get", "ns", "--raw", "-q"]).await;
     let doc: Value = serde_json::from_slice(&raw.stdout).expect("--raw is the JSON body");
@@ -241,13 +262,13 @@ async fn get_traces_the_life_of_a_request() {
     assert!(err.starts_with("kubelab: the server answered 404 NotFound: pods \"nope\" not found\n"), "{err}");
 }
 
-/// Replaces the indented response-header lines of step 6 by one `<…>` line.
+/// Replaces the indented response-header lines of steps 6 and 8 by one `<…>` line.
 fn collapse_response_headers(narration: &str) -> String {
     let mut out = Vec::new();
     let (mut in_step_6, mut skipping) = (false, false);
     for line in narration.lines() {
         if line.starts_with('[') {
-            in_step_6 = line.starts_with("[6]");
+            in_step_6 = line.starts_with("[6]") || line.starts_with("[8]");
         }
         if skipping && line.starts_with("      ") {
             continue;
@@ -322,11 +343,11 @@ async fn watch_pods_lists_then_watches_and_summarises() {
     assert_contains_in_order(
         r#"
 [4] LIST, to learn the current state and its resourceVersion
-    request            GET /api/v1/namespaces/default/pods?
+    request            GET /api/v1/namespaces/default/pods
     pods               0
     resourceVersion    <…>
 [5] WATCH from resourceVersion <…>
-    request            GET /api/v1/namespaces/default/pods?&watch=true&timeoutSeconds=290&allowWatchBookmarks=true&resourceVersion=<…>
+    request            GET /api/v1/namespaces/default/pods?watch=true&timeoutSeconds=290&allowWatchBookmarks=true&resourceVersion=<…>
 [6] stopped: time is up
     watch requests     1
     re-lists (410)     0

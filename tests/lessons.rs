@@ -1,5 +1,6 @@
-//! The lessons are tested like code: `kubelab tutorial --check` runs every step of lessons
-//! 01-04 against a fresh sandbox and compares each output with the lesson's expect block.
+//! The lessons are tested like code: `kubelab tutorial --check` runs every step of every
+//! lesson against a fresh sandbox and compares each output with the lesson's expect block
+//! (lesson 10 drives `scripts/digitalocean/` with bash, curl, jq and python3).
 
 mod common;
 
@@ -30,13 +31,24 @@ fn every_lesson_step_passes_on_a_fresh_sandbox() {
     let out = tutorial(home.path(), &["--check"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for lesson in ["01-basics.md", "02-structs-and-interfaces.md", "03-slices-and-resources.md", "04-life-of-a-request.md"] {
+    for lesson in [
+        "01-basics.md",
+        "02-structs-and-interfaces.md",
+        "03-slices-and-resources.md",
+        "04-life-of-a-request.md",
+        "05-queues-and-the-controller-loop.md",
+        "06-stores-indexers-list-watch.md",
+        "07-informers-inside.md",
+        "10-automating-a-cloud-cluster.md",
+    ] {
         assert!(stdout.lines().any(|l| l.starts_with("ok") && l.contains(lesson)), "{lesson} ran: {stdout}");
     }
     let last = stdout.lines().last().unwrap_or("");
     let (passed, failed) = last.split_once(" passed, ").expect("a totals line");
     assert_eq!(failed, "0 failed", "{stdout}");
     assert_eq!(passed.parse::<usize>().unwrap(), stdout.lines().filter(|l| l.starts_with("ok")).count());
+    // Lesson 10's last step stopped its DigitalOcean stand-in, and with it the cluster's sandbox.
+    assert!(!home.path().join("digitalocean-standin/pid").exists(), "{stdout}");
 }
 
 #[test]
@@ -58,20 +70,4 @@ fn a_step_that_differs_from_its_expect_block_fails_the_check() {
     assert!(!out.status.success());
     let expected = "ok    01-sample.md:3 <…>\nFAIL  01-sample.md:11 <…> echo hello\n      expected line 1 not found (in order) in the output: \"goodbye\"\n      | hello\n1 passed, 1 failed\n";
     kubelab::tutorial::expect::check_exact(expected, &stdout).unwrap_or_else(|m| panic!("{m}\n{stdout}"));
-}
-
-/// Lesson 10 runs `scripts/digitalocean/` against its local stand-in (bash, curl, jq, python3),
-/// read from disk so it runs whether or not the binary embeds it.
-#[test]
-fn lesson_10_passes_against_the_digitalocean_stand_in() {
-    let home = tempfile::tempdir().unwrap();
-    let _stop = StopOnDrop(home.path());
-    let lessons = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
-    let out = tutorial(home.path(), &["--check", "--lesson", "10", "--lessons-dir", lessons.to_str().unwrap()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.lines().all(|l| !l.starts_with("FAIL")), "{stdout}");
-    assert!(stdout.lines().filter(|l| l.starts_with("ok    10-automating-a-cloud-cluster.md")).count() >= 15, "{stdout}");
-    // The lesson's last step stopped the stand-in, and with it the cluster's sandbox.
-    assert!(!home.path().join("digitalocean-standin/pid").exists(), "{stdout}");
 }

@@ -54,27 +54,12 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
         (None, false) => format!("cluster-wide -> /{}", r.plural),
     };
     s.n.detail("scope", scope_rule);
-    let http_request = match &args.name {
-        Some(name) => {
-            s.n.detail("verb", format!("get {name:?}: Request::get(name, &GetParams::default())"));
-            request.get(name, &GetParams::default())
-        }
-        None => {
-            let mut lp = ListParams::default();
-            if let Some(l) = &args.selector {
-                lp = lp.labels(l);
-            }
-            if let Some(f) = &args.field_selector {
-                lp = lp.fields(f);
-            }
-            if let Some(limit) = args.limit {
-                lp = lp.limit(limit);
-            }
-            s.n.detail("verb", "list: Request::list(&ListParams)");
-            request.list(&lp)
-        }
+    if let Some(name) = &args.name {
+        s.n.detail("verb", format!("get {name:?}: Request::get(name, &GetParams::default())"));
+    } else {
+        s.n.detail("verb", "list: Request::list(&ListParams)");
     }
-    .map_err(|e| CommandError::new(format!("cannot build the request: {e}")))?;
+    let http_request = build_request(&request, args)?;
     let query = http_request.uri().query().unwrap_or("");
     s.n.detail("path", http_request.uri().path());
     s.n.detail(
@@ -110,26 +95,29 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
     }
     match s.n.output() {
         OutputFormat::Table => {
-            let now = chrono::Utc::now();
-            let rows = items
-                .iter()
-                .map(|m| {
-                    let age =
-                        m.creation_timestamp.as_ref().map(|t| age(now.timestamp() - t.0.as_second())).unwrap_or_else(|| "<unknown>".into());
-                    let mut row = vec![m.name.clone().unwrap_or_default(), age];
-                    if namespace.is_none() && r.namespaced {
-                        row.insert(0, m.namespace.clone().unwrap_or_default());
-                    }
-                    row
-                })
-                .collect();
             if items.is_empty() {
                 let place = namespace.as_deref().map_or(String::new(), |ns| format!(" in {ns} namespace"));
                 eprintln!("No resources found{place}.");
                 return Ok(());
             }
-            let headers: &[&str] = if namespace.is_none() && r.namespaced { &["NAMESPACE", "NAME", "AGE"] } else { &["NAME", "AGE"] };
-            narrate::print_result(&narrate::table(headers, rows));
+            // kubectl's columns are the server's: it asks for a meta.k8s.io Table and prints
+            // the columns of priority 0 (`-o wide` adds the rest).
+            s.n.step("columns: the server's Table, as kubectl asks for it");
+            let mut table_request = build_request(&request, args)?;
+            table_request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(TABLE_ACCEPT));
+            s.n.detail("Accept", TABLE_ACCEPT);
+            let before = s.journal.len();
+            let result = s.client.request_text(table_request).await;
+            let ex = s.journal.since(before).pop().unwrap_or_default();
+            s.n.request(&ex, detail);
+            s.n.response(&ex, detail);
+            let table_body = result.map_err(|e| s.explain(e))?;
+            let table: serde_json::Value =
+                serde_json::from_str(&table_body).map_err(|e| CommandError::new(format!("the Table response is not JSON: {e}")))?;
+            let (headers, rows) = server_columns(&table, namespace.is_none() && r.namespaced);
+            s.n.detail("columns", headers.join(" "));
+            let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+            narrate::print_result(&narrate::table(&headers, rows));
         }
         format => {
             let doc: serde_json::Value =
@@ -138,6 +126,66 @@ pub async fn run(global: &Global, args: &GetArgs) -> Result<(), CommandError> {
         }
     }
     Ok(())
+}
+
+/// What kubectl sends to get rows instead of objects (falling back to the plain list).
+const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+
+/// The list (or get) request, with the selectors and limit of the command line.
+fn build_request(request: &kube::core::Request, args: &GetArgs) -> Result<http::Request<Vec<u8>>, CommandError> {
+    match &args.name {
+        Some(name) => request.get(name, &GetParams::default()),
+        None => {
+            let mut lp = ListParams::default();
+            if let Some(l) = &args.selector {
+                lp = lp.labels(l);
+            }
+            if let Some(f) = &args.field_selector {
+                lp = lp.fields(f);
+            }
+            if let Some(limit) = args.limit {
+                lp = lp.limit(limit);
+            }
+            request.list(&lp)
+        }
+    }
+    .map_err(|e| CommandError::new(format!("cannot build the request: {e}")))
+}
+
+/// The headers and rows kubectl prints from a meta.k8s.io/v1 Table: the columns of priority
+/// 0, upper-cased, and a NAMESPACE column first across namespaces (from each row's object).
+fn server_columns(table: &serde_json::Value, with_namespace: bool) -> (Vec<String>, Vec<Vec<String>>) {
+    let definitions = table["columnDefinitions"].as_array().cloned().unwrap_or_default();
+    let shown: Vec<usize> = (0..definitions.len()).filter(|&i| definitions[i]["priority"].as_i64().unwrap_or(0) == 0).collect();
+    let mut headers: Vec<String> = shown.iter().map(|&i| definitions[i]["name"].as_str().unwrap_or("").to_ascii_uppercase()).collect();
+    if with_namespace {
+        headers.insert(0, "NAMESPACE".into());
+    }
+    let rows = table["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    let cells = row["cells"].as_array().cloned().unwrap_or_default();
+                    let mut out: Vec<String> = shown.iter().map(|&i| cell_text(cells.get(i))).collect();
+                    if with_namespace {
+                        out.insert(0, row["object"]["metadata"]["namespace"].as_str().unwrap_or("").to_string());
+                    }
+                    out
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (headers, rows)
+}
+
+/// A cell as kubectl prints it: strings bare, null as `<none>`, numbers and booleans as JSON.
+fn cell_text(cell: Option<&serde_json::Value>) -> String {
+    match cell {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        None | Some(serde_json::Value::Null) => "<none>".into(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// Finds the resource the way kubectl does: plural, singular, short name or kind, optionally
@@ -210,17 +258,6 @@ fn decode(n: &mut narrate::Narrator, r: &Served, one: bool, body: &[u8]) -> Resu
     }
 }
 
-/// kubectl's short ages: `45s`, `3m`, `5h`, `2d`.
-fn age(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..120 => format!("{s}s"),
-        120..7200 => format!("{}m", s / 60),
-        7200..172_800 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,9 +295,22 @@ mod tests {
     }
 
     #[test]
-    fn ages_read_like_kubectl() {
-        assert_eq!(age(45), "45s");
-        assert_eq!(age(600), "10m");
-        assert_eq!(age(4 * 86_400), "4d");
+    fn server_columns_keep_priority_zero_and_add_the_namespace() {
+        let table = serde_json::json!({
+            "columnDefinitions": [
+                {"name": "Name", "priority": 0}, {"name": "Ready", "priority": 0},
+                {"name": "IP", "priority": 1}, {"name": "Restarts", "priority": 0}
+            ],
+            "rows": [
+                {"cells": ["web", "1/1", "10.0.0.1", 0], "object": {"metadata": {"namespace": "default"}}},
+                {"cells": ["db", null], "object": {"metadata": {"namespace": "data"}}}
+            ]
+        });
+        let (headers, rows) = server_columns(&table, false);
+        assert_eq!(headers, ["NAME", "READY", "RESTARTS"]);
+        assert_eq!(rows, [vec!["web", "1/1", "0"], vec!["db", "<none>", "<none>"]]);
+        let (headers, rows) = server_columns(&table, true);
+        assert_eq!(headers, ["NAMESPACE", "NAME", "READY", "RESTARTS"]);
+        assert_eq!(rows[1][0], "data");
     }
 }

@@ -4,6 +4,7 @@ pub mod create_pod;
 pub mod get;
 pub mod informer_demo;
 pub mod kinds;
+pub mod lessons;
 pub mod list_nodes;
 pub mod live;
 pub mod queue_demo;
@@ -52,9 +53,8 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Get(args) => get::run(&cli.global, &args).await,
         Command::Kinds { group } => kinds::run(&cli.global, group.as_deref()).await,
         Command::WatchPods(args) => watch_pods::run(&cli.global, &args).await,
-        Command::Tutorial { check, yes, lesson, restart, lessons_dir } => {
-            tutorial::run(&cli.global, tutorial::Options { check, yes, lesson, restart, lessons_dir }).await
-        }
+        Command::Tutorial(args) => tutorial::run(&cli.global, args).await,
+        Command::Lessons(args) => lessons::run(&cli.global, &args),
     }
 }
 

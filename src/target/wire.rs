@@ -46,10 +46,22 @@ pub struct Exchange {
 
 impl Exchange {
     /// The path and query, without scheme and host.
-    pub fn path_and_query(&self) -> &str {
-        match self.uri.find("://") {
+    /// kube-rs builds queries by appending `&name=value` to `path?`, which leaves a bare
+    /// `?` (no parameters) or `?&`; those are dropped so the line reads as a reader would
+    /// type the URL.
+    pub fn path_and_query(&self) -> String {
+        let full = match self.uri.find("://") {
             Some(i) => self.uri[i + 3..].find('/').map_or("/", |j| &self.uri[i + 3 + j..]),
             None => &self.uri,
+        };
+        let Some((path, query)) = full.split_once('?') else {
+            return full.to_string();
+        };
+        let params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+        if params.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{}", params.join("&"))
         }
     }
     pub fn response_header(&self, name: &str) -> Option<&str> {
@@ -249,5 +261,18 @@ mod tests {
     fn path_and_query_drops_scheme_and_authority() {
         let e = Exchange { uri: "https://127.0.0.1:6443/api/v1/nodes?limit=5".into(), ..Default::default() };
         assert_eq!(e.path_and_query(), "/api/v1/nodes?limit=5");
+    }
+
+    #[test]
+    fn path_and_query_drops_empty_query_parameters() {
+        for (uri, shown) in [
+            ("https://h:1/api/v1/nodes?", "/api/v1/nodes"),
+            ("https://h:1/api/v1/pods?&watch=true", "/api/v1/pods?watch=true"),
+            ("https://h:1/api/v1/pods?a=1&&b=2&", "/api/v1/pods?a=1&b=2"),
+            ("https://h:1/", "/"),
+        ] {
+            let e = Exchange { uri: uri.into(), ..Default::default() };
+            assert_eq!(e.path_and_query(), shown, "{uri}");
+        }
     }
 }

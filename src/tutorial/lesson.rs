@@ -51,6 +51,37 @@ impl Lesson {
         })
     }
 
+    /// The title without its `Lesson N — ` prefix.
+    pub fn name(&self) -> &str {
+        let t = self.title.as_str();
+        match t.split_once(" — ").or_else(|| t.split_once(" - ")) {
+            Some((head, rest)) if head.to_ascii_lowercase().starts_with("lesson") => rest.trim(),
+            _ => t,
+        }
+    }
+
+    /// The first sentence of the introduction, Markdown taken out, at most `max` characters.
+    pub fn summary(&self, max: usize) -> String {
+        let intro = match self.blocks.first() {
+            Some(Block::Prose(p)) => p.as_str(),
+            _ => "",
+        };
+        let plain = super::render::render(intro, super::render::Layout { width: 100_000, colour: false });
+        let paragraph = plain
+            .lines()
+            .skip_while(|l| l.trim() != self.title)
+            .skip(1)
+            .find(|l| !l.trim().is_empty() && !l.chars().all(|c| c == '═'))
+            .unwrap_or("");
+        let sentence = paragraph.split_inclusive(". ").next().unwrap_or("").trim();
+        if sentence.chars().count() <= max {
+            sentence.to_string()
+        } else {
+            let cut: String = sentence.chars().take(max.saturating_sub(1)).collect();
+            format!("{}…", cut.trim_end())
+        }
+    }
+
     pub fn read(path: &Path) -> Result<Lesson, LessonError> {
         let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let text =
@@ -162,6 +193,14 @@ mod tests {
             }
             other => panic!("expected prose, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn name_and_summary_come_from_the_title_and_the_first_sentence() {
+        let l = Lesson::parse("04-x.md", "# Lesson 4 — The life of a request\n\nA *request* goes `down`. Then it comes back.\n").unwrap();
+        assert_eq!(l.name(), "The life of a request");
+        assert_eq!(l.summary(80), "A request goes down.");
+        assert_eq!(l.summary(10), "A request…");
     }
 
     #[test]

@@ -6,14 +6,18 @@
 
 pub mod expect;
 pub mod lesson;
+pub mod progress;
+pub mod pty;
+pub mod render;
 pub mod runner;
+pub mod terminal;
 
 use std::path::Path;
 
 use lesson::{Lesson, LessonError};
 
 /// The lessons shipped with kubelab, in order.
-const BUILTIN: [(&str, &str); 7] = [
+const BUILTIN: [(&str, &str); 8] = [
     ("01-basics.md", include_str!("../../lessons/01-basics.md")),
     ("02-structs-and-interfaces.md", include_str!("../../lessons/02-structs-and-interfaces.md")),
     ("03-slices-and-resources.md", include_str!("../../lessons/03-slices-and-resources.md")),
@@ -21,6 +25,7 @@ const BUILTIN: [(&str, &str); 7] = [
     ("05-queues-and-the-controller-loop.md", include_str!("../../lessons/05-queues-and-the-controller-loop.md")),
     ("06-stores-indexers-list-watch.md", include_str!("../../lessons/06-stores-indexers-list-watch.md")),
     ("07-informers-inside.md", include_str!("../../lessons/07-informers-inside.md")),
+    ("10-automating-a-cloud-cluster.md", include_str!("../../lessons/10-automating-a-cloud-cluster.md")),
 ];
 
 /// The built-in lessons, or every `NN-*.md` of `dir`, sorted by number.
@@ -50,7 +55,14 @@ mod tests {
     #[test]
     fn builtin_lessons_parse_and_have_steps() {
         let lessons = super::load(None).unwrap();
-        assert_eq!(lessons.iter().map(|l| l.number).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(lessons.iter().map(|l| l.number).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7, 10]);
         assert!(lessons.iter().all(|l| l.steps().count() >= 2), "every lesson has runnable steps");
+        // Each lesson ends with what to try alone and how to run it on a real cluster.
+        for l in &lessons {
+            let Some(super::lesson::Block::Prose(closing)) = l.blocks.last() else { panic!("{} ends with a step", l.file) };
+            for wanted in ["## On your own", "## On a real cluster", "--context"] {
+                assert!(closing.contains(wanted), "{} ends without {wanted:?}", l.file);
+            }
+        }
     }
 }

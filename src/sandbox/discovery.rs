@@ -282,39 +282,12 @@ fn subresources(r: &ResourceInfo) -> Vec<Sub> {
     subs
 }
 
-/// Core resources kube-apiserver lists but the sandbox does not store: `bindings` (how the
-/// scheduler assigns pods) and the deprecated `componentstatuses`.
-fn listed_only_core() -> Vec<ResourceInfo> {
-    let listed = |kind: &str, plural: &str, namespaced: bool, short: &[&str], verbs: &[&str]| ResourceInfo {
-        group: String::new(),
-        version: "v1".into(),
-        kind: kind.into(),
-        plural: plural.into(),
-        singular: kind.to_lowercase(),
-        namespaced,
-        short_names: short.iter().map(|s| s.to_string()).collect(),
-        categories: vec![],
-        verbs: verbs.iter().map(|s| s.to_string()).collect(),
-        subresources: vec![],
-        listed_subresources: vec![],
-        storage_version_hash: String::new(),
-        printer_columns: vec![],
-        schema: None,
-    };
-    vec![
-        listed("Binding", "bindings", true, &[], &["create"]),
-        listed("ComponentStatus", "componentstatuses", false, &["cs"], &["get", "list"]),
-    ]
-}
-
 /// The resources of one group-version, by plural, discovery-only ones included.
 fn resources_of(catalogue: &Catalogue, group: &str, version: &str) -> Vec<ResourceInfo> {
-    let mut out: Vec<ResourceInfo> = catalogue.all().iter().filter(|r| r.group == group && r.version == version).cloned().collect();
-    if group.is_empty() && version == "v1" {
-        for r in listed_only_core() {
-            if !out.iter().any(|o| o.plural == r.plural) {
-                out.push(r);
-            }
+    let mut out: Vec<ResourceInfo> = Vec::new();
+    for r in catalogue.discoverable().filter(|r| r.group == group && r.version == version) {
+        if !out.iter().any(|o| o.plural == r.plural) {
+            out.push(r.clone());
         }
     }
     out.sort_by(|a, b| a.plural.cmp(&b.plural));
@@ -508,16 +481,8 @@ mod tests {
         let want = recorded("api")["body"].clone();
         assert_eq!(api, want);
         let (_, apis) = get("/apis", "");
-        let recorded_apis = recorded("apis")["body"].clone();
-        let recorded_groups = by_name(&recorded_apis["groups"], "name");
-        let got_groups = by_name(&apis["groups"], "name");
-        assert_eq!(apis["kind"], "APIGroupList");
-        for (name, group) in got_groups {
-            let (_, want) = recorded_groups.iter().find(|(n, _)| *n == name).expect("a group the real server has");
-            assert_eq!(group, *want);
-        }
-        let order: Vec<&str> = apis["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-        assert_eq!(order, ["apps", "events.k8s.io", "coordination.k8s.io"]);
+        // Every group and version, in the real server's order, autoscaling's v2 preferred.
+        assert_eq!(apis, recorded("apis")["body"]);
     }
 
     #[test]
@@ -525,7 +490,8 @@ mod tests {
         let (ct, got) = get("/apis", "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json");
         assert_eq!(ct, "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList");
         assert_eq!(got["apiVersion"], "apidiscovery.k8s.io/v2beta1");
-        let apps = &got["items"][0];
+        assert_eq!(got["items"][0]["metadata"]["name"], "apiregistration.k8s.io");
+        let apps = &got["items"][1];
         assert_eq!(apps["metadata"]["name"], "apps");
         let deployments = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();
         assert_eq!(

@@ -8,15 +8,16 @@ use serde_json::{json, Map, Value};
 
 use super::operations::{patch_types, Body, Operation, Param};
 use super::schemas::DEFINITIONS_PREFIX;
-use super::{group_version_hash, group_version_path, Model, KUBERNETES_VERSION};
+use super::{discovery_endpoints, endpoint_hash, group_version_hash, group_version_path, Model, KUBERNETES_VERSION};
 use crate::sandbox::resources::Catalogue;
 
 const SCHEMAS_PREFIX: &str = "#/components/schemas/";
 
 /// `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}, ...}}`.
+/// Discovery endpoints are listed beside the group-versions, as upstream lists them.
 pub fn index(catalogue: &Catalogue) -> Value {
     let mut gvs: Vec<(String, String)> = Vec::new();
-    for r in catalogue.all() {
+    for r in catalogue.discoverable() {
         let gv = (r.group.clone(), r.version.clone());
         if !gvs.contains(&gv) {
             gvs.push(gv);
@@ -29,6 +30,11 @@ pub fn index(catalogue: &Catalogue) -> Value {
         let url = format!("/openapi/v3/{path}?hash={}", group_version_hash(catalogue, &group, &version));
         paths.insert(path, json!({"serverRelativeURL": url}));
     }
+    for endpoint in discovery_endpoints(catalogue) {
+        let url = format!("/openapi/v3/{}?hash={}", endpoint.key, endpoint_hash(catalogue, &endpoint.key));
+        paths.insert(endpoint.key, json!({"serverRelativeURL": url}));
+    }
+    paths.sort_keys();
     json!({"paths": paths})
 }
 
@@ -122,8 +128,13 @@ fn operation(op: &Operation) -> Value {
         m.insert("requestBody".into(), request);
     }
     m.insert("responses".into(), Value::Object(responses));
-    m.insert("x-kubernetes-action".into(), json!(op.action));
-    m.insert("x-kubernetes-group-version-kind".into(), op.gvk.clone());
+    // A discovery endpoint's operation acts on no kind.
+    if !op.action.is_empty() {
+        m.insert("x-kubernetes-action".into(), json!(op.action));
+    }
+    if !op.gvk.is_null() {
+        m.insert("x-kubernetes-group-version-kind".into(), op.gvk.clone());
+    }
     Value::Object(m)
 }
 

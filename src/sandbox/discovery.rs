@@ -501,6 +501,46 @@ mod tests {
     }
 
     #[test]
+    fn aggregated_apis_has_both_autoscaling_versions_and_unstored_reviews() {
+        let (_, got) = get("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+        let group = |name: &str| got["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == name).unwrap().clone();
+        let autoscaling = group("autoscaling");
+        let versions: Vec<&str> = autoscaling["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+        assert_eq!(versions, ["v2", "v1"]);
+        let hpa = &autoscaling["versions"][1]["resources"][0];
+        assert_eq!(hpa["resource"], "horizontalpodautoscalers");
+        assert_eq!(hpa["shortNames"], json!(["hpa"]));
+        assert_eq!(hpa["categories"], json!(["all"]));
+        assert_eq!(hpa["subresources"][0]["subresource"], "status");
+        let authn = group("authentication.k8s.io");
+        let reviews = &authn["versions"][0]["resources"];
+        assert_eq!(reviews.as_array().unwrap().len(), 2);
+        assert_eq!(
+            reviews[1],
+            json!({"resource": "tokenreviews", "responseKind": {"group": "", "version": "", "kind": "TokenReview"}, "scope": "Cluster", "singularResource": "tokenreview", "verbs": ["create"]})
+        );
+        let csr = &group("certificates.k8s.io")["versions"][0]["resources"][0];
+        let subs: Vec<&str> = csr["subresources"].as_array().unwrap().iter().map(|s| s["subresource"].as_str().unwrap()).collect();
+        assert_eq!(subs, ["approval", "status"]);
+    }
+
+    #[test]
+    fn resource_lists_carry_hashes_only_for_stored_resources() {
+        let (_, authz) = get("/apis/authorization.k8s.io/v1", "application/json");
+        let names: Vec<&str> = authz["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["localsubjectaccessreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews", "subjectaccessreviews"]);
+        assert!(authz["resources"].as_array().unwrap().iter().all(|r| r.get("storageVersionHash").is_none()));
+        assert_eq!(authz["resources"][0]["namespaced"], true);
+        let (_, v1) = get("/apis/autoscaling/v1", "application/json");
+        let (_, v2) = get("/apis/autoscaling/v2", "application/json");
+        assert_eq!(v1["resources"][0]["storageVersionHash"], v2["resources"][0]["storageVersionHash"]);
+        let (_, resource) = get("/apis/resource.k8s.io/v1", "application/json");
+        let claims = resource["resources"].as_array().unwrap().iter().find(|r| r["name"] == "resourceclaims").unwrap();
+        // Stored as v1beta2 (emulation 1.34, compatibility 1.33): sha256("resource.k8s.io/v1beta2/ResourceClaim").
+        assert_eq!(claims["storageVersionHash"], "EJAWH5WrAYg=");
+    }
+
+    #[test]
     fn unknown_groups_and_versions_are_page_not_found() {
         let c = Catalogue::default();
         for path in ["/apis/nope.example.com/v1", "/apis/nope.example.com", "/apis/apps/v2", "/api/v2"] {

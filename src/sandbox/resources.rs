@@ -1142,3 +1142,71 @@ impl Catalogue {
         Self::new(all)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    /// SHA-256 from the TLS stack's provider (ring), which the sandbox already links.
+    fn sha256(data: &[u8]) -> Vec<u8> {
+        let provider = rustls::crypto::ring::default_provider();
+        let hash = provider
+            .cipher_suites
+            .iter()
+            .filter_map(|s| match s {
+                rustls::SupportedCipherSuite::Tls13(s) => Some(s.common.hash_provider),
+                _ => None,
+            })
+            .find(|h| h.algorithm() == rustls::crypto::hash::HashAlgorithm::SHA256)
+            .expect("ring has SHA-256");
+        hash.hash(data).as_ref().to_vec()
+    }
+
+    /// apiserver's `discovery.StorageVersionHash(group, version, kind)`.
+    fn storage_version_hash(stored_as: &str, kind: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&sha256(format!("{stored_as}/{kind}").as_bytes())[..8])
+    }
+
+    #[test]
+    fn every_hash_is_the_storage_version_hash_of_what_is_stored() {
+        // The formula, on hashes the recorded kube-apiserver published (p01-discovery).
+        assert_eq!(storage_version_hash("/v1", "Pod"), "xPOwRZ+Yhw8=");
+        assert_eq!(storage_version_hash("apps/v1", "Deployment"), "8aSe+NMegvE=");
+        for b in BUILTINS {
+            let want = if b.stored_as.is_empty() { String::new() } else { storage_version_hash(b.stored_as, b.kind) };
+            assert_eq!(b.hash, want, "{}/{} {}", b.group, b.version, b.kind);
+        }
+    }
+
+    #[test]
+    fn every_resource_is_listed_once_per_version() {
+        let mut seen = std::collections::BTreeSet::new();
+        for b in BUILTINS {
+            assert!(seen.insert((b.group, b.version, b.plural)), "{} {} {} twice", b.group, b.version, b.plural);
+            assert!(b.verbs.windows(2).all(|w| w[0] < w[1]), "verbs of {} are sorted as discovery sorts them", b.plural);
+        }
+    }
+
+    #[test]
+    fn reviews_are_discoverable_but_not_served() {
+        let c = Catalogue::default();
+        assert!(c.find("authentication.k8s.io", "v1", "tokenreviews").is_none());
+        assert!(c.serves_group_version("authentication.k8s.io", "v1"));
+        let review = c.discoverable().find(|r| r.plural == "tokenreviews").expect("listed");
+        assert_eq!((review.verbs.clone(), review.storage_version_hash.as_str()), (vec!["create".to_string()], ""));
+        assert!(listed_only().iter().all(|r| r.storage_version_hash.is_empty()));
+        assert!(c.groups().iter().any(|(g, _)| g == "authorization.k8s.io"));
+    }
+
+    #[test]
+    fn autoscaling_v1_keeps_its_own_objects_until_it_is_converted() {
+        let c = Catalogue::default();
+        let v1 = c.find("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
+        let v2 = c.find("autoscaling", "v2", "horizontalpodautoscalers").unwrap();
+        assert_eq!(v1.storage_version_hash, v2.storage_version_hash, "both are stored as v2 upstream");
+        assert_ne!(v1.storage_prefix(), v2.storage_prefix());
+        assert!(!v1.storage_prefix().starts_with(&format!("{}/", v2.storage_prefix())));
+        assert_eq!(c.find("batch", "v1", "jobs").unwrap().storage_prefix(), "batch/jobs");
+    }
+}

@@ -166,6 +166,48 @@ mod tests {
         assert!(index["paths"].get("apis/nope/v1").is_none());
     }
 
+    /// The recorded server's index, less the service-account issuer endpoints the sandbox
+    /// does not serve.
+    #[test]
+    fn index_lists_what_the_recorded_server_lists() {
+        let corpus = include_str!("../../../tests/fixtures/p01-discovery.jsonl");
+        let step: Value =
+            corpus.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|o| o["name"] == "openapi-v3-root").unwrap();
+        let recorded: Value = serde_json::from_str(step["response"]["body"].as_str().unwrap()).unwrap();
+        let want: Vec<&String> =
+            recorded["paths"].as_object().unwrap().keys().filter(|k| !k.starts_with(".well-known/") && !k.starts_with("openid/")).collect();
+        let index = get("/openapi/v3");
+        let got: Vec<&String> = index["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn discovery_endpoints_have_their_documents() {
+        let group = get("/openapi/v3/apis/batch");
+        let op = &group["paths"]["/apis/batch/"]["get"];
+        assert_eq!(op["operationId"], "getBatchAPIGroup");
+        assert!(op.get("x-kubernetes-group-version-kind").is_none());
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup"
+        );
+        assert!(group["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery"].is_object());
+        assert!(get("/openapi/v3/version")["paths"]["/version/"]["get"].is_object());
+        assert_eq!(get("/openapi/v3/apis")["paths"]["/apis/"]["get"]["operationId"], "getAPIVersions");
+        let r = serve("/openapi/v3/apis/nope.example.com", "application/json", &Catalogue::default()).unwrap();
+        assert_eq!(r.err().unwrap().code, 404);
+    }
+
+    #[test]
+    fn reviews_have_only_a_create() {
+        let doc = get("/openapi/v3/apis/authorization.k8s.io/v1");
+        let item = &doc["paths"]["/apis/authorization.k8s.io/v1/namespaces/{namespace}/localsubjectaccessreviews"];
+        assert_eq!(item["post"]["operationId"], "createAuthorizationV1NamespacedLocalSubjectAccessReview");
+        assert!(item.get("get").is_none());
+        let schema = &doc["components"]["schemas"]["io.k8s.api.authorization.v1.LocalSubjectAccessReview"];
+        assert_eq!(schema["x-kubernetes-group-version-kind"][0]["kind"], "LocalSubjectAccessReview");
+    }
+
     #[test]
     fn core_document_finds_pods_kind_the_way_kubectl_explain_does() {
         let doc = get("/openapi/v3/api/v1?hash=whatever");

@@ -149,8 +149,22 @@ async fn kubectl_sees_every_group_of_kube_apiserver_1_34() {
         assert_eq!(jsonpath("pdb/p1", "{.spec.minAvailable}"), "1");
         assert_eq!(jsonpath("ing/i1", "{.spec.rules[0].host}"), "foo.example.com");
         assert_eq!(jsonpath("pc/pc1", "{.value}"), "1000");
-        let jobs = k.ok(&["get", "jobs"]);
-        assert!(jobs.starts_with("NAME") && jobs.contains("j1"), "{jobs}");
+        // Server-side tables with upstream's columns.
+        for (resource, header) in [
+            ("jobs", "STATUS"),
+            ("cronjobs", "SCHEDULE"),
+            ("rolebindings", "ROLE"),
+            ("pdb", "MIN AVAILABLE"),
+            ("ingresses", "HOSTS"),
+            ("priorityclasses", "GLOBAL-DEFAULT"),
+        ] {
+            let table = k.ok(&["get", resource]);
+            let first = table.lines().next().unwrap_or_default();
+            assert!(first.starts_with("NAME") && first.contains(header), "{resource}: {table}");
+            assert_eq!(table.lines().count(), 2, "{resource}: one row: {table}");
+        }
+        let row = k.ok(&["get", "rolebinding", "rb1", "-o", "wide", "--no-headers"]);
+        assert!(row.contains("Role/r1") && row.contains("alice"), "{row}");
         assert!(k.ok(&["delete", "pdb", "p1"]).contains("deleted"));
         assert!(k.run(&["get", "pdb", "p1"]).stderr.starts_with(b"Error from server (NotFound)"));
 

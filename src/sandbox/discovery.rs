@@ -282,40 +282,12 @@ fn subresources(r: &ResourceInfo) -> Vec<Sub> {
     subs
 }
 
-/// Core resources kube-apiserver lists but the sandbox does not store: `bindings` (how the
-/// scheduler assigns pods) and the deprecated `componentstatuses`.
-fn listed_only_core() -> Vec<ResourceInfo> {
-    let listed = |kind: &str, plural: &str, namespaced: bool, short: &[&str], verbs: &[&str]| ResourceInfo {
-        group: String::new(),
-        version: "v1".into(),
-        kind: kind.into(),
-        plural: plural.into(),
-        singular: kind.to_lowercase(),
-        namespaced,
-        short_names: short.iter().map(|s| s.to_string()).collect(),
-        categories: vec![],
-        verbs: verbs.iter().map(|s| s.to_string()).collect(),
-        subresources: vec![],
-        listed_subresources: vec![],
-        storage_version_hash: String::new(),
-        strategy: super::registry::StrategyRef::new(super::registry::Generic),
-        printer_columns: vec![],
-        schema: None,
-    };
-    vec![
-        listed("Binding", "bindings", true, &[], &["create"]),
-        listed("ComponentStatus", "componentstatuses", false, &["cs"], &["get", "list"]),
-    ]
-}
-
 /// The resources of one group-version, by plural, discovery-only ones included.
 fn resources_of(catalogue: &Catalogue, group: &str, version: &str) -> Vec<ResourceInfo> {
-    let mut out: Vec<ResourceInfo> = catalogue.all().iter().filter(|r| r.group == group && r.version == version).cloned().collect();
-    if group.is_empty() && version == "v1" {
-        for r in listed_only_core() {
-            if !out.iter().any(|o| o.plural == r.plural) {
-                out.push(r);
-            }
+    let mut out: Vec<ResourceInfo> = Vec::new();
+    for r in catalogue.discoverable().filter(|r| r.group == group && r.version == version) {
+        if !out.iter().any(|o| o.plural == r.plural) {
+            out.push(r.clone());
         }
     }
     out.sort_by(|a, b| a.plural.cmp(&b.plural));
@@ -509,16 +481,8 @@ mod tests {
         let want = recorded("api")["body"].clone();
         assert_eq!(api, want);
         let (_, apis) = get("/apis", "");
-        let recorded_apis = recorded("apis")["body"].clone();
-        let recorded_groups = by_name(&recorded_apis["groups"], "name");
-        let got_groups = by_name(&apis["groups"], "name");
-        assert_eq!(apis["kind"], "APIGroupList");
-        for (name, group) in got_groups {
-            let (_, want) = recorded_groups.iter().find(|(n, _)| *n == name).expect("a group the real server has");
-            assert_eq!(group, *want);
-        }
-        let order: Vec<&str> = apis["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-        assert_eq!(order, ["apps", "events.k8s.io", "coordination.k8s.io"]);
+        // Every group and version, in the real server's order, autoscaling's v2 preferred.
+        assert_eq!(apis, recorded("apis")["body"]);
     }
 
     #[test]
@@ -526,13 +490,54 @@ mod tests {
         let (ct, got) = get("/apis", "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json");
         assert_eq!(ct, "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList");
         assert_eq!(got["apiVersion"], "apidiscovery.k8s.io/v2beta1");
-        let apps = &got["items"][0];
+        assert_eq!(got["items"][0]["metadata"]["name"], "apiregistration.k8s.io");
+        let apps = &got["items"][1];
         assert_eq!(apps["metadata"]["name"], "apps");
         let deployments = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();
         assert_eq!(
             deployments["subresources"][0],
             json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]})
         );
+    }
+
+    #[test]
+    fn aggregated_apis_has_both_autoscaling_versions_and_unstored_reviews() {
+        let (_, got) = get("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+        let group = |name: &str| got["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == name).unwrap().clone();
+        let autoscaling = group("autoscaling");
+        let versions: Vec<&str> = autoscaling["versions"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+        assert_eq!(versions, ["v2", "v1"]);
+        let hpa = &autoscaling["versions"][1]["resources"][0];
+        assert_eq!(hpa["resource"], "horizontalpodautoscalers");
+        assert_eq!(hpa["shortNames"], json!(["hpa"]));
+        assert_eq!(hpa["categories"], json!(["all"]));
+        assert_eq!(hpa["subresources"][0]["subresource"], "status");
+        let authn = group("authentication.k8s.io");
+        let reviews = &authn["versions"][0]["resources"];
+        assert_eq!(reviews.as_array().unwrap().len(), 2);
+        assert_eq!(
+            reviews[1],
+            json!({"resource": "tokenreviews", "responseKind": {"group": "", "version": "", "kind": "TokenReview"}, "scope": "Cluster", "singularResource": "tokenreview", "verbs": ["create"]})
+        );
+        let csr = &group("certificates.k8s.io")["versions"][0]["resources"][0];
+        let subs: Vec<&str> = csr["subresources"].as_array().unwrap().iter().map(|s| s["subresource"].as_str().unwrap()).collect();
+        assert_eq!(subs, ["approval", "status"]);
+    }
+
+    #[test]
+    fn resource_lists_carry_hashes_only_for_stored_resources() {
+        let (_, authz) = get("/apis/authorization.k8s.io/v1", "application/json");
+        let names: Vec<&str> = authz["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["localsubjectaccessreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews", "subjectaccessreviews"]);
+        assert!(authz["resources"].as_array().unwrap().iter().all(|r| r.get("storageVersionHash").is_none()));
+        assert_eq!(authz["resources"][0]["namespaced"], true);
+        let (_, v1) = get("/apis/autoscaling/v1", "application/json");
+        let (_, v2) = get("/apis/autoscaling/v2", "application/json");
+        assert_eq!(v1["resources"][0]["storageVersionHash"], v2["resources"][0]["storageVersionHash"]);
+        let (_, resource) = get("/apis/resource.k8s.io/v1", "application/json");
+        let claims = resource["resources"].as_array().unwrap().iter().find(|r| r["name"] == "resourceclaims").unwrap();
+        // Stored as v1beta2 (emulation 1.34, compatibility 1.33): sha256("resource.k8s.io/v1beta2/ResourceClaim").
+        assert_eq!(claims["storageVersionHash"], "EJAWH5WrAYg=");
     }
 
     #[test]

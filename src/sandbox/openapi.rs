@@ -10,6 +10,7 @@
 //! the catalogue only changes when a CRD comes or goes.
 
 mod custom;
+mod non_resource;
 mod operations;
 mod patch_meta;
 mod schemas;
@@ -51,7 +52,7 @@ pub fn model(catalogue: &Catalogue, include: impl Fn(&ResourceInfo) -> bool) -> 
     let mut paths = Vec::new();
     let mut group_versions: Vec<(String, String)> = Vec::new();
 
-    for r in catalogue.all().iter().filter(|r| include(r)) {
+    for r in catalogue.discoverable().filter(|r| include(r)) {
         let (kind_name, strategic) = match (&r.schema, builtins.name_of(&r.group, &r.version, &r.kind)) {
             (Some(schema), _) => {
                 let name = custom::definition_name(r);
@@ -163,10 +164,35 @@ pub fn group_version_path(group: &str, version: &str) -> String {
 pub fn group_version_hash(catalogue: &Catalogue, group: &str, version: &str) -> String {
     let mut hasher = DefaultHasher::new();
     KUBERNETES_VERSION.hash(&mut hasher);
-    for r in catalogue.all().iter().filter(|r| r.group == group && r.version == version) {
+    for r in catalogue.discoverable().filter(|r| r.group == group && r.version == version) {
         format!("{r:?}").hash(&mut hasher);
     }
     format!("{:016X}", hasher.finish())
+}
+
+/// The discovery endpoints of `catalogue`, each with its `/openapi/v3` document.
+fn discovery_endpoints(catalogue: &Catalogue) -> Vec<non_resource::Endpoint> {
+    let groups = catalogue.groups();
+    non_resource::endpoints(groups.iter().map(|(g, _)| g.as_str()))
+}
+
+/// The `hash` of a discovery endpoint's `/openapi/v3` entry: its document describes one
+/// `GET` and a meta type, so it only changes with the server version.
+fn endpoint_hash(key: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    KUBERNETES_VERSION.hash(&mut hasher);
+    key.hash(&mut hasher);
+    format!("{:016X}", hasher.finish())
+}
+
+/// The document of one discovery endpoint: its `GET` and the type it answers with.
+fn endpoint_model(endpoint: &non_resource::Endpoint) -> Model {
+    let builtins = schemas::builtins();
+    let mut definitions = Map::new();
+    for name in closure(&builtins.definitions, [endpoint.response]) {
+        definitions.insert(name.clone(), builtins.definitions[&name].clone());
+    }
+    Model { definitions, paths: vec![endpoint.path_item()], custom: BTreeSet::new() }
 }
 
 /// Answers `/openapi/v2` and `/openapi/v3...`; `None` for other paths.
@@ -176,7 +202,18 @@ pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<D
     let json = |body: Bytes| Document { content_type: "application/json".into(), body };
     match rest {
         "v2" => Some(if accepts(accept, &["application/json"]) {
-            Ok(json(cached(catalogue, "v2", || v2::document(&model(catalogue, |_| true)))))
+            Ok(json(cached(catalogue, "v2", || {
+                // Swagger 2 is one document: the discovery endpoints are in it too.
+                let mut all = model(catalogue, |_| true);
+                for endpoint in discovery_endpoints(catalogue) {
+                    let part = endpoint_model(&endpoint);
+                    all.paths.extend(part.paths);
+                    for (name, def) in part.definitions {
+                        all.definitions.entry(name).or_insert(def);
+                    }
+                }
+                v2::document(&all)
+            })))
         } else {
             Err(not_acceptable())
         }),
@@ -186,6 +223,13 @@ pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<D
         }
         _ => {
             let gv = rest.strip_prefix("v3/")?;
+            if let Some(endpoint) = discovery_endpoints(catalogue).into_iter().find(|e| e.key == gv) {
+                if !accepts(accept, &["application/json"]) {
+                    return Some(Err(not_acceptable()));
+                }
+                let key = format!("v3/{gv}");
+                return Some(Ok(json(cached(catalogue, &key, || v3::document(&endpoint_model(&endpoint))))));
+            }
             let (group, version) = match gv.split('/').collect::<Vec<_>>().as_slice() {
                 ["api", version] => (String::new(), version.to_string()),
                 ["apis", group, version] => (group.to_string(), version.to_string()),

@@ -6,7 +6,7 @@
 //! subresources and how `kubectl get` prints it. Discovery, routing, storage keys and tables
 //! are all derived from this one list.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::registry::StrategyRef;
 
@@ -82,8 +82,13 @@ impl ResourceInfo {
     /// The prefix under which objects are stored: the group and plural, not the version,
     /// so every served version of a resource shares one set of objects. A resource served
     /// in another group's representation (events.k8s.io Events) shares that group's
-    /// storage, as in kube-apiserver: see [`super::conversion`].
+    /// storage, as in kube-apiserver: see [`super::conversion`]. A version the sandbox
+    /// cannot convert to and from the stored one keeps objects of its own
+    /// ([`UNCONVERTED_VERSIONS`]).
     pub fn storage_prefix(&self) -> String {
+        if !self.is_custom() && UNCONVERTED_VERSIONS.contains(&(self.group.as_str(), self.version.as_str(), self.plural.as_str())) {
+            return format!("{}/{}/{}", self.group, self.version, self.plural);
+        }
         let (group, plural) = super::conversion::stored_as(self);
         format!("{group}/{plural}")
     }
@@ -107,6 +112,13 @@ impl ResourceInfo {
     }
 }
 
+/// Served versions that kube-apiserver converts from the stored version and the sandbox
+/// does not (yet): autoscaling/v1 HorizontalPodAutoscalers are stored as v2 upstream, with
+/// what v1 cannot say kept in annotations. Until that conversion exists, each such version
+/// is stored under its own prefix, so an object reads back in the version it was written in
+/// (and a v1 HPA is not listed through v2).
+const UNCONVERTED_VERSIONS: &[(&str, &str, &str)] = &[("autoscaling", "v1", "horizontalpodautoscalers")];
+
 const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
@@ -120,11 +132,49 @@ struct Builtin {
     categories: &'static [&'static str],
     verbs: &'static [&'static str],
     subresources: &'static [&'static str],
+    /// `<group>/<version>` of the representation kube-apiserver stores (`/v1` for core);
+    /// empty for a resource that is not stored (reviews, bindings), which has no hash.
+    stored_as: &'static str,
+    /// `discovery.StorageVersionHash`: base64 of the first 8 bytes of
+    /// sha256(`<stored_as>/<Kind>`), as kube-apiserver v1.34 publishes it.
     hash: &'static str,
 }
 
-/// Served, stored built-in resources. Hashes are the ones kube-apiserver v1.34 publishes.
+/// Every resource a default kube-apiserver v1.34 serves (`--runtime-config` untouched:
+/// GA versions only), as its discovery lists it. Ported from upstream's
+/// `pkg/registry/<group>/rest/storage_<group>.go` (resources per version) and each kind's
+/// `storage.go` (short names, categories, status). Storage versions follow
+/// `emulatedStorageVersion` for emulation 1.34 / compatibility 1.33 and the overrides of
+/// `default_storage_factory_builder.go`: so resource.k8s.io is stored as v1beta2 (v1 is new
+/// in 1.34 and v1beta2 comes first in its version priority), VolumeAttributesClass as
+/// v1beta1, and both autoscaling versions as v2.
 const BUILTINS: &[Builtin] = &[
+    Builtin {
+        group: "",
+        version: "v1",
+        kind: "Binding",
+        plural: "bindings",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: &["create"],
+        subresources: &[],
+        stored_as: "",
+        hash: "",
+    },
+    Builtin {
+        group: "",
+        version: "v1",
+        kind: "ComponentStatus",
+        plural: "componentstatuses",
+        namespaced: false,
+        short: &["cs"],
+        categories: &[],
+        verbs: &["get", "list"],
+        subresources: &[],
+        stored_as: "",
+        hash: "",
+    },
     Builtin {
         group: "",
         version: "v1",
@@ -135,6 +185,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "/v1",
         hash: "qFsyl6wFWjQ=",
     },
     Builtin {
@@ -147,6 +198,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "/v1",
         hash: "fWeeMqaN/OA=",
     },
     Builtin {
@@ -159,6 +211,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "/v1",
         hash: "r2yiGXH7wu8=",
     },
     Builtin {
@@ -171,6 +224,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "/v1",
         hash: "EBKMFVe6cwo=",
     },
     Builtin {
@@ -183,6 +237,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
         subresources: &["status", "finalize"],
+        stored_as: "/v1",
         hash: "Q3oi5N2YM8M=",
     },
     Builtin {
@@ -195,6 +250,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &["status"],
+        stored_as: "/v1",
         hash: "XwShjMxG9Fs=",
     },
     Builtin {
@@ -207,6 +263,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &["status"],
+        stored_as: "/v1",
         hash: "QWTyNDq0dC4=",
     },
     Builtin {
@@ -219,6 +276,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &["status"],
+        stored_as: "/v1",
         hash: "HN/zwEC+JgM=",
     },
     Builtin {
@@ -231,6 +289,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &["all"],
         verbs: ALL_VERBS,
         subresources: &["status"],
+        stored_as: "/v1",
         hash: "xPOwRZ+Yhw8=",
     },
     Builtin {
@@ -243,6 +302,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "/v1",
         hash: "LIXB2x4IFpk=",
     },
     Builtin {
@@ -255,6 +315,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &["all"],
         verbs: ALL_VERBS,
         subresources: &["status"],
+        stored_as: "/v1",
         hash: "Jond2If31h0=",
     },
     Builtin {
@@ -267,6 +328,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &["status"],
+        stored_as: "/v1",
         hash: "8uhSgffRX6w=",
     },
     Builtin {
@@ -279,6 +341,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "/v1",
         hash: "S6u1pOWzb84=",
     },
     Builtin {
@@ -291,6 +354,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "/v1",
         hash: "pbx9ZvyFpBE=",
     },
     Builtin {
@@ -303,7 +367,21 @@ const BUILTINS: &[Builtin] = &[
         categories: &["all"],
         verbs: ALL_VERBS,
         subresources: &["status"],
+        stored_as: "/v1",
         hash: "0/CO1lhkEBI=",
+    },
+    Builtin {
+        group: "apiregistration.k8s.io",
+        version: "v1",
+        kind: "APIService",
+        plural: "apiservices",
+        namespaced: false,
+        short: &[],
+        categories: &["api-extensions"],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "apiregistration.k8s.io/v1",
+        hash: "InPBPD7+PqM=",
     },
     Builtin {
         group: "apps",
@@ -315,6 +393,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "apps/v1",
         hash: "85nkx63pcBU=",
     },
     Builtin {
@@ -327,6 +406,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &["all"],
         verbs: ALL_VERBS,
         subresources: &["status"],
+        stored_as: "apps/v1",
         hash: "dd7pWHUlMKQ=",
     },
     Builtin {
@@ -339,6 +419,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &["all"],
         verbs: ALL_VERBS,
         subresources: &["scale", "status"],
+        stored_as: "apps/v1",
         hash: "8aSe+NMegvE=",
     },
     Builtin {
@@ -351,6 +432,7 @@ const BUILTINS: &[Builtin] = &[
         categories: &["all"],
         verbs: ALL_VERBS,
         subresources: &["scale", "status"],
+        stored_as: "apps/v1",
         hash: "P1RzHs8/mWQ=",
     },
     Builtin {
@@ -363,19 +445,8 @@ const BUILTINS: &[Builtin] = &[
         categories: &["all"],
         verbs: ALL_VERBS,
         subresources: &["scale", "status"],
+        stored_as: "apps/v1",
         hash: "H+vl74LkKdo=",
-    },
-    Builtin {
-        group: "coordination.k8s.io",
-        version: "v1",
-        kind: "Lease",
-        plural: "leases",
-        namespaced: true,
-        short: &[],
-        categories: &[],
-        verbs: ALL_VERBS,
-        subresources: &[],
-        hash: "gqkMMb/YqFM=",
     },
     Builtin {
         group: "events.k8s.io",
@@ -387,7 +458,554 @@ const BUILTINS: &[Builtin] = &[
         categories: &[],
         verbs: ALL_VERBS,
         subresources: &[],
+        stored_as: "/v1",
         hash: "r2yiGXH7wu8=",
+    },
+    Builtin {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectReview",
+        plural: "selfsubjectreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: &["create"],
+        subresources: &[],
+        stored_as: "",
+        hash: "",
+    },
+    Builtin {
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "TokenReview",
+        plural: "tokenreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: &["create"],
+        subresources: &[],
+        stored_as: "",
+        hash: "",
+    },
+    Builtin {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "LocalSubjectAccessReview",
+        plural: "localsubjectaccessreviews",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: &["create"],
+        subresources: &[],
+        stored_as: "",
+        hash: "",
+    },
+    Builtin {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectAccessReview",
+        plural: "selfsubjectaccessreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: &["create"],
+        subresources: &[],
+        stored_as: "",
+        hash: "",
+    },
+    Builtin {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SelfSubjectRulesReview",
+        plural: "selfsubjectrulesreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: &["create"],
+        subresources: &[],
+        stored_as: "",
+        hash: "",
+    },
+    Builtin {
+        group: "authorization.k8s.io",
+        version: "v1",
+        kind: "SubjectAccessReview",
+        plural: "subjectaccessreviews",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: &["create"],
+        subresources: &[],
+        stored_as: "",
+        hash: "",
+    },
+    Builtin {
+        group: "autoscaling",
+        version: "v2",
+        kind: "HorizontalPodAutoscaler",
+        plural: "horizontalpodautoscalers",
+        namespaced: true,
+        short: &["hpa"],
+        categories: &["all"],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "autoscaling/v2",
+        hash: "qwQve8ut294=",
+    },
+    Builtin {
+        group: "autoscaling",
+        version: "v1",
+        kind: "HorizontalPodAutoscaler",
+        plural: "horizontalpodautoscalers",
+        namespaced: true,
+        short: &["hpa"],
+        categories: &["all"],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "autoscaling/v2",
+        hash: "qwQve8ut294=",
+    },
+    Builtin {
+        group: "batch",
+        version: "v1",
+        kind: "CronJob",
+        plural: "cronjobs",
+        namespaced: true,
+        short: &["cj"],
+        categories: &["all"],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "batch/v1",
+        hash: "sd5LIXh4Fjs=",
+    },
+    Builtin {
+        group: "batch",
+        version: "v1",
+        kind: "Job",
+        plural: "jobs",
+        namespaced: true,
+        short: &[],
+        categories: &["all"],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "batch/v1",
+        hash: "mudhfqk/qZY=",
+    },
+    Builtin {
+        group: "certificates.k8s.io",
+        version: "v1",
+        kind: "CertificateSigningRequest",
+        plural: "certificatesigningrequests",
+        namespaced: false,
+        short: &["csr"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &["approval", "status"],
+        stored_as: "certificates.k8s.io/v1",
+        hash: "95fRKMXA+00=",
+    },
+    Builtin {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "IngressClass",
+        plural: "ingressclasses",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "networking.k8s.io/v1",
+        hash: "l/iqIbDgFyQ=",
+    },
+    Builtin {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "Ingress",
+        plural: "ingresses",
+        namespaced: true,
+        short: &["ing"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "networking.k8s.io/v1",
+        hash: "39NQlfNR+bo=",
+    },
+    Builtin {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "IPAddress",
+        plural: "ipaddresses",
+        namespaced: false,
+        short: &["ip"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "networking.k8s.io/v1",
+        hash: "3f/plJFChNE=",
+    },
+    Builtin {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "NetworkPolicy",
+        plural: "networkpolicies",
+        namespaced: true,
+        short: &["netpol"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "networking.k8s.io/v1",
+        hash: "YpfwF18m1G8=",
+    },
+    Builtin {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "ServiceCIDR",
+        plural: "servicecidrs",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "networking.k8s.io/v1",
+        hash: "gNLvruQhW2g=",
+    },
+    Builtin {
+        group: "policy",
+        version: "v1",
+        kind: "PodDisruptionBudget",
+        plural: "poddisruptionbudgets",
+        namespaced: true,
+        short: &["pdb"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "policy/v1",
+        hash: "EVWiDmWqyJw=",
+    },
+    Builtin {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "ClusterRoleBinding",
+        plural: "clusterrolebindings",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "rbac.authorization.k8s.io/v1",
+        hash: "48tpQ8gZHFc=",
+    },
+    Builtin {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "ClusterRole",
+        plural: "clusterroles",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "rbac.authorization.k8s.io/v1",
+        hash: "bYE5ZWDrJ44=",
+    },
+    Builtin {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "RoleBinding",
+        plural: "rolebindings",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "rbac.authorization.k8s.io/v1",
+        hash: "eGsCzGH6b1g=",
+    },
+    Builtin {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "Role",
+        plural: "roles",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "rbac.authorization.k8s.io/v1",
+        hash: "7FuwZcIIItM=",
+    },
+    Builtin {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "CSIDriver",
+        plural: "csidrivers",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "storage.k8s.io/v1",
+        hash: "hL6j/rwBV5w=",
+    },
+    Builtin {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "CSINode",
+        plural: "csinodes",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "storage.k8s.io/v1",
+        hash: "Pe62DkZtjuo=",
+    },
+    Builtin {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "CSIStorageCapacity",
+        plural: "csistoragecapacities",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "storage.k8s.io/v1",
+        hash: "xeVl+2Ly1kE=",
+    },
+    Builtin {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "StorageClass",
+        plural: "storageclasses",
+        namespaced: false,
+        short: &["sc"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "storage.k8s.io/v1",
+        hash: "K+m6uJwbjGY=",
+    },
+    Builtin {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "VolumeAttachment",
+        plural: "volumeattachments",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "storage.k8s.io/v1",
+        hash: "tJx/ezt6UDU=",
+    },
+    Builtin {
+        group: "storage.k8s.io",
+        version: "v1",
+        kind: "VolumeAttributesClass",
+        plural: "volumeattributesclasses",
+        namespaced: false,
+        short: &["vac"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "storage.k8s.io/v1beta1",
+        hash: "Bl3MtjZ/n/s=",
+    },
+    Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "MutatingWebhookConfiguration",
+        plural: "mutatingwebhookconfigurations",
+        namespaced: false,
+        short: &[],
+        categories: &["api-extensions"],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "admissionregistration.k8s.io/v1",
+        hash: "Sqi0GUgDaX0=",
+    },
+    Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "ValidatingAdmissionPolicy",
+        plural: "validatingadmissionpolicies",
+        namespaced: false,
+        short: &[],
+        categories: &["api-extensions"],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "admissionregistration.k8s.io/v1",
+        hash: "6OxvlMmQ6is=",
+    },
+    Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "ValidatingAdmissionPolicyBinding",
+        plural: "validatingadmissionpolicybindings",
+        namespaced: false,
+        short: &[],
+        categories: &["api-extensions"],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "admissionregistration.k8s.io/v1",
+        hash: "v9715VZqakg=",
+    },
+    Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "ValidatingWebhookConfiguration",
+        plural: "validatingwebhookconfigurations",
+        namespaced: false,
+        short: &[],
+        categories: &["api-extensions"],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "admissionregistration.k8s.io/v1",
+        hash: "B0wHjQmsGNk=",
+    },
+    Builtin {
+        group: "apiextensions.k8s.io",
+        version: "v1",
+        kind: "CustomResourceDefinition",
+        plural: "customresourcedefinitions",
+        namespaced: false,
+        short: &["crd", "crds"],
+        categories: &["api-extensions"],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "apiextensions.k8s.io/v1",
+        hash: "M5uH+AlWATY=",
+    },
+    Builtin {
+        group: "scheduling.k8s.io",
+        version: "v1",
+        kind: "PriorityClass",
+        plural: "priorityclasses",
+        namespaced: false,
+        short: &["pc"],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "scheduling.k8s.io/v1",
+        hash: "1QwjyaZjj3Y=",
+    },
+    Builtin {
+        group: "coordination.k8s.io",
+        version: "v1",
+        kind: "Lease",
+        plural: "leases",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "coordination.k8s.io/v1",
+        hash: "gqkMMb/YqFM=",
+    },
+    Builtin {
+        group: "node.k8s.io",
+        version: "v1",
+        kind: "RuntimeClass",
+        plural: "runtimeclasses",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "node.k8s.io/v1",
+        hash: "WQTu1GL3T2Q=",
+    },
+    Builtin {
+        group: "discovery.k8s.io",
+        version: "v1",
+        kind: "EndpointSlice",
+        plural: "endpointslices",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "discovery.k8s.io/v1",
+        hash: "qgS0xkrxYAI=",
+    },
+    Builtin {
+        group: "resource.k8s.io",
+        version: "v1",
+        kind: "DeviceClass",
+        plural: "deviceclasses",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "resource.k8s.io/v1beta2",
+        hash: "weQRMT6DeYM=",
+    },
+    Builtin {
+        group: "resource.k8s.io",
+        version: "v1",
+        kind: "ResourceClaim",
+        plural: "resourceclaims",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "resource.k8s.io/v1beta2",
+        hash: "EJAWH5WrAYg=",
+    },
+    Builtin {
+        group: "resource.k8s.io",
+        version: "v1",
+        kind: "ResourceClaimTemplate",
+        plural: "resourceclaimtemplates",
+        namespaced: true,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "resource.k8s.io/v1beta2",
+        hash: "24m0okHrUtk=",
+    },
+    Builtin {
+        group: "resource.k8s.io",
+        version: "v1",
+        kind: "ResourceSlice",
+        plural: "resourceslices",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &[],
+        stored_as: "resource.k8s.io/v1beta2",
+        hash: "z6Bc9vgk6yE=",
+    },
+    Builtin {
+        group: "flowcontrol.apiserver.k8s.io",
+        version: "v1",
+        kind: "FlowSchema",
+        plural: "flowschemas",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "flowcontrol.apiserver.k8s.io/v1",
+        hash: "GJVAJZSZBIw=",
+    },
+    Builtin {
+        group: "flowcontrol.apiserver.k8s.io",
+        version: "v1",
+        kind: "PriorityLevelConfiguration",
+        plural: "prioritylevelconfigurations",
+        namespaced: false,
+        short: &[],
+        categories: &[],
+        verbs: ALL_VERBS,
+        subresources: &["status"],
+        stored_as: "flowcontrol.apiserver.k8s.io/v1",
+        hash: "Kir5PVfvNeI=",
     },
 ];
 
@@ -419,27 +1037,39 @@ fn singular_of(kind: &str) -> String {
     kind.to_lowercase()
 }
 
+fn info(b: &Builtin) -> ResourceInfo {
+    ResourceInfo {
+        group: b.group.into(),
+        version: b.version.into(),
+        kind: b.kind.into(),
+        plural: b.plural.into(),
+        singular: singular_of(b.kind),
+        namespaced: b.namespaced,
+        short_names: b.short.iter().map(|s| s.to_string()).collect(),
+        categories: b.categories.iter().map(|s| s.to_string()).collect(),
+        verbs: b.verbs.iter().map(|s| s.to_string()).collect(),
+        subresources: b.subresources.iter().map(|s| s.to_string()).collect(),
+        listed_subresources: listed_subresources(b.group, b.plural),
+        storage_version_hash: b.hash.into(),
+        printer_columns: vec![],
+        schema: None,
+        strategy: super::registry::strategy_for(b.group, b.kind),
+    }
+}
+
+/// The stored built-in resources: what the REST layer serves.
 pub fn builtins() -> Vec<ResourceInfo> {
-    BUILTINS
-        .iter()
-        .map(|b| ResourceInfo {
-            group: b.group.into(),
-            version: b.version.into(),
-            kind: b.kind.into(),
-            plural: b.plural.into(),
-            singular: singular_of(b.kind),
-            namespaced: b.namespaced,
-            short_names: b.short.iter().map(|s| s.to_string()).collect(),
-            categories: b.categories.iter().map(|s| s.to_string()).collect(),
-            verbs: b.verbs.iter().map(|s| s.to_string()).collect(),
-            subresources: b.subresources.iter().map(|s| s.to_string()).collect(),
-            listed_subresources: listed_subresources(b.group, b.plural),
-            storage_version_hash: b.hash.into(),
-            printer_columns: vec![],
-            schema: None,
-            strategy: super::registry::strategy_for(b.group, b.kind),
-        })
-        .collect()
+    BUILTINS.iter().filter(|b| !b.stored_as.is_empty()).map(info).collect()
+}
+
+/// Built-in resources kube-apiserver lists but does not store: the reviews of
+/// authentication.k8s.io and authorization.k8s.io (answered by the authenticator and the
+/// authorizer), core `bindings` (how the scheduler assigns pods) and the deprecated
+/// `componentstatuses`. Discovery and OpenAPI list them with their verbs; they are not in
+/// [`Catalogue::all`], so the REST layer answers them `404` as a resource it does not serve.
+pub fn listed_only() -> &'static [ResourceInfo] {
+    static LISTED: OnceLock<Vec<ResourceInfo>> = OnceLock::new();
+    LISTED.get_or_init(|| BUILTINS.iter().filter(|b| b.stored_as.is_empty()).map(info).collect())
 }
 
 /// All resources currently served: the built-ins plus established custom resources.
@@ -473,10 +1103,14 @@ impl Catalogue {
     pub fn find_kind(&self, group: &str, kind: &str) -> Option<&ResourceInfo> {
         self.resources.iter().find(|r| r.group == group && r.kind == kind)
     }
+    /// What discovery lists: the served resources, then the [`listed_only`] built-ins.
+    pub fn discoverable(&self) -> impl Iterator<Item = &ResourceInfo> {
+        self.resources.iter().chain(listed_only())
+    }
     /// Groups in the order discovery lists them (core excluded), each with its versions.
     pub fn groups(&self) -> Vec<(String, Vec<String>)> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
-        for r in self.resources.iter().filter(|r| !r.group.is_empty()) {
+        for r in self.discoverable().filter(|r| !r.group.is_empty()) {
             match out.iter_mut().find(|(g, _)| *g == r.group) {
                 Some((_, versions)) => {
                     if !versions.contains(&r.version) {
@@ -488,9 +1122,10 @@ impl Catalogue {
         }
         out
     }
-    /// True when `group/version` is served at all (for `/apis/<g>/<v>` vs `404 page not found`).
+    /// True when `group/version` is served at all (for `/apis/<g>/<v>` vs `404 page not found`),
+    /// if only by resources that are not stored (authentication.k8s.io).
     pub fn serves_group_version(&self, group: &str, version: &str) -> bool {
-        self.resources.iter().any(|r| r.group == group && r.version == version)
+        self.discoverable().any(|r| r.group == group && r.version == version)
     }
     /// The blog's `books.example.com` as a custom resource with `schema`, for tests.
     #[cfg(test)]
@@ -513,5 +1148,73 @@ impl Catalogue {
         let mut all: Vec<ResourceInfo> = self.resources.iter().filter(|r| !r.is_custom()).cloned().collect();
         all.extend(extra);
         Self::new(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    /// SHA-256 from the TLS stack's provider (ring), which the sandbox already links.
+    fn sha256(data: &[u8]) -> Vec<u8> {
+        let provider = rustls::crypto::ring::default_provider();
+        let hash = provider
+            .cipher_suites
+            .iter()
+            .filter_map(|s| match s {
+                rustls::SupportedCipherSuite::Tls13(s) => Some(s.common.hash_provider),
+                _ => None,
+            })
+            .find(|h| h.algorithm() == rustls::crypto::hash::HashAlgorithm::SHA256)
+            .expect("ring has SHA-256");
+        hash.hash(data).as_ref().to_vec()
+    }
+
+    /// apiserver's `discovery.StorageVersionHash(group, version, kind)`.
+    fn storage_version_hash(stored_as: &str, kind: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&sha256(format!("{stored_as}/{kind}").as_bytes())[..8])
+    }
+
+    #[test]
+    fn every_hash_is_the_storage_version_hash_of_what_is_stored() {
+        // The formula, on hashes the recorded kube-apiserver published (p01-discovery).
+        assert_eq!(storage_version_hash("/v1", "Pod"), "xPOwRZ+Yhw8=");
+        assert_eq!(storage_version_hash("apps/v1", "Deployment"), "8aSe+NMegvE=");
+        for b in BUILTINS {
+            let want = if b.stored_as.is_empty() { String::new() } else { storage_version_hash(b.stored_as, b.kind) };
+            assert_eq!(b.hash, want, "{}/{} {}", b.group, b.version, b.kind);
+        }
+    }
+
+    #[test]
+    fn every_resource_is_listed_once_per_version() {
+        let mut seen = std::collections::BTreeSet::new();
+        for b in BUILTINS {
+            assert!(seen.insert((b.group, b.version, b.plural)), "{} {} {} twice", b.group, b.version, b.plural);
+            assert!(b.verbs.windows(2).all(|w| w[0] < w[1]), "verbs of {} are sorted as discovery sorts them", b.plural);
+        }
+    }
+
+    #[test]
+    fn reviews_are_discoverable_but_not_served() {
+        let c = Catalogue::default();
+        assert!(c.find("authentication.k8s.io", "v1", "tokenreviews").is_none());
+        assert!(c.serves_group_version("authentication.k8s.io", "v1"));
+        let review = c.discoverable().find(|r| r.plural == "tokenreviews").expect("listed");
+        assert_eq!((review.verbs.clone(), review.storage_version_hash.as_str()), (vec!["create".to_string()], ""));
+        assert!(listed_only().iter().all(|r| r.storage_version_hash.is_empty()));
+        assert!(c.groups().iter().any(|(g, _)| g == "authorization.k8s.io"));
+    }
+
+    #[test]
+    fn autoscaling_v1_keeps_its_own_objects_until_it_is_converted() {
+        let c = Catalogue::default();
+        let v1 = c.find("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
+        let v2 = c.find("autoscaling", "v2", "horizontalpodautoscalers").unwrap();
+        assert_eq!(v1.storage_version_hash, v2.storage_version_hash, "both are stored as v2 upstream");
+        assert_ne!(v1.storage_prefix(), v2.storage_prefix());
+        assert!(!v1.storage_prefix().starts_with(&format!("{}/", v2.storage_prefix())));
+        assert_eq!(c.find("batch", "v1", "jobs").unwrap().storage_prefix(), "batch/jobs");
     }
 }

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use k8s_openapi::api;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::Schema;
 use serde_json::{Map, Value};
@@ -55,32 +56,58 @@ const KNOWN_KINDS: &[KnownKind] = known_kinds![
     "" "v1" "Secret" => api::core::v1::Secret,
     "" "v1" "Service" => api::core::v1::Service,
     "" "v1" "ServiceAccount" => api::core::v1::ServiceAccount,
+    "admissionregistration.k8s.io" "v1" "MutatingWebhookConfiguration" => api::admissionregistration::v1::MutatingWebhookConfiguration,
+    "admissionregistration.k8s.io" "v1" "ValidatingAdmissionPolicy" => api::admissionregistration::v1::ValidatingAdmissionPolicy,
+    "admissionregistration.k8s.io" "v1" "ValidatingAdmissionPolicyBinding" => api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+    "admissionregistration.k8s.io" "v1" "ValidatingWebhookConfiguration" => api::admissionregistration::v1::ValidatingWebhookConfiguration,
+    "apiextensions.k8s.io" "v1" "CustomResourceDefinition" => apiextensions::v1::CustomResourceDefinition,
+    "apiregistration.k8s.io" "v1" "APIService" => apiregistration::v1::APIService,
     "apps" "v1" "ControllerRevision" => api::apps::v1::ControllerRevision,
     "apps" "v1" "DaemonSet" => api::apps::v1::DaemonSet,
     "apps" "v1" "Deployment" => api::apps::v1::Deployment,
     "apps" "v1" "ReplicaSet" => api::apps::v1::ReplicaSet,
     "apps" "v1" "StatefulSet" => api::apps::v1::StatefulSet,
-    "autoscaling" "v1" "Scale" => api::autoscaling::v1::Scale,
-    "autoscaling" "v1" "HorizontalPodAutoscaler" => api::autoscaling::v1::HorizontalPodAutoscaler,
-    "autoscaling" "v2" "HorizontalPodAutoscaler" => api::autoscaling::v2::HorizontalPodAutoscaler,
+    "authentication.k8s.io" "v1" "SelfSubjectReview" => api::authentication::v1::SelfSubjectReview,
     "authentication.k8s.io" "v1" "TokenRequest" => api::authentication::v1::TokenRequest,
+    "authentication.k8s.io" "v1" "TokenReview" => api::authentication::v1::TokenReview,
+    "authorization.k8s.io" "v1" "LocalSubjectAccessReview" => api::authorization::v1::LocalSubjectAccessReview,
+    "authorization.k8s.io" "v1" "SelfSubjectAccessReview" => api::authorization::v1::SelfSubjectAccessReview,
+    "authorization.k8s.io" "v1" "SelfSubjectRulesReview" => api::authorization::v1::SelfSubjectRulesReview,
+    "authorization.k8s.io" "v1" "SubjectAccessReview" => api::authorization::v1::SubjectAccessReview,
+    "autoscaling" "v1" "HorizontalPodAutoscaler" => api::autoscaling::v1::HorizontalPodAutoscaler,
+    "autoscaling" "v1" "Scale" => api::autoscaling::v1::Scale,
+    "autoscaling" "v2" "HorizontalPodAutoscaler" => api::autoscaling::v2::HorizontalPodAutoscaler,
     "batch" "v1" "CronJob" => api::batch::v1::CronJob,
     "batch" "v1" "Job" => api::batch::v1::Job,
+    "certificates.k8s.io" "v1" "CertificateSigningRequest" => api::certificates::v1::CertificateSigningRequest,
     "coordination.k8s.io" "v1" "Lease" => api::coordination::v1::Lease,
     "discovery.k8s.io" "v1" "EndpointSlice" => api::discovery::v1::EndpointSlice,
     "events.k8s.io" "v1" "Event" => api::events::v1::Event,
+    "flowcontrol.apiserver.k8s.io" "v1" "FlowSchema" => api::flowcontrol::v1::FlowSchema,
+    "flowcontrol.apiserver.k8s.io" "v1" "PriorityLevelConfiguration" => api::flowcontrol::v1::PriorityLevelConfiguration,
+    "networking.k8s.io" "v1" "IPAddress" => api::networking::v1::IPAddress,
     "networking.k8s.io" "v1" "Ingress" => api::networking::v1::Ingress,
     "networking.k8s.io" "v1" "IngressClass" => api::networking::v1::IngressClass,
     "networking.k8s.io" "v1" "NetworkPolicy" => api::networking::v1::NetworkPolicy,
+    "networking.k8s.io" "v1" "ServiceCIDR" => api::networking::v1::ServiceCIDR,
+    "node.k8s.io" "v1" "RuntimeClass" => api::node::v1::RuntimeClass,
     "policy" "v1" "Eviction" => api::policy::v1::Eviction,
     "policy" "v1" "PodDisruptionBudget" => api::policy::v1::PodDisruptionBudget,
     "rbac.authorization.k8s.io" "v1" "ClusterRole" => api::rbac::v1::ClusterRole,
     "rbac.authorization.k8s.io" "v1" "ClusterRoleBinding" => api::rbac::v1::ClusterRoleBinding,
     "rbac.authorization.k8s.io" "v1" "Role" => api::rbac::v1::Role,
     "rbac.authorization.k8s.io" "v1" "RoleBinding" => api::rbac::v1::RoleBinding,
+    "resource.k8s.io" "v1" "DeviceClass" => api::resource::v1::DeviceClass,
+    "resource.k8s.io" "v1" "ResourceClaim" => api::resource::v1::ResourceClaim,
+    "resource.k8s.io" "v1" "ResourceClaimTemplate" => api::resource::v1::ResourceClaimTemplate,
+    "resource.k8s.io" "v1" "ResourceSlice" => api::resource::v1::ResourceSlice,
     "scheduling.k8s.io" "v1" "PriorityClass" => api::scheduling::v1::PriorityClass,
+    "storage.k8s.io" "v1" "CSIDriver" => api::storage::v1::CSIDriver,
+    "storage.k8s.io" "v1" "CSINode" => api::storage::v1::CSINode,
+    "storage.k8s.io" "v1" "CSIStorageCapacity" => api::storage::v1::CSIStorageCapacity,
     "storage.k8s.io" "v1" "StorageClass" => api::storage::v1::StorageClass,
-    "apiextensions.k8s.io" "v1" "CustomResourceDefinition" => apiextensions::v1::CustomResourceDefinition,
+    "storage.k8s.io" "v1" "VolumeAttachment" => api::storage::v1::VolumeAttachment,
+    "storage.k8s.io" "v1" "VolumeAttributesClass" => api::storage::v1::VolumeAttributesClass,
 ];
 
 /// The `meta/v1` types every document refers to from its operations (errors, deletes,
@@ -133,6 +160,10 @@ fn generate() -> Builtins {
     generator.subschema_for::<meta::v1::WatchEvent<api::core::v1::Pod>>();
     generator.subschema_for::<meta::v1::Patch>();
     generator.subschema_for::<meta::v1::ListMeta>();
+    generator.subschema_for::<meta::v1::APIVersions>();
+    generator.subschema_for::<meta::v1::APIGroupList>();
+    generator.subschema_for::<meta::v1::APIGroup>();
+    generator.subschema_for::<k8s_openapi::apimachinery::pkg::version::Info>();
     let mut definitions = generator.take_definitions(true);
     for schema in definitions.values_mut() {
         to_swagger_types(schema);

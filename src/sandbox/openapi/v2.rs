@@ -71,7 +71,7 @@ fn operation(op: &Operation) -> Value {
     } else {
         vec!["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
     };
-    json!({
+    let mut v = json!({
         "description": op.description,
         "consumes": consumes,
         "produces": produces,
@@ -80,9 +80,15 @@ fn operation(op: &Operation) -> Value {
         "operationId": op.id,
         "parameters": params,
         "responses": responses,
-        "x-kubernetes-action": op.action,
-        "x-kubernetes-group-version-kind": op.gvk,
-    })
+    });
+    // A discovery endpoint's operation acts on no kind.
+    if !op.action.is_empty() {
+        v["x-kubernetes-action"] = json!(op.action);
+    }
+    if !op.gvk.is_null() {
+        v["x-kubernetes-group-version-kind"] = op.gvk.clone();
+    }
+    v
 }
 
 fn param(p: &Param) -> Value {

@@ -8,15 +8,16 @@ use serde_json::{json, Map, Value};
 
 use super::operations::{patch_types, Body, Operation, Param};
 use super::schemas::DEFINITIONS_PREFIX;
-use super::{group_version_hash, group_version_path, Model, KUBERNETES_VERSION};
+use super::{discovery_endpoints, endpoint_hash, group_version_hash, group_version_path, Model, KUBERNETES_VERSION};
 use crate::sandbox::resources::Catalogue;
 
 const SCHEMAS_PREFIX: &str = "#/components/schemas/";
 
 /// `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}, ...}}`.
+/// Discovery endpoints are listed beside the group-versions, as upstream lists them.
 pub fn index(catalogue: &Catalogue) -> Value {
     let mut gvs: Vec<(String, String)> = Vec::new();
-    for r in catalogue.all() {
+    for r in catalogue.discoverable() {
         let gv = (r.group.clone(), r.version.clone());
         if !gvs.contains(&gv) {
             gvs.push(gv);
@@ -29,6 +30,11 @@ pub fn index(catalogue: &Catalogue) -> Value {
         let url = format!("/openapi/v3/{path}?hash={}", group_version_hash(catalogue, &group, &version));
         paths.insert(path, json!({"serverRelativeURL": url}));
     }
+    for endpoint in discovery_endpoints(catalogue) {
+        let url = format!("/openapi/v3/{}?hash={}", endpoint.key, endpoint_hash(&endpoint.key));
+        paths.insert(endpoint.key, json!({"serverRelativeURL": url}));
+    }
+    paths.sort_keys();
     json!({"paths": paths})
 }
 
@@ -122,8 +128,13 @@ fn operation(op: &Operation) -> Value {
         m.insert("requestBody".into(), request);
     }
     m.insert("responses".into(), Value::Object(responses));
-    m.insert("x-kubernetes-action".into(), json!(op.action));
-    m.insert("x-kubernetes-group-version-kind".into(), op.gvk.clone());
+    // A discovery endpoint's operation acts on no kind.
+    if !op.action.is_empty() {
+        m.insert("x-kubernetes-action".into(), json!(op.action));
+    }
+    if !op.gvk.is_null() {
+        m.insert("x-kubernetes-group-version-kind".into(), op.gvk.clone());
+    }
     Value::Object(m)
 }
 
@@ -153,6 +164,48 @@ mod tests {
         assert!(url.starts_with("/openapi/v3/api/v1?hash="));
         assert!(index["paths"]["apis/apps/v1"].is_object());
         assert!(index["paths"].get("apis/nope/v1").is_none());
+    }
+
+    /// The recorded server's index, less the service-account issuer endpoints the sandbox
+    /// does not serve.
+    #[test]
+    fn index_lists_what_the_recorded_server_lists() {
+        let corpus = include_str!("../../../tests/fixtures/p01-discovery.jsonl");
+        let step: Value =
+            corpus.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|o| o["name"] == "openapi-v3-root").unwrap();
+        let recorded: Value = serde_json::from_str(step["response"]["body"].as_str().unwrap()).unwrap();
+        let want: Vec<&String> =
+            recorded["paths"].as_object().unwrap().keys().filter(|k| !k.starts_with(".well-known/") && !k.starts_with("openid/")).collect();
+        let index = get("/openapi/v3");
+        let got: Vec<&String> = index["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn discovery_endpoints_have_their_documents() {
+        let group = get("/openapi/v3/apis/batch");
+        let op = &group["paths"]["/apis/batch/"]["get"];
+        assert_eq!(op["operationId"], "getBatchAPIGroup");
+        assert!(op.get("x-kubernetes-group-version-kind").is_none());
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup"
+        );
+        assert!(group["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery"].is_object());
+        assert!(get("/openapi/v3/version")["paths"]["/version/"]["get"].is_object());
+        assert_eq!(get("/openapi/v3/apis")["paths"]["/apis/"]["get"]["operationId"], "getAPIVersions");
+        let r = serve("/openapi/v3/apis/nope.example.com", "application/json", &Catalogue::default()).unwrap();
+        assert_eq!(r.err().unwrap().code, 404);
+    }
+
+    #[test]
+    fn reviews_have_only_a_create() {
+        let doc = get("/openapi/v3/apis/authorization.k8s.io/v1");
+        let item = &doc["paths"]["/apis/authorization.k8s.io/v1/namespaces/{namespace}/localsubjectaccessreviews"];
+        assert_eq!(item["post"]["operationId"], "createAuthorizationV1NamespacedLocalSubjectAccessReview");
+        assert!(item.get("get").is_none());
+        let schema = &doc["components"]["schemas"]["io.k8s.api.authorization.v1.LocalSubjectAccessReview"];
+        assert_eq!(schema["x-kubernetes-group-version-kind"][0]["kind"], "LocalSubjectAccessReview");
     }
 
     #[test]

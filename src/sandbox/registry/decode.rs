@@ -7,7 +7,15 @@
 //! encoder writes and k8s-openapi leaves out. Comparing the body with the round-tripped
 //! value tells which fields were unknown, for `?fieldValidation=Strict|Warn`.
 
-use k8s_openapi::api::{apps::v1 as apps, coordination::v1 as coordination, core::v1 as core, events::v1 as events};
+use k8s_openapi::api::{
+    admissionregistration::v1 as admissionregistration, apps::v1 as apps, autoscaling::v1 as autoscaling_v1,
+    autoscaling::v2 as autoscaling_v2, batch::v1 as batch, certificates::v1 as certificates, coordination::v1 as coordination,
+    core::v1 as core, discovery::v1 as discovery, events::v1 as events, flowcontrol::v1 as flowcontrol, networking::v1 as networking,
+    node::v1 as node, policy::v1 as policy, rbac::v1 as rbac, resource::v1 as resource, scheduling::v1 as scheduling,
+    storage::v1 as storage,
+};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apiregistration;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{Map, Value};
 
@@ -40,6 +48,41 @@ const TYPED_KINDS: &[(&str, &str)] = &[
     ("apps", "StatefulSet"),
     ("coordination.k8s.io", "Lease"),
     ("events.k8s.io", "Event"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io", "APIService"),
+    ("batch", "CronJob"),
+    ("batch", "Job"),
+    ("certificates.k8s.io", "CertificateSigningRequest"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+    ("networking.k8s.io", "IPAddress"),
+    ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "IngressClass"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("networking.k8s.io", "ServiceCIDR"),
+    ("node.k8s.io", "RuntimeClass"),
+    ("policy", "PodDisruptionBudget"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("resource.k8s.io", "DeviceClass"),
+    ("resource.k8s.io", "ResourceClaim"),
+    ("resource.k8s.io", "ResourceClaimTemplate"),
+    ("resource.k8s.io", "ResourceSlice"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("storage.k8s.io", "CSIDriver"),
+    ("storage.k8s.io", "CSINode"),
+    ("storage.k8s.io", "CSIStorageCapacity"),
+    ("storage.k8s.io", "StorageClass"),
+    ("storage.k8s.io", "VolumeAttachment"),
+    ("storage.k8s.io", "VolumeAttributesClass"),
 ];
 
 /// True for the built-in kinds whose bodies are decoded through a typed struct.
@@ -138,6 +181,51 @@ pub fn round_trip(res: &ResourceInfo, value: &Value) -> Result<Value, String> {
         ("apps", "StatefulSet") => typed::<apps::StatefulSet>(res, value),
         ("coordination.k8s.io", "Lease") => typed::<coordination::Lease>(res, value),
         ("events.k8s.io", "Event") => typed::<events::Event>(res, value),
+        // Both autoscaling versions are typed, each as its own struct.
+        ("autoscaling", "HorizontalPodAutoscaler") if res.version == "v1" => typed::<autoscaling_v1::HorizontalPodAutoscaler>(res, value),
+        ("autoscaling", "HorizontalPodAutoscaler") => typed::<autoscaling_v2::HorizontalPodAutoscaler>(res, value),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
+            typed::<admissionregistration::MutatingWebhookConfiguration>(res, value)
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
+            typed::<admissionregistration::ValidatingAdmissionPolicy>(res, value)
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
+            typed::<admissionregistration::ValidatingAdmissionPolicyBinding>(res, value)
+        }
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
+            typed::<admissionregistration::ValidatingWebhookConfiguration>(res, value)
+        }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => typed::<apiextensions::CustomResourceDefinition>(res, value),
+        ("apiregistration.k8s.io", "APIService") => typed::<apiregistration::APIService>(res, value),
+        ("batch", "CronJob") => typed::<batch::CronJob>(res, value),
+        ("batch", "Job") => typed::<batch::Job>(res, value),
+        ("certificates.k8s.io", "CertificateSigningRequest") => typed::<certificates::CertificateSigningRequest>(res, value),
+        ("discovery.k8s.io", "EndpointSlice") => typed::<discovery::EndpointSlice>(res, value),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema") => typed::<flowcontrol::FlowSchema>(res, value),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => typed::<flowcontrol::PriorityLevelConfiguration>(res, value),
+        ("networking.k8s.io", "IPAddress") => typed::<networking::IPAddress>(res, value),
+        ("networking.k8s.io", "Ingress") => typed::<networking::Ingress>(res, value),
+        ("networking.k8s.io", "IngressClass") => typed::<networking::IngressClass>(res, value),
+        ("networking.k8s.io", "NetworkPolicy") => typed::<networking::NetworkPolicy>(res, value),
+        ("networking.k8s.io", "ServiceCIDR") => typed::<networking::ServiceCIDR>(res, value),
+        ("node.k8s.io", "RuntimeClass") => typed::<node::RuntimeClass>(res, value),
+        ("policy", "PodDisruptionBudget") => typed::<policy::PodDisruptionBudget>(res, value),
+        ("rbac.authorization.k8s.io", "ClusterRole") => typed::<rbac::ClusterRole>(res, value),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => typed::<rbac::ClusterRoleBinding>(res, value),
+        ("rbac.authorization.k8s.io", "Role") => typed::<rbac::Role>(res, value),
+        ("rbac.authorization.k8s.io", "RoleBinding") => typed::<rbac::RoleBinding>(res, value),
+        ("resource.k8s.io", "DeviceClass") => typed::<resource::DeviceClass>(res, value),
+        ("resource.k8s.io", "ResourceClaim") => typed::<resource::ResourceClaim>(res, value),
+        ("resource.k8s.io", "ResourceClaimTemplate") => typed::<resource::ResourceClaimTemplate>(res, value),
+        ("resource.k8s.io", "ResourceSlice") => typed::<resource::ResourceSlice>(res, value),
+        ("scheduling.k8s.io", "PriorityClass") => typed::<scheduling::PriorityClass>(res, value),
+        ("storage.k8s.io", "CSIDriver") => typed::<storage::CSIDriver>(res, value),
+        ("storage.k8s.io", "CSINode") => typed::<storage::CSINode>(res, value),
+        ("storage.k8s.io", "CSIStorageCapacity") => typed::<storage::CSIStorageCapacity>(res, value),
+        ("storage.k8s.io", "StorageClass") => typed::<storage::StorageClass>(res, value),
+        ("storage.k8s.io", "VolumeAttachment") => typed::<storage::VolumeAttachment>(res, value),
+        ("storage.k8s.io", "VolumeAttributesClass") => typed::<storage::VolumeAttributesClass>(res, value),
         _ => Ok(value.clone()),
     }
 }

@@ -87,3 +87,33 @@ pub const EVENT_SOURCE: &str = "The component reporting this event. Should be a 
 pub const EVENT_MESSAGE: &str = "A human-readable description of the status of this operation.";
 pub const EVENT_FIRST_SEEN: &str = "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)";
 pub const EVENT_COUNT: &str = "The number of times this event has occurred.";
+
+// Printers of kinds outside core and apps.
+pub const JOB_COMPLETIONS: &str = "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.";
+pub const JOB_SELECTOR: &str = "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
+pub const CRONJOB_SCHEDULE: &str = "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.";
+pub const CRONJOB_TIMEZONE: &str = "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will default to the time zone of the kube-controller-manager process. The set of valid time zone names and the time zone offset is loaded from the system-wide time zone database by the API server during CronJob validation and the controller manager during execution. If no system-wide time zone database can be found a bundled version of the database is used instead. If the time zone name becomes invalid during the lifetime of a CronJob or due to a change in host configuration, the controller will stop creating new new Jobs and will create a system event with the reason UnknownTimeZone. More information can be found in https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones";
+pub const CRONJOB_SUSPEND: &str =
+    "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false.";
+pub const CRONJOB_ACTIVE: &str = "A list of pointers to currently running jobs.";
+pub const CRONJOB_LAST_SCHEDULE: &str = "Information when was the last time the job was successfully scheduled.";
+pub const ROLEBINDING_ROLE: &str = "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.";
+pub const CLUSTERROLEBINDING_ROLE: &str = "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.";
+pub const PRIORITYCLASS_VALUE: &str = "value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec.";
+pub const PRIORITYCLASS_GLOBAL_DEFAULT: &str = "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class. Only one PriorityClass can be marked as `globalDefault`. However, if more than one PriorityClasses exists with their `globalDefault` field set to true, the smallest value of such global default PriorityClasses will be used as the default priority.";
+pub const PRIORITYCLASS_PREEMPTION_POLICY: &str = "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.";
+pub const JOB_STATUS: &str = "Status of the job.";
+pub const JOB_DURATION: &str = "Time required to complete the job.";
+pub const PDB_MIN_AVAILABLE: &str = "The minimum number of pods that must be available.";
+pub const PDB_MAX_UNAVAILABLE: &str = "The maximum number of pods that may be unavailable.";
+pub const PDB_ALLOWED_DISRUPTIONS: &str = "Calculated number of pods that may be disrupted at this time.";
+pub const INGRESS_CLASS: &str = "The name of the IngressClass resource that should be used for additional configuration";
+pub const INGRESS_HOSTS: &str = "Hosts that incoming requests are matched against before the ingress rule";
+pub const INGRESS_ADDRESS: &str = "Address is a list containing ingress points for the load-balancer";
+pub const INGRESS_PORTS: &str = "Ports of TLS configurations that open";
+pub const ROLEBINDING_USERS: &str = "Users in the roleBinding";
+pub const ROLEBINDING_GROUPS: &str = "Groups in the roleBinding";
+pub const ROLEBINDING_SERVICEACCOUNTS: &str = "ServiceAccounts in the roleBinding";
+pub const CLUSTERROLEBINDING_USERS: &str = "Users in the clusterRoleBinding";
+pub const CLUSTERROLEBINDING_GROUPS: &str = "Groups in the clusterRoleBinding";
+pub const CLUSTERROLEBINDING_SERVICEACCOUNTS: &str = "ServiceAccounts in the clusterRoleBinding";

@@ -7,6 +7,7 @@
 mod age;
 mod columns;
 mod custom;
+mod group_printers;
 mod printers;
 
 use serde_json::{json, Value};

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::age::age_since;
 use super::columns::*;
+use super::group_printers;
 use crate::sandbox::resources::ResourceInfo;
 
 /// The kinds with a printer of their own; everything else gets Name and Age.
@@ -23,6 +24,13 @@ pub enum Printer {
     Secret,
     ServiceAccount,
     Event,
+    Job,
+    CronJob,
+    PodDisruptionBudget,
+    Ingress,
+    PriorityClass,
+    RoleBinding,
+    ClusterRoleBinding,
     /// Name and Age.
     Default,
 }
@@ -40,6 +48,13 @@ impl Printer {
             ("", "secrets") => Self::Secret,
             ("", "serviceaccounts") => Self::ServiceAccount,
             ("" | "events.k8s.io", "events") => Self::Event,
+            ("batch", "jobs") => Self::Job,
+            ("batch", "cronjobs") => Self::CronJob,
+            ("policy", "poddisruptionbudgets") => Self::PodDisruptionBudget,
+            ("networking.k8s.io", "ingresses") => Self::Ingress,
+            ("scheduling.k8s.io", "priorityclasses") => Self::PriorityClass,
+            ("rbac.authorization.k8s.io", "rolebindings") => Self::RoleBinding,
+            ("rbac.authorization.k8s.io", "clusterrolebindings") => Self::ClusterRoleBinding,
             _ => Self::Default,
         }
     }
@@ -115,6 +130,13 @@ impl Printer {
                 c("Count", EVENT_COUNT).wide(),
                 NAME_COLUMN.wide(),
             ],
+            Self::Job => group_printers::job_columns(),
+            Self::CronJob => group_printers::cronjob_columns(),
+            Self::PodDisruptionBudget => group_printers::pdb_columns(),
+            Self::Ingress => group_printers::ingress_columns(),
+            Self::PriorityClass => group_printers::priority_class_columns(),
+            Self::RoleBinding => group_printers::role_binding_columns(false),
+            Self::ClusterRoleBinding => group_printers::role_binding_columns(true),
             Self::Default => vec![NAME_COLUMN, AGE_COLUMN],
         }
     }
@@ -165,6 +187,12 @@ impl Printer {
             Self::Secret => vec![name, json!(s(obj, "/type")), json!(len(obj, "/data")), age],
             Self::ServiceAccount => vec![name, json!(len(obj, "/secrets")), age],
             Self::Event => event_cells(obj, name, now),
+            Self::Job => group_printers::job_cells(obj, name, age, now),
+            Self::CronJob => group_printers::cronjob_cells(obj, name, age, now),
+            Self::PodDisruptionBudget => group_printers::pdb_cells(obj, name, age),
+            Self::Ingress => group_printers::ingress_cells(obj, name, age),
+            Self::PriorityClass => group_printers::priority_class_cells(obj, name, age),
+            Self::RoleBinding | Self::ClusterRoleBinding => group_printers::role_binding_cells(obj, name, age),
             Self::Default => vec![name, age],
         }
     }

@@ -56,7 +56,10 @@ async fn check(client: &kube::Client, cases: Vec<Case>) {
         let reason_ok = c.reason.is_empty() || reason == c.reason;
         let is_status = c.code < 300 || body.get("kind").and_then(Value::as_str) == Some("Status");
         if code != c.code || !message_ok || !reason_ok || !is_status {
-            failures.push(format!("{}: {} {} -> {code} {reason} {message:?} (wanted {} {} {:?})", c.what, c.method, c.path, c.code, c.reason, c.message));
+            failures.push(format!(
+                "{}: {} {} -> {code} {reason} {message:?} (wanted {} {} {:?})",
+                c.what, c.method, c.path, c.code, c.reason, c.message
+            ));
         }
     }
     assert!(failures.is_empty(), "{} cases failed:\n{}", failures.len(), failures.join("\n"));
@@ -183,7 +186,8 @@ async fn options_of_every_verb() {
 async fn watch_parameter_converts_like_go() {
     let t = common::TestSandbox::start().await;
     let client = t.sandbox.client().await.unwrap();
-    let (code, _) = common::raw(&client, "POST", &format!("{NS}/configmaps"), Some("application/json"), Some(&cm("seen").to_string())).await;
+    let (code, _) =
+        common::raw(&client, "POST", &format!("{NS}/configmaps"), Some("application/json"), Some(&cm("seen").to_string())).await;
     assert_eq!(code, 201);
     // `watch=notabool` is true to the parameter codec: the request is a watch, which
     // streams events (here the initial ADDED of every config map) until its timeout.
@@ -203,9 +207,7 @@ async fn body_group_version_kind_against_the_url() {
     let t = common::TestSandbox::start().await;
     let client = t.sandbox.client().await.unwrap();
     let pods = format!("{NS}/pods");
-    let pod = |api_version: &str| {
-        json!({"apiVersion": api_version, "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
-    };
+    let pod = |api_version: &str| json!({"apiVersion": api_version, "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
     let cms = format!("{NS}/configmaps");
     let (code, _) = common::raw(&client, "POST", &cms, Some("application/json"), Some(&cm("cm").to_string())).await;
     assert_eq!(code, 201);

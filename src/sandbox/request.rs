@@ -446,7 +446,10 @@ fn validate_list_options(o: &ListOptions) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if let Some(m) = o.resource_version_match.as_deref() {
         if o.resource_version.is_none() {
-            errs.push(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"));
+            errs.push(FieldError::forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
         }
         if o.continue_token.is_some() {
             errs.push(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"));
@@ -455,7 +458,10 @@ fn validate_list_options(o: &ListOptions) -> Vec<FieldError> {
             errs.push(FieldError::not_supported("resourceVersionMatch", &json!(m), &["Exact", "NotOlderThan", ""]));
         }
         if m == "Exact" && o.resource_version.as_deref() == Some("0") {
-            errs.push(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+            errs.push(FieldError::forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+            ));
         }
     }
     if o.send_initial_events.is_some() {
@@ -495,7 +501,9 @@ fn delete_options(q: &Query, media_type: &str, body: &[u8]) -> Result<DeleteOpti
     let (policy, orphan_dependents, dry_run_values): (Option<String>, Option<bool>, Vec<String>);
     if !body.is_empty() {
         let doc: Value = match media_type {
-            "application/yaml" => serde_saphyr::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?,
+            "application/yaml" => {
+                serde_saphyr::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+            }
             "" | "application/json" => serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?,
             _ => return Err(unsupported_body_media_type()),
@@ -510,7 +518,10 @@ fn delete_options(q: &Query, media_type: &str, body: &[u8]) -> Result<DeleteOpti
             match doc.get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-                    ApiError::bad_request(format!("json: cannot unmarshal {} into Go struct field DeleteOptions.{key} of type int64", json_type(v)))
+                    ApiError::bad_request(format!(
+                        "json: cannot unmarshal {} into Go struct field DeleteOptions.{key} of type int64",
+                        json_type(v)
+                    ))
                 }),
             }
         };
@@ -519,7 +530,8 @@ fn delete_options(q: &Query, media_type: &str, body: &[u8]) -> Result<DeleteOpti
         orphan_dependents = doc.get("orphanDependents").and_then(Value::as_bool);
         o.precondition_uid = doc.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
         o.precondition_rv = doc.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
-        dry_run_values = doc.get("dryRun").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+        dry_run_values =
+            doc.get("dryRun").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
     } else {
         o.grace_period_seconds = q.int("gracePeriodSeconds")?;
         policy = q.text("propagationPolicy");
@@ -578,7 +590,11 @@ pub fn parse(req: HttpRequest, res: &ResourceInfo) -> Result<ApiRequest, ApiErro
     // `TableOptions` are read, and validated, only when a Table is what is served.
     let include_object = match format {
         Format::Table => IncludeObject::parse(req.query.get("includeObject")).map_err(|_| {
-            let e = FieldError::invalid("includeObject", &json!(req.query.get("includeObject")), "must be 'Metadata', 'Object', 'None', or empty");
+            let e = FieldError::invalid(
+                "includeObject",
+                &json!(req.query.get("includeObject")),
+                "must be 'Metadata', 'Object', 'None', or empty",
+            );
             invalid_options("TableOptions", &[e])
         })?,
         _ => IncludeObject::Metadata,

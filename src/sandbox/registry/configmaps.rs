@@ -1,8 +1,8 @@
 //! ConfigMaps (and the key rules Secrets share): keys become file names when mounted, and
 //! an `immutable` one can never change its data again (kubelets stop watching it).
 
-use serde_json::{json, Value};
 use super::strategy::Strategy;
+use serde_json::{json, Value};
 
 use super::validation::config_key;
 use crate::sandbox::status::FieldError;

@@ -1,7 +1,7 @@
 //! Daemon sets: one pod per (matching) node, rolled one node at a time by default.
 
-use serde_json::{json, Value};
 use super::strategy::{set_status, workload_status_update, Strategy};
+use serde_json::{json, Value};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template, validate_selector_unchanged};
 use super::wire_shape::ensure;

@@ -1,8 +1,8 @@
 //! Deployments: the apps/v1 defaults (one replica, a 25%/25% rolling update, ten old
 //! replica sets kept, ten minutes to progress) and validation of the spec and strategy.
 
-use serde_json::{json, Value};
 use super::strategy::{set_status, workload_status_update, ScalePaths, Strategy};
+use serde_json::{json, Value};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template, validate_selector_unchanged};
 use super::wire_shape::ensure;

@@ -8,8 +8,8 @@
 //! well-formed new-style event: `eventTime` set, the deprecated fields unset, a valid `type`,
 //! and, once created, nothing but its `series` may change.
 
-use serde_json::{json, Value};
 use super::strategy::{field_text, Strategy};
+use serde_json::{json, Value};
 
 use super::validation::{dns1123_subdomain, qualified_name};
 use crate::sandbox::status::FieldError;

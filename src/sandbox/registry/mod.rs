@@ -32,6 +32,8 @@ mod secrets;
 mod services;
 mod statefulsets;
 pub mod strategy;
+#[cfg(test)]
+mod strategy_tests;
 pub mod validation;
 mod wire_shape;
 

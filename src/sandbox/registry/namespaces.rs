@@ -2,8 +2,8 @@
 //! select them), finalized by `kubernetes` (the namespace controller empties them first)
 //! and born Active. Their finalizers only change through `/finalize`.
 
-use serde_json::{json, Value};
 use super::strategy::{field_text, keep, Strategy};
+use serde_json::{json, Value};
 
 use super::validation::qualified_name;
 use super::wire_shape::ensure;

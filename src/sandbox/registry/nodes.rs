@@ -2,8 +2,8 @@
 //! tainted not-ready (admission `TaintNodesByCondition`) until its kubelet reports Ready,
 //! so nothing is scheduled on it too early.
 
-use serde_json::{json, Value};
 use super::strategy::{field_flag, Strategy};
+use serde_json::{json, Value};
 
 use super::validation::{label_value, qualified_name};
 use super::wire_shape::ensure;

@@ -1,8 +1,8 @@
 //! Pods: the defaults every pod spec gets (pods and the templates of workloads), the pod
 //! strategy on create, and pod spec validation.
 
-use serde_json::{json, Value};
 use super::strategy::{field_flag, field_text, keep, Strategy};
+use serde_json::{json, Value};
 
 use super::qos::pod_qos_class;
 use super::validation::{dns1123_label, dns1123_subdomain, port_name, validate_labels};

@@ -1,8 +1,8 @@
 //! Replica sets (apps/v1) and their ancestor, replication controllers (core/v1): a count of
 //! identical pods selected by labels.
 
-use serde_json::{json, Value};
 use super::strategy::{set_status, workload_status_update, ScalePaths, Strategy};
+use serde_json::{json, Value};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template, validate_selector_unchanged};
 use super::pods::validate_pod_spec;

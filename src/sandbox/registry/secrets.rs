@@ -1,8 +1,8 @@
 //! Secrets: `Opaque` unless typed; typed secrets must carry the keys their consumers read;
 //! the type never changes; and like configmaps they can be made immutable.
 
-use serde_json::{json, Value};
 use super::strategy::{field_text, Strategy};
+use serde_json::{json, Value};
 
 use super::configmaps::{validate_immutable, validate_keys, validate_size};
 use super::wire_shape::ensure;

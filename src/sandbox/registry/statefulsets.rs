@@ -1,8 +1,8 @@
 //! Stateful sets: pods with stable identities and their own volumes. Most of the spec is
 //! fixed once created, because existing pods and claims were made from it.
 
-use serde_json::{json, Value};
 use super::strategy::{set_status, workload_status_update, ScalePaths, Strategy};
+use serde_json::{json, Value};
 
 use super::pod_template::{default_template, validate_nonnegative, validate_selector_and_template};
 use super::wire_shape::ensure;

@@ -385,9 +385,9 @@ pub fn validate_object_meta_update(res: &ResourceInfo, old: &Value, new: &Value)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::status::FieldErrorKind;
     use crate::sandbox::resources::builtins;
     use crate::sandbox::status::ApiError;
+    use crate::sandbox::status::FieldErrorKind;
 
     fn res(kind: &str) -> ResourceInfo {
         builtins().into_iter().find(|r| r.kind == kind).unwrap()

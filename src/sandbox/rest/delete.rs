@@ -180,7 +180,8 @@ impl Apiserver {
         lopts: &ListOptions,
     ) -> Result<Reply, ApiError> {
         let ns = req.path.namespace.as_deref();
-        let (_, items) = self.storage.list(&list_prefix(res, ns), None, Snapshot::Current).map_err(|_| ApiError::internal("list failed"))?;
+        let (_, items) =
+            self.storage.list(&list_prefix(res, ns), None, Snapshot::Current).map_err(|_| ApiError::internal("list failed"))?;
         let mut deleted = Vec::new();
         for s in items.into_iter().filter(|s| selected(lopts, s)) {
             let v = s.value();

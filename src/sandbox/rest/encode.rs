@@ -126,4 +126,3 @@ fn encode_list_as_stored(res: &ResourceInfo, req: &ApiRequest, list_meta: Value,
         }
     }
 }
-

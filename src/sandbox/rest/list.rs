@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::body::go_json_error;
 use super::super::keys::list_prefix;
 use super::super::request::{ApiRequest, ListOptions};
 use super::super::resources::ResourceInfo;
 use super::super::status::ApiError;
 use super::super::storage::{Snapshot, Stored};
+use super::body::go_json_error;
 use super::encode::encode_list;
 use super::{Apiserver, Reply};
 

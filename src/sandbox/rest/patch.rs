@@ -71,8 +71,8 @@ impl Apiserver {
         let namespace = req.path.namespace.as_deref();
         let patch_body: Value = match opts.patch_type {
             PatchType::Apply => {
-                let body = serde_saphyr::from_slice::<Value>(&req.body)
-                    .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                let body =
+                    serde_saphyr::from_slice::<Value>(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
                 check_apply_body(res, &body, name, namespace)?;
                 body
             }

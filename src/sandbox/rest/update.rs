@@ -181,8 +181,7 @@ impl Apiserver {
         if comparable(&new) == comparable(old) {
             return Ok(Computed::Unchanged);
         }
-        if meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() && ctx.res.strategy.deletion_may_complete(&new)
-        {
+        if meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() && ctx.res.strategy.deletion_may_complete(&new) {
             return Ok(Computed::Delete(new));
         }
         Ok(Computed::Put(new))

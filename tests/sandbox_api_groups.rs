@@ -4,8 +4,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Command, Output};
 
 /// `kubectl api-resources -o name` of a default kube-apiserver v1.34 (GA versions only),
 /// written from upstream's `pkg/registry/*/rest/storage_*.go`, with whether each is
@@ -81,29 +79,10 @@ const V1_34_RESOURCES: &[(&str, bool)] = &[
 /// Upstream's short names outside core and apps (each kind's `ShortNames()`).
 const SHORT_NAMES: &[&str] = &["hpa", "cj", "csr", "ing", "ip", "netpol", "pdb", "pc", "sc", "vac", "crd", "crds"];
 
-struct Kubectl<'a> {
-    kubeconfig: &'a Path,
-    home: &'a Path,
-}
+use common::Kubectl;
 
-impl Kubectl<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig)
-            .env("HOME", self.home)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .output()
-            .expect("kubectl runs")
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-    fn lines(&self, args: &[&str]) -> BTreeSet<String> {
-        self.ok(args).lines().map(str::to_string).collect()
-    }
+fn lines(k: &Kubectl, args: &[&str]) -> BTreeSet<String> {
+    k.ok(args).lines().map(str::to_string).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,10 +95,10 @@ async fn kubectl_sees_every_group_of_kube_apiserver_1_34() {
         let k = Kubectl { kubeconfig: &kubeconfig, home: &home_path };
 
         let want: BTreeSet<String> = V1_34_RESOURCES.iter().map(|(n, _)| n.to_string()).collect();
-        assert_eq!(k.lines(&["api-resources", "-o", "name"]), want);
+        assert_eq!(lines(&k, &["api-resources", "-o", "name"]), want);
         let namespaced: BTreeSet<String> = V1_34_RESOURCES.iter().filter(|(_, ns)| *ns).map(|(n, _)| n.to_string()).collect();
-        assert_eq!(k.lines(&["api-resources", "--namespaced=true", "-o", "name"]), namespaced);
-        let versions = k.lines(&["api-versions"]);
+        assert_eq!(lines(&k, &["api-resources", "--namespaced=true", "-o", "name"]), namespaced);
+        let versions = lines(&k, &["api-versions"]);
         for gv in ["autoscaling/v1", "autoscaling/v2", "resource.k8s.io/v1", "flowcontrol.apiserver.k8s.io/v1", "apiregistration.k8s.io/v1"] {
             assert!(versions.contains(gv), "{gv} in {versions:?}");
         }

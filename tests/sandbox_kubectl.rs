@@ -3,37 +3,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-struct Kubectl<'a> {
-    kubeconfig: &'a Path,
-    home: &'a Path,
-}
-
-impl Kubectl<'_> {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("kubectl");
-        c.args(args).env("KUBECONFIG", self.kubeconfig).env("HOME", self.home).env_remove("KUBERNETES_SERVICE_HOST");
-        c
-    }
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("kubectl runs")
-    }
-    /// Runs and requires success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-    /// Runs and requires failure; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "kubectl {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
+use common::Kubectl;
 
 const POD_YAML: &str = "apiVersion: v1
 kind: Pod

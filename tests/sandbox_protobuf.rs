@@ -4,39 +4,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
 
 use base64::Engine;
-use serde_json::Value;
 
-struct Kubectl<'a> {
-    kubeconfig: &'a Path,
-    home: &'a Path,
-}
-
-impl Kubectl<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig)
-            .env("HOME", self.home)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .output()
-            .expect("kubectl runs")
-    }
-    /// Runs and requires success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-    /// `kubectl get <what> -o json`, parsed.
-    fn get(&self, what: &[&str]) -> Value {
-        let args: Vec<&str> = ["get"].iter().chain(what).chain(&["-o", "json"]).copied().collect();
-        serde_json::from_str(&self.ok(&args)).expect("JSON from kubectl get")
-    }
-}
+use common::Kubectl;
 
 /// Runs `f` with a kubectl bound to a fresh sandbox.
 async fn with_kubectl(f: impl FnOnce(&Kubectl) + Send + 'static) {
@@ -56,22 +27,22 @@ async fn typed_create_commands_are_read_from_protobuf() {
         assert!(out.status.success(), "{log}");
         assert!(log.contains("Content-Type: application/vnd.kubernetes.protobuf"), "kubectl sent protobuf: {log}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("namespace/demo created"));
-        let ns = k.get(&["namespace", "demo"]);
+        let ns = k.get_json(&["namespace", "demo"]);
         assert_eq!(ns["status"]["phase"], "Active", "{ns}");
 
         k.ok(&["create", "configmap", "c", "--from-literal=a=b", "--from-literal=empty=", "-n", "demo"]);
-        let cm = k.get(&["configmap", "c", "-n", "demo"]);
+        let cm = k.get_json(&["configmap", "c", "-n", "demo"]);
         assert_eq!(cm["data"]["a"], "b", "{cm}");
         assert_eq!(cm["data"]["empty"], "", "an empty map value is still a value: {cm}");
 
         k.ok(&["create", "secret", "generic", "s", "--from-literal=k=v", "-n", "demo"]);
-        let secret = k.get(&["secret", "s", "-n", "demo"]);
+        let secret = k.get_json(&["secret", "s", "-n", "demo"]);
         assert_eq!(secret["type"], "Opaque", "{secret}");
         let data = secret["data"]["k"].as_str().expect("data.k");
         assert_eq!(base64::engine::general_purpose::STANDARD.decode(data).unwrap(), b"v");
 
         k.ok(&["create", "deployment", "web", "--image=nginx", "--port=8080", "-n", "demo"]);
-        let deploy = k.get(&["deployment", "web", "-n", "demo"]);
+        let deploy = k.get_json(&["deployment", "web", "-n", "demo"]);
         assert_eq!(deploy["spec"]["replicas"], 1, "{deploy}");
         assert_eq!(deploy["spec"]["selector"]["matchLabels"]["app"], "web", "{deploy}");
         let container = &deploy["spec"]["template"]["spec"]["containers"][0];
@@ -85,10 +56,10 @@ async fn typed_create_commands_are_read_from_protobuf() {
 
         // an explicit zero in a pointer field is kept, not defaulted away
         k.ok(&["create", "deployment", "idle", "--image=nginx", "--replicas=0", "-n", "demo"]);
-        assert_eq!(k.get(&["deployment", "idle", "-n", "demo"])["spec"]["replicas"], 0);
+        assert_eq!(k.get_json(&["deployment", "idle", "-n", "demo"])["spec"]["replicas"], 0);
 
         k.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080", "-n", "demo"]);
-        let svc = k.get(&["service", "web", "-n", "demo"]);
+        let svc = k.get_json(&["service", "web", "-n", "demo"]);
         let port = &svc["spec"]["ports"][0];
         assert_eq!(port["port"], 80, "{svc}");
         assert_eq!(port["targetPort"], 8080, "{svc}");
@@ -97,11 +68,11 @@ async fn typed_create_commands_are_read_from_protobuf() {
         assert!(svc["spec"]["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty()), "an allocated IP: {svc}");
 
         k.ok(&["create", "service", "nodeport", "edge", "--tcp=443:8443", "-n", "demo"]);
-        let edge = k.get(&["service", "edge", "-n", "demo"]);
+        let edge = k.get_json(&["service", "edge", "-n", "demo"]);
         assert!(edge["spec"]["ports"][0]["nodePort"].as_i64().is_some_and(|p| p > 0), "an allocated node port: {edge}");
 
         k.ok(&["create", "serviceaccount", "robot", "-n", "demo"]);
-        assert_eq!(k.get(&["serviceaccount", "robot", "-n", "demo"])["metadata"]["name"], "robot");
+        assert_eq!(k.get_json(&["serviceaccount", "robot", "-n", "demo"])["metadata"]["name"], "robot");
 
         // objects that came in as protobuf are ordinary objects afterwards
         assert!(k.ok(&["delete", "configmap", "c", "-n", "demo"]).contains("configmap \"c\" deleted"));

@@ -49,3 +49,40 @@ pub async fn raw(
     let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.expect("a body").to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
 }
+
+/// Real kubectl against a sandbox, with a HOME of its own (so its discovery cache is never
+/// shared between tests).
+pub struct Kubectl<'a> {
+    pub kubeconfig: &'a Path,
+    pub home: &'a Path,
+}
+
+impl Kubectl<'_> {
+    pub fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new("kubectl");
+        c.args(args).env("KUBECONFIG", self.kubeconfig).env("HOME", self.home).env_remove("KUBERNETES_SERVICE_HOST");
+        c
+    }
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(args).output().expect("kubectl runs")
+    }
+    /// Runs and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+    /// Runs and requires failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "kubectl {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8(out.stderr).unwrap()
+    }
+    /// `kubectl get <what> -o json`, parsed.
+    pub fn get_json(&self, what: &[&str]) -> serde_json::Value {
+        let mut args = vec!["get"];
+        args.extend_from_slice(what);
+        args.extend_from_slice(&["-o", "json"]);
+        serde_json::from_str(&self.ok(&args)).expect("kubectl prints JSON")
+    }
+}

@@ -5,6 +5,7 @@
 //! user's controller tests alike. `kubelab sandbox start` runs the same server as a
 //! background process ([`daemon`]).
 
+pub mod connection;
 pub mod controllers;
 pub mod conversion;
 pub mod daemon;
@@ -13,6 +14,7 @@ pub mod managed_fields;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod private;
 pub mod protobuf;
 pub mod registry;
 pub mod request;
@@ -59,6 +61,8 @@ pub struct Options {
     pub log_requests: bool,
     /// How often etcd-style compaction runs (lists at older exact revisions get 410).
     pub compaction_interval: Option<Duration>,
+    /// Header, idle, request and watch timeouts (kube-apiserver's by default).
+    pub timeouts: connection::Timeouts,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -86,7 +90,7 @@ fn load_or_create_token(dir: &Path) -> std::io::Result<String> {
     }
     use rand::Rng;
     let token: String = rand::rng().sample_iter(&rand::distr::Alphanumeric).take(48).map(char::from).collect();
-    tls::write_private(&path, &token)?;
+    private::write(&path, &token)?;
     Ok(token)
 }
 
@@ -102,7 +106,11 @@ impl Sandbox {
         // aws-lc-rs needs the choice made explicitly, once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir)?;
+        private::create_dir(&dir)?;
+        let tightened = private::tighten(&dir)?;
+        if !tightened.is_empty() {
+            eprintln!("kubelab: made {} private (owner only): {} item(s) were readable by other users", dir.display(), tightened.len());
+        }
         let certs = tls::Certificates::load_or_create(&dir)?;
         let token = load_or_create_token(&dir)?;
         let storage = storage::Storage::open(&dir.join("data"))?;
@@ -124,13 +132,14 @@ impl Sandbox {
             log_requests: opts.log_requests,
             data_dir: dir.clone(),
             address: addr.to_string(),
+            timeouts: opts.timeouts,
         });
-        tokio::spawn(server::run(listener, certs.server_config()?, server, shutdown_rx.clone()));
+        tokio::spawn(connection::accept_loop(listener, certs.server_config()?, server, shutdown_rx.clone()));
         tokio::spawn(compaction(api.clone(), opts.compaction_interval.unwrap_or(Duration::from_secs(30)), shutdown_rx));
 
         let sandbox =
             Sandbox { addr, dir, token, ca_pem: certs.ca_pem, api, shutdown, controllers: crate::machinery::stop::StopSignal::new() };
-        std::fs::write(kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
+        private::write(&kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
         // The controller manager is a client like any other, over HTTPS.
         controllers::spawn_all(sandbox.client().await?, sandbox.controllers.clone());
         Ok(sandbox)

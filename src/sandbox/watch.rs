@@ -5,14 +5,23 @@
 //! slows nobody else: writers never wait for watchers, and a watcher that falls so far
 //! behind that the history no longer holds its position gets `410 Gone`, exactly what
 //! kube-apiserver does, and re-lists.
+//!
+//! What a watcher can pin is bounded: at most [`WATCHER_BUFFER_BYTES`] of encoded events
+//! waiting for its connection (or one event, if larger), plus what the connection itself
+//! buffers (hyper queues at most 16 chunks on HTTP/1.1 and 400 KiB per stream on HTTP/2;
+//! rustls 64 KiB). A watcher whose buffer stays full for the grace period is closed, as
+//! kube-apiserver closes an unresponsive watcher; its client watches again from the last
+//! resourceVersion it saw.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::Stream;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use super::connection::Timeouts;
 use super::request::Format;
 use super::resources::ResourceInfo;
 use super::rest::{include_object, list_options_invalid, list_prefix, served_bytes, too_large_resource_version, ApiRequest, ListOptions};
@@ -22,9 +31,10 @@ use super::table;
 
 /// How often an idle watch with `allowWatchBookmarks` gets a BOOKMARK.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
-/// A watch without `timeoutSeconds` ends after this, as the apiserver's randomised
-/// 30-60 min timeout does; clients simply watch again.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The encoded events a watcher may hold that its connection has not taken yet.
+pub const WATCHER_BUFFER_BYTES: usize = 256 << 10;
+/// A watch that would never end (a zero `--min-request-timeout`) ends after this.
+const LONGEST_WATCH: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Events a watcher copies out of the history per wake-up.
 const BATCH: usize = 512;
 
@@ -48,11 +58,12 @@ pub struct Watch {
     format: Format,
     include: super::table::IncludeObject,
     timeout: Duration,
+    grace: Duration,
 }
 
 impl Watch {
     /// Checks the options; errors here are ordinary HTTP errors (before the stream starts).
-    pub fn prepare(storage: Arc<Storage>, res: &ResourceInfo, req: &ApiRequest) -> Result<Watch, ApiError> {
+    pub fn prepare(storage: Arc<Storage>, res: &ResourceInfo, req: &ApiRequest, timeouts: &Timeouts) -> Result<Watch, ApiError> {
         let opts = ListOptions::parse(res, &req.query)?;
         let current = storage.revision();
         let rv = match opts.resource_version.as_deref() {
@@ -80,7 +91,10 @@ impl Watch {
                 Some(n) => Start::After(n),
             },
         };
-        let timeout = opts.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = match opts.timeout_seconds {
+            Some(n) if n > 0 => Duration::from_secs(n),
+            _ => default_timeout(timeouts.min_request),
+        };
         Ok(Watch {
             storage,
             prefix: list_prefix(res, req.path.namespace.as_deref()),
@@ -89,6 +103,7 @@ impl Watch {
             format: req.format,
             include: include_object(&req.query),
             timeout,
+            grace: timeouts.watcher_grace,
             opts,
         })
     }
@@ -100,14 +115,20 @@ impl Watch {
         }
     }
 
-    /// Starts streaming: returns the receiving end of the chunk channel.
-    pub fn start(self) -> mpsc::Receiver<Bytes> {
-        let (tx, rx) = mpsc::channel(64);
+    /// Starts streaming: returns the chunks to send, ending when the watch does.
+    pub fn start(self) -> impl Stream<Item = Bytes> + Send + Sync + 'static {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let out =
+            Outbox { tx, budget: Arc::new(Semaphore::new(WATCHER_BUFFER_BYTES)), grace: self.grace, resource: self.res.plural.clone() };
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + self.timeout;
-            let _ = tokio::time::timeout_at(deadline, self.run(&tx)).await;
+            let _ = tokio::time::timeout_at(deadline, self.run(&out)).await;
         });
-        rx
+        // A chunk's share of the budget is returned when the connection takes it.
+        futures::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|(chunk, _permit): (Bytes, OwnedSemaphorePermit)| (chunk, rx)) },
+        )
     }
 
     /// Encodes one event line, the object in the representation the watch is served in.
@@ -145,17 +166,17 @@ impl Watch {
         Bytes::from(format!("{{\"type\":\"ERROR\",\"object\":{status}}}\n"))
     }
 
-    async fn run(&self, tx: &mpsc::Sender<Bytes>) -> Option<()> {
+    async fn run(&self, tx: &Outbox) -> Option<()> {
         let mut committed = self.storage.committed();
         let mut position = match self.start {
             Start::After(n) => n,
             Start::InitialEvents { rev, end_bookmark } => {
                 let (rev, items) = self.storage.list(&self.prefix, None, Snapshot::At(rev)).ok()?;
                 for s in items.iter().filter(|s| self.opts.matches(s)) {
-                    tx.send(self.line("ADDED", &s.raw)).await.ok()?;
+                    tx.send(self.line("ADDED", &s.raw)).await?;
                 }
                 if end_bookmark {
-                    tx.send(self.bookmark(rev, true)).await.ok()?;
+                    tx.send(self.bookmark(rev, true)).await?;
                 }
                 rev
             }
@@ -165,7 +186,7 @@ impl Watch {
             let events = match self.storage.events_after(position, BATCH) {
                 Ok(e) => e,
                 Err(oldest) => {
-                    tx.send(self.error_gone(position, oldest)).await.ok()?;
+                    tx.send(self.error_gone(position, oldest)).await?;
                     return Some(());
                 }
             };
@@ -176,7 +197,7 @@ impl Watch {
                     _ = tokio::time::sleep(wait) => {
                         if self.opts.allow_bookmarks {
                             let rev = (*committed.borrow()).max(position);
-                            tx.send(self.bookmark(rev, false)).await.ok()?;
+                            tx.send(self.bookmark(rev, false)).await?;
                         }
                         last_bookmark = tokio::time::Instant::now();
                     }
@@ -195,9 +216,9 @@ impl Watch {
                         // what is deleted, at this event's resourceVersion.
                         let mut v = prev.value();
                         v["metadata"]["resourceVersion"] = json!(e.rev.to_string());
-                        tx.send(self.line("DELETED", &Bytes::from(serde_json::to_vec(&v).unwrap()))).await.ok()?;
+                        tx.send(self.line("DELETED", &Bytes::from(serde_json::to_vec(&v).unwrap()))).await?;
                     }
-                    Some((type_, _)) => tx.send(self.line(type_, &e.object.raw)).await.ok()?,
+                    Some((type_, _)) => tx.send(self.line(type_, &e.object.raw)).await?,
                     None => {}
                 }
             }
@@ -221,5 +242,44 @@ impl Watch {
                 }
             }
         }
+    }
+}
+
+/// kube-apiserver's default for a watch without `timeoutSeconds`: a random duration in
+/// [min, 2·min), so that watches started together do not all end together.
+fn default_timeout(min: Duration) -> Duration {
+    if min.is_zero() {
+        return LONGEST_WATCH;
+    }
+    min.mul_f64(1.0 + rand::random::<f64>())
+}
+
+/// The sending side of one watcher's bounded buffer.
+struct Outbox {
+    tx: mpsc::UnboundedSender<(Bytes, OwnedSemaphorePermit)>,
+    /// Bytes of [`WATCHER_BUFFER_BYTES`] not yet taken by chunks in the channel.
+    budget: Arc<Semaphore>,
+    grace: Duration,
+    resource: String,
+}
+
+impl Outbox {
+    /// Queues a chunk once the buffer has room; `None` when the client went away, or stayed
+    /// blocked past the grace period (then the watch is closed).
+    async fn send(&self, chunk: Bytes) -> Option<()> {
+        let cost = chunk.len().clamp(1, WATCHER_BUFFER_BYTES) as u32;
+        let permit = tokio::select! {
+            p = self.budget.clone().acquire_many_owned(cost) => p.ok()?,
+            _ = self.tx.closed() => return None,
+            _ = tokio::time::sleep(self.grace) => {
+                eprintln!("Forcing watcher close due to unresponsiveness: {} (its buffer stayed full for {:?})", self.resource, self.grace);
+                return None;
+            }
+        };
+        self.tx.send((chunk, permit)).ok()
+    }
+
+    async fn closed(&self) {
+        self.tx.closed().await
     }
 }

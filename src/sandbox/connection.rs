@@ -50,12 +50,16 @@ impl Default for Timeouts {
     }
 }
 
-/// hyper's read buffer for one HTTP/1 request head: above the URL and header limits of
-/// [`super::server`], so a head over them is read whole and answered 414/431 with a
-/// `Status`. A head over this gets hyper's bare 431.
+/// hyper's read buffer for one HTTP/1 request head: above the header limit of
+/// [`super::server`] (and hyper's own 64 KiB limit on the URL), so a head over it is read
+/// whole and answered 431 with a `Status`. A head over this gets hyper's bare 431.
 const HEAD_BUFFER_BYTES: usize = 4 << 20;
 /// Go's server answers plain HTTP on its TLS port with this (crypto/tls's RecordHeaderError).
 const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+/// After the server is done with a connection, how long it still reads (and discards) what
+/// the client sends, so that closing with unread bytes does not reset the connection before
+/// the client has read the answer (Go's `closeWriteAndWait`, 500 ms).
+const LINGER: Duration = Duration::from_millis(500);
 const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
@@ -112,7 +116,7 @@ async fn serve(mut tcp: TcpStream, acceptor: tokio_rustls::TlsAcceptor, server: 
     let Ok(Ok(tls)) = tokio::time::timeout(timeouts.header_read, acceptor.accept(tcp)).await else { return };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let activity = Arc::new(Activity::new(h2));
-    let io = hyper_util::rt::TokioIo::new(Tracked { inner: tls, activity: activity.clone() });
+    let io = hyper_util::rt::TokioIo::new(Tracked { inner: Some(tls), activity: activity.clone() });
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |req| {
@@ -249,16 +253,36 @@ impl<B: Body + Unpin> Body for InFlightBody<B> {
     }
 }
 
-/// The TLS stream, telling the watchdog when bytes arrive.
-struct Tracked<T> {
-    inner: T,
+/// The TLS stream, telling the watchdog when bytes arrive; closed with a linger.
+struct Tracked<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    inner: Option<T>,
     activity: Arc<Activity>,
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Tracked<T> {
+    fn io(&mut self) -> std::io::Result<&mut T> {
+        self.inner.as_mut().ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Tracked<T> {
+    fn drop(&mut self) {
+        let (Some(mut io), Ok(rt)) = (self.inner.take(), tokio::runtime::Handle::try_current()) else { return };
+        rt.spawn(async move {
+            let _ = tokio::time::timeout(LINGER, async {
+                let _ = io.shutdown().await;
+                let mut sink = [0u8; 4096];
+                while matches!(tokio::io::AsyncReadExt::read(&mut io, &mut sink).await, Ok(n) if n > 0) {}
+            })
+            .await;
+        });
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for Tracked<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let r = Pin::new(self.io()?).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.activity.read();
         }
@@ -266,21 +290,21 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Tracked<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        Pin::new(self.io()?).poll_write(cx, buf)
     }
     fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        Pin::new(self.io()?).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner.as_ref().is_some_and(|io| io.is_write_vectored())
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        Pin::new(self.io()?).poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        Pin::new(self.io()?).poll_shutdown(cx)
     }
 }
 

@@ -29,9 +29,6 @@ pub const KUBERNETES_VERSION: &str = "v1.34.2";
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
-/// The longest request URL served (Go's server counts it in its 1 MiB header limit); longer
-/// is 414.
-pub const MAX_URL_BYTES: usize = 1 << 20;
 /// The largest header block served, as Go's `DefaultMaxHeaderBytes`; larger is 431.
 pub const MAX_HEADER_BYTES: usize = 1 << 20;
 /// kube-apiserver's warning for `Authorization: Bearer  token` (bearertoken.go).
@@ -302,7 +299,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// What Go's HTTP server refuses before any handler runs, answered here with a `Status`:
-/// HTTP/1.1 without exactly one `Host`, a URL or a header block over the limits.
+/// HTTP/1.1 without exactly one `Host`, a header block over the limit. (A URL over 64 KiB
+/// is refused by hyper's parser itself, with a bare 414.)
 fn malformed(req: &Request<Incoming>) -> Option<ApiError> {
     let hosts = req.headers().get_all(hyper::header::HOST).iter().count();
     if req.version() == hyper::Version::HTTP_11 && hosts == 0 {
@@ -310,14 +308,6 @@ fn malformed(req: &Request<Incoming>) -> Option<ApiError> {
     }
     if hosts > 1 {
         return Some(ApiError::bad_request("too many Host headers"));
-    }
-    let url = req.uri().to_string().len();
-    if url > MAX_URL_BYTES {
-        return Some(ApiError::new(
-            414,
-            "RequestURITooLong",
-            format!("the request URL is {url} bytes long, over the limit of {MAX_URL_BYTES}"),
-        ));
     }
     // Each header counted as Go's limit counts it: name, ": ", value, CRLF.
     let header_bytes: usize = req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();

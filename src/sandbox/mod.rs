@@ -106,8 +106,8 @@ impl Sandbox {
         // aws-lc-rs needs the choice made explicitly, once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = dir.as_ref().to_path_buf();
-        private::create_dir(&dir)?;
         let tightened = private::tighten(&dir)?;
+        private::create_dir(&dir)?;
         if !tightened.is_empty() {
             eprintln!("kubelab: made {} private (owner only): {} item(s) were readable by other users", dir.display(), tightened.len());
         }

@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 const HOME_FILES: &[&str] = &["token", "kubeconfig", "ca.crt", "server.crt", "server.key", "sandbox.pid", "sandbox.port", "sandbox.log"];
 const DATA_FILES: &[&str] = &["state.db", "state.db-wal", "state.db-shm", "state.db-journal"];
 
-/// Creates `dir` (and its parents) with the leaf 0700, and makes an existing leaf 0700.
+/// Creates `dir` (and its parents) 0700 unless it exists ([`tighten`] fixes an existing one).
 pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
     }
     #[cfg(not(unix))]
     std::fs::create_dir_all(dir)

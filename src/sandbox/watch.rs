@@ -268,13 +268,16 @@ impl Outbox {
     /// blocked past the grace period (then the watch is closed).
     async fn send(&self, chunk: Bytes) -> Option<()> {
         let cost = chunk.len().clamp(1, WATCHER_BUFFER_BYTES) as u32;
-        let permit = tokio::select! {
-            p = self.budget.clone().acquire_many_owned(cost) => p.ok()?,
-            _ = self.tx.closed() => return None,
-            _ = tokio::time::sleep(self.grace) => {
-                eprintln!("Forcing watcher close due to unresponsiveness: {} (its buffer stayed full for {:?})", self.resource, self.grace);
-                return None;
-            }
+        let permit = match self.budget.clone().try_acquire_many_owned(cost) {
+            Ok(p) => p,
+            Err(_) => tokio::select! {
+                p = self.budget.clone().acquire_many_owned(cost) => p.ok()?,
+                _ = self.tx.closed() => return None,
+                _ = tokio::time::sleep(self.grace) => {
+                    eprintln!("Forcing watcher close due to unresponsiveness: {} (its buffer stayed full for {:?})", self.resource, self.grace);
+                    return None;
+                }
+            },
         };
         self.tx.send((chunk, permit)).ok()
     }

@@ -157,13 +157,24 @@ async fn a_watcher_that_stops_reading_is_closed_after_the_grace_period() {
 
 // ---- child processes: RSS, descriptors, file modes ----
 
+/// The server binary: cargo's, or `KUBELAB_BIN` (a release build, or an older one, to
+/// measure it for benches/RESULTS.md).
+fn server_bin() -> std::path::PathBuf {
+    std::env::var_os("KUBELAB_BIN").map(Into::into).unwrap_or_else(common::kubelab_bin)
+}
+
+/// Whether the server binary knows a `sandbox start` flag (older builds lack the test flags).
+fn knows_flag(flag: &str) -> bool {
+    Command::new(server_bin()).args(["sandbox", "start", flag, "1s", "--help"]).output().is_ok_and(|o| o.status.success())
+}
+
 /// `kubelab sandbox start --foreground` in `home`, through `sh` for umask and ulimit.
 fn spawn(home: &Path, shell_prefix: &str, flags: &[&str], stderr: Stdio) -> Child {
     let script = format!("{shell_prefix} exec \"$0\" sandbox start --foreground -q \"$@\"");
     Command::new("sh")
         .arg("-c")
         .arg(script)
-        .arg(common::kubelab_bin())
+        .arg(server_bin())
         .args(flags)
         .env("KUBELAB_HOME", home)
         .stdout(Stdio::null())
@@ -209,17 +220,19 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-/// Creates `n` ConfigMaps over `conns` keep-alive connections; returns creates per second.
-async fn create_many(raw: &Raw, prefix: &str, n: usize, conns: usize) -> f64 {
+/// Creates `n` ConfigMaps (a `value_bytes` value each) over `conns` keep-alive connections;
+/// returns creates per second.
+async fn create_many(raw: &Raw, prefix: &str, n: usize, conns: usize, value_bytes: usize) -> f64 {
     let started = Instant::now();
     let mut tasks = vec![];
     for c in 0..conns {
         let raw = raw.clone();
         let prefix = prefix.to_string();
+        let value = "v".repeat(value_bytes);
         tasks.push(tokio::spawn(async move {
             let mut tls = raw.connect().await;
             for i in (c..n).step_by(conns) {
-                let body = format!(r#"{{"metadata":{{"name":"{prefix}-{i}","labels":{{"app":"load"}}}},"data":{{"n":"{i}"}}}}"#);
+                let body = format!(r#"{{"metadata":{{"name":"{prefix}-{i}","labels":{{"app":"load"}}}},"data":{{"n":"{i}","v":"{value}"}}}}"#);
                 let head = format!(
                     "POST {CM} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
                     raw.token,
@@ -258,12 +271,13 @@ struct Load {
     seen_by_reader: usize,
 }
 
-/// A fresh sandbox process, `slow` watchers that never read, one that does, and `EVENTS`
-/// creates.
-async fn load(slow: usize) -> Load {
+/// A fresh sandbox process, `slow` watchers that never read, one that does, and `events`
+/// creates of `value_bytes` values.
+async fn load(slow: usize, events: usize, value_bytes: usize) -> Load {
     let home = tempfile::tempdir().unwrap();
     // A long grace: the slow watchers stay open for the whole run, holding what they can.
-    let mut child = spawn(home.path(), "", &["--watcher-grace", "10m"], Stdio::null());
+    let flags: &[&str] = if knows_flag("--watcher-grace") { &["--watcher-grace", "10m"] } else { &[] };
+    let mut child = spawn(home.path(), "", flags, Stdio::null());
     let raw = wait_ready(home.path(), &mut child).await;
     let pid = child.id();
     let stuck = slow_watchers(&raw, slow).await;
@@ -272,7 +286,7 @@ async fn load(slow: usize) -> Load {
     reader.write_all(&raw.request("GET", &format!("{CM}?watch=true&resourceVersion={rv}&timeoutSeconds=600"), &[], b"")).await.unwrap();
     let counting = tokio::spawn(async move {
         let (mut seen, mut tail, mut chunk) = (0, String::new(), vec![0u8; 65536]);
-        while seen < EVENTS {
+        while seen < events {
             match tokio::time::timeout(Duration::from_secs(60), reader.read(&mut chunk)).await {
                 Ok(Ok(n)) if n > 0 => {
                     tail.push_str(&String::from_utf8_lossy(&chunk[..n]));
@@ -287,7 +301,7 @@ async fn load(slow: usize) -> Load {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before_kib = rss_kib(pid);
-    let creates_per_second = create_many(&raw, "load", EVENTS, 8).await;
+    let creates_per_second = create_many(&raw, "load", events, 8, value_bytes).await;
     let seen_by_reader = counting.await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_after_kib = rss_kib(pid);
@@ -300,18 +314,18 @@ async fn load(slow: usize) -> Load {
 const EVENTS: usize = 20_000;
 const SLOW_WATCHERS: usize = 50;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_watchers_that_never_read_pin_bounded_memory_and_slow_no_one() {
+/// Runs the same writes without and with slow watchers and checks what the watchers cost.
+async fn slow_watchers_cost(events: usize, value_bytes: usize) {
     // The same writes without them first: the history (the watch cache) and the objects
     // grow the same either way.
-    let alone = load(0).await;
-    let with = load(SLOW_WATCHERS).await;
-    eprintln!("{EVENTS} creates without slow watchers: {alone:?}\nwith {SLOW_WATCHERS}: {with:?}");
-    assert_eq!((alone.seen_by_reader, with.seen_by_reader), (EVENTS, EVENTS), "a watcher that reads sees every event");
+    let alone = load(0, events, value_bytes).await;
+    let with = load(SLOW_WATCHERS, events, value_bytes).await;
+    eprintln!("{events} creates of {value_bytes} B values without slow watchers: {alone:?}\nwith {SLOW_WATCHERS}: {with:?}");
+    assert_eq!((alone.seen_by_reader, with.seen_by_reader), (events, events), "a watcher that reads sees every event");
     let grown_alone = alone.rss_after_kib.saturating_sub(alone.rss_before_kib);
     let grown_with = with.rss_after_kib.saturating_sub(with.rss_before_kib);
-    // Each slow watcher may pin its 256 KiB buffer plus what its connection holds; allow
-    // 1 MiB each beyond what the same writes cost without them.
+    // Each slow watcher may pin its buffer plus what its connection holds (about 400 KiB);
+    // allow 1 MiB each beyond what the same writes cost without them.
     let bound = grown_alone + SLOW_WATCHERS as u64 * 1024;
     assert!(grown_with <= bound, "RSS grew {grown_with} KiB with slow watchers, bound {bound} KiB");
     // They cost CPU while their buffers fill (the server encrypts what the kernel will hold
@@ -322,6 +336,17 @@ async fn fifty_watchers_that_never_read_pin_bounded_memory_and_slow_no_one() {
         with.creates_per_second,
         alone.creates_per_second
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_watchers_that_never_read_pin_bounded_memory_and_slow_no_one() {
+    slow_watchers_cost(EVENTS, 16).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_watchers_that_never_read_pin_bounded_memory_with_large_events_too() {
+    // 64 events of 64 KiB would be 4 MiB per watcher if the buffer counted events.
+    slow_watchers_cost(300, 64 * 1024).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,10 +6,11 @@
 //! behind that the history no longer holds its position gets `410 Gone`, exactly what
 //! kube-apiserver does, and re-lists.
 //!
-//! What a watcher can pin is bounded: at most [`WATCHER_BUFFER_BYTES`] of encoded events
-//! waiting for its connection (or one event, if larger), plus what the connection itself
-//! buffers (hyper queues at most 16 chunks on HTTP/1.1 and 400 KiB per stream on HTTP/2;
-//! rustls 64 KiB). A watcher whose buffer stays full for the grace period is closed, as
+//! What a watcher can pin is bounded whatever the size of its events: at most
+//! [`WATCHER_BUFFER_BYTES`] of encoded events waiting for its connection (or one event, if
+//! larger), plus what the connection itself buffers — events go to hyper in frames of at
+//! most [`FRAME_BYTES`], of which it queues 16 on HTTP/1.1 (256 KiB; on HTTP/2, 400 KiB per
+//! stream), and rustls holds 64 KiB. About 400 KiB in all, beside the kernel's socket buffers. A watcher whose buffer stays full for the grace period is closed, as
 //! kube-apiserver closes an unresponsive watcher; its client watches again from the last
 //! resourceVersion it saw.
 
@@ -32,7 +33,9 @@ use super::table;
 /// How often an idle watch with `allowWatchBookmarks` gets a BOOKMARK.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
 /// The encoded events a watcher may hold that its connection has not taken yet.
-pub const WATCHER_BUFFER_BYTES: usize = 256 << 10;
+pub const WATCHER_BUFFER_BYTES: usize = 64 << 10;
+/// The largest frame handed to the connection (a larger event is split, without copying).
+pub const FRAME_BYTES: usize = 16 << 10;
 /// A watch that would never end (a zero `--min-request-timeout`) ends after this.
 const LONGEST_WATCH: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Events a watcher copies out of the history per wake-up.
@@ -124,10 +127,19 @@ impl Watch {
             let deadline = tokio::time::Instant::now() + self.timeout;
             let _ = tokio::time::timeout_at(deadline, self.run(&out)).await;
         });
-        // A chunk's share of the budget is returned when the connection takes it.
+        // A chunk's share of the budget is returned when the connection has taken all of it.
         futures::stream::unfold(
-            rx,
-            |mut rx| async move { rx.recv().await.map(|(chunk, _permit): (Bytes, OwnedSemaphorePermit)| (chunk, rx)) },
+            (rx, Bytes::new(), None),
+            |(mut rx, mut rest, mut permit): (_, Bytes, Option<OwnedSemaphorePermit>)| async move {
+                if rest.is_empty() {
+                    drop(permit.take());
+                    let (chunk, p) = rx.recv().await?;
+                    rest = chunk;
+                    permit = Some(p);
+                }
+                let frame = rest.split_to(rest.len().min(FRAME_BYTES));
+                Some((frame, (rx, rest, permit)))
+            },
         )
     }
 

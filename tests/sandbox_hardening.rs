@@ -280,6 +280,14 @@ fn cases(raw: &Raw) -> Vec<Case> {
         format!("GET /version HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n", raw.token);
     add("two Host headers".into(), dup_host.into_bytes(), Expect::Status(400, "BadRequest"));
     add("HTTP/1.1 without Host".into(), b"GET /version HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec(), Expect::Status(400, "BadRequest"));
+    for host in ["a b", "a\"b", "<x>", "a/b", "a@b", "a{b}"] {
+        let bytes = format!("GET /version HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").into_bytes();
+        add(format!("Host {host:?}"), bytes, Expect::Status(400, "BadRequest"));
+    }
+    for host in ["localhost:6443", "[::1]:443", "127.0.0.1", "my-host_1.example"] {
+        let bytes = format!("GET /version HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").into_bytes();
+        add(format!("Host {host:?} (valid)"), bytes, Expect::Ok(200));
+    }
     add("HTTP/1.0 without Host (valid)".into(), b"GET /version HTTP/1.0\r\n\r\n".to_vec(), Expect::Ok(200));
     let long_url = format!("/api/v1/namespaces/default/configmaps?labelSelector={}", "a".repeat(1536 * 1024));
     add("a 1.5 MiB URL (hyper's parser refuses URLs over 64 KiB)".into(), req("GET", &long_url, &[], b""), Expect::Bare(414));

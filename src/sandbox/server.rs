@@ -299,7 +299,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// What Go's HTTP server refuses before any handler runs, answered here with a `Status`:
-/// HTTP/1.1 without exactly one `Host`, a header block over the limit. (A URL over 64 KiB
+/// HTTP/1.1 without exactly one `Host`, a malformed `Host`, a header block over the limit. (A URL over 64 KiB
 /// is refused by hyper's parser itself, with a bare 414.)
 fn malformed(req: &Request<Incoming>) -> Option<ApiError> {
     let hosts = req.headers().get_all(hyper::header::HOST).iter().count();
@@ -308,6 +308,11 @@ fn malformed(req: &Request<Incoming>) -> Option<ApiError> {
     }
     if hosts > 1 {
         return Some(ApiError::bad_request("too many Host headers"));
+    }
+    // Go's httpguts.ValidHostHeader: the bytes a host, an IPv6 literal and a port may use.
+    let valid_host_byte = |b: &u8| b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(b);
+    if req.headers().get(hyper::header::HOST).is_some_and(|h| !h.as_bytes().iter().all(valid_host_byte)) {
+        return Some(ApiError::bad_request("malformed Host header"));
     }
     // Each header counted as Go's limit counts it: name, ": ", value, CRLF.
     let header_bytes: usize = req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();

@@ -194,6 +194,39 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
+/// The server's timeouts, named as kube-apiserver names its flags.
+#[derive(Debug, Clone, Args)]
+pub struct ServeLimits {
+    /// Answer a request that is not a watch 504 if it takes longer (kube-apiserver's flag).
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub request_timeout: std::time::Duration,
+    /// Seconds: a watch without timeoutSeconds ends after a random time in [N, 2N).
+    #[arg(long, default_value_t = 1800)]
+    pub min_request_timeout: u64,
+    /// For tests: time to read a request head (default 32s).
+    #[arg(long, value_parser = parse_duration, hide = true)]
+    pub header_read_timeout: Option<std::time::Duration>,
+    /// For tests: close keep-alive connections idle this long (default 90s).
+    #[arg(long, value_parser = parse_duration, hide = true)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// For tests: close a watcher whose buffer stays full this long (default 10s).
+    #[arg(long, value_parser = parse_duration, hide = true)]
+    pub watcher_grace: Option<std::time::Duration>,
+}
+
+impl ServeLimits {
+    pub fn timeouts(&self) -> crate::sandbox::connection::Timeouts {
+        let d = crate::sandbox::connection::Timeouts::default();
+        crate::sandbox::connection::Timeouts {
+            header_read: self.header_read_timeout.unwrap_or(d.header_read),
+            idle: self.idle_timeout.unwrap_or(d.idle),
+            request: self.request_timeout,
+            min_request: std::time::Duration::from_secs(self.min_request_timeout),
+            watcher_grace: self.watcher_grace.unwrap_or(d.watcher_grace),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SandboxAction {
     /// Start the sandbox in the background (no-op when it already runs).
@@ -204,6 +237,8 @@ pub enum SandboxAction {
         /// Port on 127.0.0.1 (default: the last one used, else a free one).
         #[arg(long)]
         port: Option<u16>,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Stop the background sandbox.
     Stop,

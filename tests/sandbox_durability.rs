@@ -1,6 +1,6 @@
-//! Every acknowledged write survives `kill -9`: a writer keeps creating objects, the
+//! Every acknowledged write survives `kill -9`: eight writers keep creating objects, the
 //! server process is killed mid-stream, restarted on the same data, and every object it
-//! acknowledged is there, with resourceVersions still increasing.
+//! ever acknowledged is there, ten times over, with resourceVersions never reused.
 
 mod common;
 
@@ -39,51 +39,63 @@ fn cm(name: &str) -> ConfigMap {
     serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"n": name}})).unwrap()
 }
 
+const CYCLES: usize = 10;
+const WRITERS: usize = 8;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_creates_survive_kill_9() {
     let home = tempfile::tempdir().unwrap();
+    // Every create ever acknowledged, and the resourceVersion it was acknowledged with.
+    let mut acked_all: Vec<(String, u64)> = vec![];
     let mut server = start_server(home.path());
-    let client = wait_ready(home.path()).await;
-    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    for cycle in 0..=CYCLES {
+        let client = wait_ready(home.path()).await;
+        let api: Api<ConfigMap> = Api::namespaced(client, "default");
 
-    let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
-    let mut writers = vec![];
-    for w in 0..8 {
-        let api = api.clone();
-        let acked = acked.clone();
-        writers.push(tokio::spawn(async move {
-            for i in 0.. {
-                let name = format!("w{w}-{i}");
-                match api.create(&PostParams::default(), &cm(&name)).await {
-                    Ok(o) => acked.lock().unwrap().push((name, o.metadata.resource_version.unwrap().parse().unwrap())),
-                    Err(_) => return,
+        // What the last run acknowledged is all here.
+        let present: BTreeSet<String> =
+            api.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|c| c.metadata.name).collect();
+        let lost: Vec<&String> = acked_all.iter().map(|(n, _)| n).filter(|n| !present.contains(*n)).collect();
+        assert!(lost.is_empty(), "cycle {cycle}: {} acknowledged creates lost after kill -9: {:?}", lost.len(), &lost[..lost.len().min(5)]);
+        if cycle == CYCLES {
+            break;
+        }
+
+        let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
+        let mut writers = vec![];
+        for w in 0..WRITERS {
+            let api = api.clone();
+            let acked = acked.clone();
+            writers.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let name = format!("c{cycle}-w{w}-{i}");
+                    match api.create(&PostParams::default(), &cm(&name)).await {
+                        Ok(o) => acked.lock().unwrap().push((name, o.metadata.resource_version.unwrap().parse().unwrap())),
+                        Err(_) => return,
+                    }
                 }
-            }
-        }));
+            }));
+        }
+        // Let a few hundred writes through, then kill the server without warning.
+        while acked.lock().unwrap().len() < 300 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.kill().unwrap(); // SIGKILL
+        server.wait().unwrap();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let acked = acked.lock().unwrap().clone();
+        // resourceVersions are never reused: this run's all exceed every earlier run's.
+        let before = acked_all.iter().map(|(_, rv)| *rv).max().unwrap_or(0);
+        let lowest = acked.iter().map(|(_, rv)| *rv).min().unwrap();
+        assert!(lowest > before, "cycle {cycle}: resourceVersion {lowest} acknowledged after {before} was, before the restart");
+        acked_all.extend(acked);
+        server = start_server(home.path());
     }
-    // Let a few hundred writes through, then kill the server without warning.
-    while acked.lock().unwrap().len() < 300 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
-    for w in writers {
-        w.await.unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
-    let max_rv = acked.iter().map(|(_, rv)| *rv).max().unwrap();
-
-    let mut server = start_server(home.path());
-    let client = wait_ready(home.path()).await;
-    let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let present: BTreeSet<String> =
-        api.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|c| c.metadata.name).collect();
-    let lost: Vec<&String> = acked.iter().map(|(n, _)| n).filter(|n| !present.contains(*n)).collect();
-    assert!(lost.is_empty(), "{} acknowledged creates lost after kill -9: {:?}", lost.len(), &lost[..lost.len().min(5)]);
-
-    let after = api.create(&PostParams::default(), &cm("after-restart")).await.unwrap();
-    let rv: u64 = after.metadata.resource_version.unwrap().parse().unwrap();
-    assert!(rv > max_rv, "resourceVersion {rv} after restart must exceed {max_rv}");
+    let distinct: BTreeSet<u64> = acked_all.iter().map(|(_, rv)| *rv).collect();
+    assert_eq!(distinct.len(), acked_all.len(), "every acknowledged create has its own resourceVersion");
+    assert!(acked_all.len() >= CYCLES * 300);
 
     server.kill().unwrap();
     server.wait().unwrap();

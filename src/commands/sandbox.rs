@@ -10,9 +10,9 @@ use super::CommandError;
 pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandError> {
     let home = daemon::home();
     match action {
-        SandboxAction::Start { foreground: true, port } => {
+        SandboxAction::Start { foreground: true, port, limits } => {
             let quiet = global.quiet;
-            daemon::run_foreground(&home, port, true, |s| {
+            daemon::run_foreground(&home, port, true, limits.timeouts(), |s| {
                 if !quiet {
                     eprintln!(
                         "kubelab sandbox listening on {} (data: {}, kubeconfig: {})",
@@ -25,9 +25,9 @@ pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandEr
             .await?;
             Ok(())
         }
-        SandboxAction::Start { foreground: false, port } => {
+        SandboxAction::Start { foreground: false, port, limits } => {
             let before = daemon::status(&home).await;
-            let s = daemon::start_background(&home, port).await?;
+            let s = daemon::start_background_with(&home, port, limits.timeouts()).await?;
             if global.output == OutputFormat::Json {
                 println!("{}", serde_json::to_string_pretty(&s).unwrap());
             } else if !global.quiet {

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::connection::{raise_descriptor_limit, Timeouts};
 use super::{kubeconfig_path, Options, Sandbox, SandboxError};
 
 /// `$KUBELAB_HOME`, else `~/.kubelab`.
@@ -86,18 +87,27 @@ pub async fn status(home: &Path) -> Status {
 
 /// Starts the background sandbox unless one already answers; returns its status.
 pub async fn start_background(home: &Path, port: Option<u16>) -> Result<Status, SandboxError> {
+    start_background_with(home, port, Timeouts::default()).await
+}
+
+/// [`start_background`] with the server's timeouts chosen.
+pub async fn start_background_with(home: &Path, port: Option<u16>, timeouts: Timeouts) -> Result<Status, SandboxError> {
     let now = status(home).await;
     if now.running {
         return Ok(now);
     }
-    std::fs::create_dir_all(home)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log_file(home))?;
+    super::private::create_dir(home)?;
+    let log = super::private::open(&log_file(home), true)?;
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["sandbox", "start", "--foreground"]);
     if let Some(p) = port {
         cmd.args(["--port", &p.to_string()]);
     }
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    cmd.args(["--request-timeout", &ms(timeouts.request), "--min-request-timeout", &timeouts.min_request.as_secs().to_string()]);
+    cmd.args(["--header-read-timeout", &ms(timeouts.header_read), "--idle-timeout", &ms(timeouts.idle)]);
+    cmd.args(["--watcher-grace", &ms(timeouts.watcher_grace)]);
     cmd.env("KUBELAB_HOME", home).stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log);
     #[cfg(unix)]
     {
@@ -131,11 +141,13 @@ pub async fn run_foreground(
     home: &Path,
     port: Option<u16>,
     log_requests: bool,
+    timeouts: Timeouts,
     on_ready: impl FnOnce(&Sandbox),
 ) -> Result<(), SandboxError> {
+    raise_descriptor_limit();
     let remembered = std::fs::read_to_string(port_file(home)).ok().and_then(|p| p.trim().parse::<u16>().ok());
     let wanted = port.or(remembered);
-    let opts = Options { port: wanted, log_requests, ..Default::default() };
+    let opts = Options { port: wanted, log_requests, timeouts, ..Default::default() };
     let sandbox = match Sandbox::start_with(home, opts.clone()).await {
         Ok(s) => s,
         // The remembered port is taken: pick a new one (the kubeconfig is rewritten).
@@ -144,8 +156,8 @@ pub async fn run_foreground(
         }
         Err(e) => return Err(e),
     };
-    std::fs::write(port_file(home), sandbox.address().port().to_string())?;
-    std::fs::write(pid_file(home), std::process::id().to_string())?;
+    super::private::write(&port_file(home), sandbox.address().port().to_string())?;
+    super::private::write(&pid_file(home), std::process::id().to_string())?;
     on_ready(&sandbox);
     #[cfg(unix)]
     {

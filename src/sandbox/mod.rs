@@ -5,6 +5,7 @@
 //! user's controller tests alike. `kubelab sandbox start` runs the same server as a
 //! background process ([`daemon`]).
 
+pub mod connection;
 pub mod controllers;
 pub mod conversion;
 pub mod daemon;
@@ -14,6 +15,7 @@ pub mod managed_fields;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod private;
 pub mod protobuf;
 pub mod registry;
 pub mod request;
@@ -63,6 +65,8 @@ pub struct Options {
     /// The Node manifests a fresh sandbox starts with; `None` for the two default workers,
     /// an empty list for a cluster without nodes (as the fidelity corpus was recorded on).
     pub nodes: Option<Vec<serde_json::Value>>,
+    /// Header, idle, request and watch timeouts (kube-apiserver's by default).
+    pub timeouts: connection::Timeouts,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -90,7 +94,7 @@ fn load_or_create_token(dir: &Path) -> std::io::Result<String> {
     }
     use rand::Rng;
     let token: String = rand::rng().sample_iter(&rand::distr::Alphanumeric).take(48).map(char::from).collect();
-    tls::write_private(&path, &token)?;
+    private::write(&path, &token)?;
     Ok(token)
 }
 
@@ -106,7 +110,11 @@ impl Sandbox {
         // aws-lc-rs needs the choice made explicitly, once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir)?;
+        let tightened = private::tighten(&dir)?;
+        private::create_dir(&dir)?;
+        if !tightened.is_empty() {
+            eprintln!("kubelab: made {} private (owner only): {} item(s) were readable by other users", dir.display(), tightened.len());
+        }
         let certs = tls::Certificates::load_or_create(&dir)?;
         let token = load_or_create_token(&dir)?;
         let storage = storage::Storage::open(&dir.join("data"))?;
@@ -128,13 +136,14 @@ impl Sandbox {
             log_requests: opts.log_requests,
             data_dir: dir.clone(),
             address: addr.to_string(),
+            timeouts: opts.timeouts,
         });
-        tokio::spawn(server::run(listener, certs.server_config()?, server, shutdown_rx.clone()));
+        tokio::spawn(connection::accept_loop(listener, certs.server_config()?, server, shutdown_rx.clone()));
         tokio::spawn(compaction(api.clone(), opts.compaction_interval.unwrap_or(Duration::from_secs(30)), shutdown_rx));
 
         let sandbox =
             Sandbox { addr, dir, token, ca_pem: certs.ca_pem, api, shutdown, controllers: crate::machinery::stop::StopSignal::new() };
-        std::fs::write(kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
+        private::write(&kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
         // The controller manager is a client like any other, over HTTPS.
         controllers::spawn_all(sandbox.client().await?, sandbox.controllers.clone());
         Ok(sandbox)

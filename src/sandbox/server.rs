@@ -1,5 +1,11 @@
-//! HTTPS front door: TLS, bearer-token authentication, routing of `/api`, `/apis`,
-//! `/version` and the health checks, and one log line per request.
+//! HTTPS front door: HTTP strictness, bearer-token authentication, the request timeout,
+//! routing of `/api`, `/apis`, `/version` and the health checks, and one log line per
+//! request. Connections themselves (TLS, keep-alive, their timeouts) are [`super::connection`]'s.
+//!
+//! Who can reach what: anyone may read `/version`, `/healthz`, `/livez` and `/readyz`, as
+//! kube-apiserver's `system:public-info-viewer` role allows; everything else needs the
+//! sandbox's bearer token. A request with no usable bearer token (none, empty, another
+//! scheme) is anonymous; one with a wrong token is 401.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,9 +16,8 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response};
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
+use super::connection::Timeouts;
 use super::discovery;
 use super::request::{parse_path, HttpRequest, Query, Route};
 use super::rest::{Apiserver, Reply, MAX_BODY_BYTES};
@@ -21,7 +26,12 @@ use super::status::ApiError;
 /// The Kubernetes version whose API the sandbox serves (k8s-openapi's `v1_34`).
 pub const KUBERNETES_VERSION: &str = "v1.34.2";
 
-type Body = BoxBody<Bytes, Infallible>;
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// The largest header block served, as Go's `DefaultMaxHeaderBytes`; larger is 431.
+pub const MAX_HEADER_BYTES: usize = 1 << 20;
+/// kube-apiserver's warning for `Authorization: Bearer  token` (bearertoken.go).
+const SPACE_BEFORE_TOKEN_WARNING: &str = "the provided Authorization header contains extra space before the bearer token, and is ignored";
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +48,7 @@ pub struct Server {
     pub data_dir: std::path::PathBuf,
     /// `host:port` the server listens on, as discovery advertises it.
     pub address: String,
+    pub timeouts: Timeouts,
 }
 
 fn full(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
@@ -77,13 +88,26 @@ fn verb_of(method: &Method, has_name: bool, watch: bool) -> &'static str {
 }
 
 impl Server {
-    fn authenticate(&self, req: &Request<Incoming>) -> Result<User, ApiError> {
-        match req.headers().get("authorization").and_then(|h| h.to_str().ok()) {
-            None => Ok(User::Anonymous),
-            Some(h) => match h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
-                Some(t) if constant_time_eq(t.trim().as_bytes(), self.token.as_bytes()) => Ok(User::Admin),
-                _ => Err(ApiError::unauthorized()),
-            },
+    /// Bearer tokens as kube-apiserver's `bearertoken.go` reads them: the first
+    /// `Authorization` header, trimmed, split on single spaces; anything but `Bearer <token>`
+    /// leaves the request anonymous, and so does an empty token (`Bearer  token` has one, with
+    /// a warning). A token that does not match is 401.
+    fn authenticate(&self, req: &Request<Incoming>) -> Result<(User, Option<&'static str>), ApiError> {
+        let Some(header) = req.headers().get(hyper::header::AUTHORIZATION) else { return Ok((User::Anonymous, None)) };
+        let auth = header.as_bytes().trim_ascii();
+        let mut parts = auth.splitn(3, |b| *b == b' ');
+        let (Some(scheme), Some(token)) = (parts.next(), parts.next()) else { return Ok((User::Anonymous, None)) };
+        if !scheme.eq_ignore_ascii_case(b"bearer") {
+            return Ok((User::Anonymous, None));
+        }
+        if token.is_empty() {
+            let warning = parts.next().map(|_| SPACE_BEFORE_TOKEN_WARNING);
+            return Ok((User::Anonymous, warning));
+        }
+        if constant_time_eq(token, self.token.as_bytes()) {
+            Ok((User::Admin, None))
+        } else {
+            Err(ApiError::unauthorized())
         }
     }
 
@@ -94,7 +118,17 @@ impl Server {
         // Under HTTP/2 the URI is absolute: route on the path alone.
         let path = req.uri().path().to_string();
         let query_str = req.uri().query().map(String::from);
-        let resp = self.route(req).await;
+        let resp = match malformed(&req) {
+            Some(e) => error_response(&e),
+            // kube-apiserver's WithTimeoutForNonLongRunningRequests. A watch's route returns
+            // as soon as its stream starts, so only its start is timed here.
+            None => match tokio::time::timeout(self.timeouts.request, self.route(req)).await {
+                Ok(r) => r,
+                Err(_) => error_response(
+                    &ApiError::new(504, "Timeout", "Timeout: request did not complete within the allotted timeout").with_details(json!({})),
+                ),
+            },
+        };
         if self.log_requests {
             let q = query_str.map(|q| format!("?{q}")).unwrap_or_default();
             eprintln!("{method} {path}{q} {} {:.1}ms", resp.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0);
@@ -103,10 +137,20 @@ impl Server {
     }
 
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
-        let user = match self.authenticate(&req) {
+        let (user, warning) = match self.authenticate(&req) {
             Ok(u) => u,
             Err(e) => return error_response(&e),
         };
+        let mut resp = self.route_as(user, req).await;
+        if let Some(w) = warning {
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&format!("299 - {w:?}")) {
+                resp.headers_mut().append(hyper::header::WARNING, v);
+            }
+        }
+        resp
+    }
+
+    async fn route_as(&self, user: User, req: Request<Incoming>) -> Response<Body> {
         let path = req.uri().path().to_string();
         let query = Query::parse(req.uri().query());
         match path.as_str() {
@@ -149,6 +193,11 @@ impl Server {
             _ => return error_response(&ApiError::page_not_found()),
         };
         let content_type = req.headers().get("content-type").and_then(|h| h.to_str().ok()).map(String::from);
+        if matches!(*req.method(), Method::POST | Method::PUT) && self.api.resolve(&api_path).is_ok() {
+            if let Some(e) = unparsable_content_type(req.headers().get("content-type")) {
+                return error_response(&e);
+            }
+        }
         let user_agent = req.headers().get("user-agent").and_then(|h| h.to_str().ok()).map(String::from);
         let method = req.method().clone();
         let body = match read_body(req.into_body()).await {
@@ -163,14 +212,12 @@ impl Server {
     }
 
     fn watch(&self, req: HttpRequest) -> Response<Body> {
-        let watch = match self.api.watch(req) {
+        let watch = match self.api.watch(req, &self.timeouts) {
             Ok(w) => w,
             Err(e) => return error_response(&e),
         };
         let content_type = watch.content_type();
-        let rx = watch.start();
-        let stream =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx)) });
+        let stream = futures::StreamExt::map(watch.start(), |b| Ok::<_, Infallible>(Frame::data(b)));
         Response::builder()
             .status(200)
             .header("Content-Type", content_type)
@@ -248,25 +295,139 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Accepts TLS connections until `shutdown` turns true.
-pub async fn run(listener: TcpListener, tls: Arc<rustls::ServerConfig>, server: Arc<Server>, mut shutdown: watch::Receiver<bool>) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    loop {
-        let (tcp, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(_) => continue,
-            },
-            _ = shutdown.changed() => return,
+/// What Go's HTTP server refuses before any handler runs, answered here with a `Status`:
+/// HTTP/1.1 without exactly one `Host`, a malformed `Host`, a header block over the limit. (A URL over 64 KiB
+/// is refused by hyper's parser itself, with a bare 414.)
+fn malformed(req: &Request<Incoming>) -> Option<ApiError> {
+    let hosts = req.headers().get_all(hyper::header::HOST).iter().count();
+    if req.version() == hyper::Version::HTTP_11 && hosts == 0 {
+        return Some(ApiError::bad_request("missing required Host header"));
+    }
+    if hosts > 1 {
+        return Some(ApiError::bad_request("too many Host headers"));
+    }
+    // Go's httpguts.ValidHostHeader: the bytes a host, an IPv6 literal and a port may use.
+    let valid_host_byte = |b: &u8| b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(b);
+    if req.headers().get(hyper::header::HOST).is_some_and(|h| !h.as_bytes().iter().all(valid_host_byte)) {
+        return Some(ApiError::bad_request("malformed Host header"));
+    }
+    // Each header counted as Go's limit counts it: name, ": ", value, CRLF.
+    let header_bytes: usize = req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(ApiError::new(
+            431,
+            "RequestHeaderFieldsTooLarge",
+            format!("the request headers are {header_bytes} bytes long, over the limit of {MAX_HEADER_BYTES}"),
+        ));
+    }
+    None
+}
+
+/// A create or update whose `Content-Type` is present but not a media type (Go's
+/// `mime.ParseMediaType` fails) is 415, as kube-apiserver's input negotiation answers it.
+fn unparsable_content_type(header: Option<&hyper::header::HeaderValue>) -> Option<ApiError> {
+    let value = header?.to_str().map_err(|_| ()).and_then(|v| if v.is_empty() { Ok(None) } else { parse_media_type(v).map(Some) });
+    match value {
+        Ok(_) => None,
+        Err(()) => Some(ApiError::unsupported_media_type(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+        )),
+    }
+}
+
+/// Go's `mime.ParseMediaType`, as far as deciding whether it fails: `type[/subtype]` of
+/// RFC 2045 tokens, then `; attribute=value` parameters (value a token or a quoted string),
+/// one trailing `;` allowed, a repeated parameter only with the same value.
+fn parse_media_type(v: &str) -> Result<String, ()> {
+    fn is_token_char(c: char) -> bool {
+        c.is_ascii() && !c.is_ascii_control() && c != ' ' && !"()<>@,;:\\\"/[]?=".contains(c)
+    }
+    fn token(s: &str) -> (&str, &str) {
+        let end = s.find(|c: char| !is_token_char(c)).unwrap_or(s.len());
+        s.split_at(end)
+    }
+    fn value(s: &str) -> Option<(String, &str)> {
+        let Some(quoted) = s.strip_prefix('"') else {
+            let (t, rest) = token(s);
+            return (!t.is_empty()).then(|| (t.to_string(), rest));
         };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let server = server.clone();
-        tokio::spawn(async move {
-            let Ok(tls_stream) = acceptor.accept(tcp).await else { return };
-            let service = hyper::service::service_fn(move |req| server.clone().serve(req));
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls_stream), service).await;
+        let mut out = String::new();
+        let mut chars = quoted.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => return Some((out, &quoted[i + 1..])),
+                '\\' => out.push(chars.next()?.1),
+                c => out.push(c),
+            }
+        }
+        None
+    }
+    let base = v.split(';').next().unwrap_or("");
+    let media_type = base.trim().to_ascii_lowercase();
+    let (typ, rest) = token(&media_type);
+    if typ.is_empty() {
+        return Err(());
+    }
+    if !rest.is_empty() {
+        let subtype = rest.strip_prefix('/').ok_or(())?;
+        let (sub, rest) = token(subtype);
+        if sub.is_empty() || !rest.is_empty() {
+            return Err(());
+        }
+    }
+    let mut params: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut rest = &v[base.len()..];
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let param = rest.strip_prefix(';').map(str::trim_start).map(token).filter(|(k, _)| !k.is_empty()).and_then(|(k, after)| {
+            let after = after.trim_start().strip_prefix('=')?.trim_start();
+            let (val, after) = value(after)?;
+            Some((k.to_ascii_lowercase(), val, after))
         });
+        match param {
+            Some((k, val, after)) => {
+                if params.get(&k).is_some_and(|old| *old != val) {
+                    return Err(());
+                }
+                params.insert(k, val);
+                rest = after;
+            }
+            None if rest.trim() == ";" => break,
+            None => return Err(()),
+        }
+    }
+    Ok(media_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_media_type;
+
+    #[test]
+    fn media_types_parse_as_go_parses_them() {
+        for ok in
+            ["application/json", "application/json; charset=utf-8", "APPLICATION/JSON;", "text", "a/b; x=\"q;uo\\\"te\"", "a/b;x=1;x=1"]
+        {
+            assert!(parse_media_type(ok).is_ok(), "{ok:?} parses");
+        }
+        for bad in [
+            ";;;",
+            "application/json;;;",
+            "application/json;;",
+            "/json",
+            "application/",
+            "a/b/c",
+            "a b",
+            "a/b; x",
+            "a/b; =1",
+            "a/b; x=\"open",
+            "a/b;x=1;x=2",
+            "a/b;x=1 y",
+        ] {
+            assert!(parse_media_type(bad).is_err(), "{bad:?} does not parse");
+        }
     }
 }

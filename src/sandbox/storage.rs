@@ -181,7 +181,9 @@ const HISTORY_CAPACITY: usize = 20_000;
 impl Storage {
     /// Opens (or creates) the store in `dir/state.db` and loads it into memory.
     pub fn open(dir: &Path) -> Result<Arc<Storage>, StorageError> {
-        std::fs::create_dir_all(dir)?;
+        super::private::create_dir(dir)?;
+        // Made 0600 before SQLite opens it: its -wal and -shm files copy the database's mode.
+        super::private::create_file(&dir.join("state.db"))?;
         let conn = rusqlite::Connection::open(dir.join("state.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

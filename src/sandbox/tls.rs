@@ -38,10 +38,10 @@ impl Certificates {
             });
         }
         let certs = Self::generate()?;
-        std::fs::create_dir_all(dir)?;
-        write_private(&key, &certs.key_pem)?;
-        std::fs::write(&cert, &certs.cert_pem)?;
-        std::fs::write(&ca, &certs.ca_pem)?;
+        super::private::create_dir(dir)?;
+        super::private::write(&key, &certs.key_pem)?;
+        super::private::write(&cert, &certs.cert_pem)?;
+        super::private::write(&ca, &certs.ca_pem)?;
         Ok(certs)
     }
 
@@ -84,20 +84,5 @@ impl Certificates {
             .with_single_cert(certs, key)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
-    }
-}
-
-/// Writes a secret readable by its owner only.
-pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-        f.write_all(contents.as_bytes())
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::write(path, contents)
     }
 }

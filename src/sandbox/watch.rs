@@ -5,14 +5,24 @@
 //! slows nobody else: writers never wait for watchers, and a watcher that falls so far
 //! behind that the history no longer holds its position gets `410 Gone`, exactly what
 //! kube-apiserver does, and re-lists.
+//!
+//! What a watcher can pin is bounded whatever the size of its events: at most
+//! [`WATCHER_BUFFER_BYTES`] of encoded events waiting for its connection (or one event, if
+//! larger), plus what the connection itself buffers — events go to hyper in frames of at
+//! most [`FRAME_BYTES`], of which it queues 16 on HTTP/1.1 (256 KiB; on HTTP/2, 400 KiB per
+//! stream), and rustls holds 64 KiB. About 400 KiB in all, beside the kernel's socket buffers. A watcher whose buffer stays full for the grace period is closed, as
+//! kube-apiserver closes an unresponsive watcher; its client watches again from the last
+//! resourceVersion it saw.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::Stream;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+use super::connection::Timeouts;
 use super::conversion::served_bytes;
 use super::request::{Format, IncludeObject, ListOptions};
 use super::resources::ResourceInfo;
@@ -22,9 +32,12 @@ use super::table;
 
 /// How often an idle watch with `allowWatchBookmarks` gets a BOOKMARK.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
-/// A watch without `timeoutSeconds` ends after this, as the apiserver's randomised
-/// 30-60 min timeout does; clients simply watch again.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The encoded events a watcher may hold that its connection has not taken yet.
+pub const WATCHER_BUFFER_BYTES: usize = 64 << 10;
+/// The largest frame handed to the connection (a larger event is split, without copying).
+pub const FRAME_BYTES: usize = 16 << 10;
+/// A watch that would never end (a zero `--min-request-timeout`) ends after this.
+const LONGEST_WATCH: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Events a watcher copies out of the history per wake-up.
 const BATCH: usize = 512;
 
@@ -48,6 +61,7 @@ pub struct Watch {
     format: Format,
     include: IncludeObject,
     timeout: Duration,
+    grace: Duration,
 }
 
 impl Watch {
@@ -60,6 +74,7 @@ impl Watch {
         opts: ListOptions,
         format: Format,
         include: IncludeObject,
+        timeouts: &Timeouts,
     ) -> Result<Watch, ApiError> {
         let current = storage.revision();
         let rv = match opts.resource_version.as_deref() {
@@ -80,8 +95,11 @@ impl Watch {
                 Some(n) => Start::After(n),
             },
         };
-        let timeout = opts.timeout_seconds.filter(|t| *t > 0).map(|t| Duration::from_secs(t as u64)).unwrap_or(DEFAULT_TIMEOUT);
-        Ok(Watch { storage, prefix, res: res.clone(), start, format, include, timeout, opts })
+        let timeout = match opts.timeout_seconds {
+            Some(n) if n > 0 => Duration::from_secs(n as u64),
+            _ => default_timeout(timeouts.min_request),
+        };
+        Ok(Watch { storage, prefix, res: res.clone(), start, format, include, timeout, grace: timeouts.watcher_grace, opts })
     }
 
     pub fn content_type(&self) -> &'static str {
@@ -91,14 +109,29 @@ impl Watch {
         }
     }
 
-    /// Starts streaming: returns the receiving end of the chunk channel.
-    pub fn start(self) -> mpsc::Receiver<Bytes> {
-        let (tx, rx) = mpsc::channel(64);
+    /// Starts streaming: returns the chunks to send, ending when the watch does.
+    pub fn start(self) -> impl Stream<Item = Bytes> + Send + Sync + 'static {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let out =
+            Outbox { tx, budget: Arc::new(Semaphore::new(WATCHER_BUFFER_BYTES)), grace: self.grace, resource: self.res.plural.clone() };
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + self.timeout;
-            let _ = tokio::time::timeout_at(deadline, self.run(&tx)).await;
+            let _ = tokio::time::timeout_at(deadline, self.run(&out)).await;
         });
-        rx
+        // A chunk's share of the budget is returned when the connection has taken all of it.
+        futures::stream::unfold(
+            (rx, Bytes::new(), None),
+            |(mut rx, mut rest, mut permit): (_, Bytes, Option<OwnedSemaphorePermit>)| async move {
+                if rest.is_empty() {
+                    drop(permit.take());
+                    let (chunk, p) = rx.recv().await?;
+                    rest = chunk;
+                    permit = Some(p);
+                }
+                let frame = rest.split_to(rest.len().min(FRAME_BYTES));
+                Some((frame, (rx, rest, permit)))
+            },
+        )
     }
 
     /// Encodes one event line, the object in the representation the watch is served in.
@@ -136,17 +169,17 @@ impl Watch {
         Bytes::from(format!("{{\"type\":\"ERROR\",\"object\":{status}}}\n"))
     }
 
-    async fn run(&self, tx: &mpsc::Sender<Bytes>) -> Option<()> {
+    async fn run(&self, tx: &Outbox) -> Option<()> {
         let mut committed = self.storage.committed();
         let mut position = match self.start {
             Start::After(n) => n,
             Start::InitialEvents { rev, end_bookmark } => {
                 let (rev, items) = self.storage.list(&self.prefix, None, Snapshot::At(rev)).ok()?;
                 for s in items.iter().filter(|s| self.opts.matches(&s.labels, &s.fields)) {
-                    tx.send(self.line("ADDED", &s.raw)).await.ok()?;
+                    tx.send(self.line("ADDED", &s.raw)).await?;
                 }
                 if end_bookmark {
-                    tx.send(self.bookmark(rev, true)).await.ok()?;
+                    tx.send(self.bookmark(rev, true)).await?;
                 }
                 rev
             }
@@ -156,7 +189,7 @@ impl Watch {
             let events = match self.storage.events_after(position, BATCH) {
                 Ok(e) => e,
                 Err(oldest) => {
-                    tx.send(self.error_gone(position, oldest)).await.ok()?;
+                    tx.send(self.error_gone(position, oldest)).await?;
                     return Some(());
                 }
             };
@@ -167,7 +200,7 @@ impl Watch {
                     _ = tokio::time::sleep(wait) => {
                         if self.opts.allow_bookmarks {
                             let rev = (*committed.borrow()).max(position);
-                            tx.send(self.bookmark(rev, false)).await.ok()?;
+                            tx.send(self.bookmark(rev, false)).await?;
                         }
                         last_bookmark = tokio::time::Instant::now();
                     }
@@ -186,9 +219,9 @@ impl Watch {
                         // what is deleted, at this event's resourceVersion.
                         let mut v = prev.value();
                         v["metadata"]["resourceVersion"] = json!(e.rev.to_string());
-                        tx.send(self.line("DELETED", &Bytes::from(serde_json::to_vec(&v).unwrap()))).await.ok()?;
+                        tx.send(self.line("DELETED", &Bytes::from(serde_json::to_vec(&v).unwrap()))).await?;
                     }
-                    Some((type_, _)) => tx.send(self.line(type_, &e.object.raw)).await.ok()?,
+                    Some((type_, _)) => tx.send(self.line(type_, &e.object.raw)).await?,
                     None => {}
                 }
             }
@@ -212,5 +245,47 @@ impl Watch {
                 }
             }
         }
+    }
+}
+
+/// kube-apiserver's default for a watch without `timeoutSeconds`: a random duration in
+/// [min, 2·min), so that watches started together do not all end together.
+fn default_timeout(min: Duration) -> Duration {
+    if min.is_zero() {
+        return LONGEST_WATCH;
+    }
+    min.mul_f64(1.0 + rand::random::<f64>())
+}
+
+/// The sending side of one watcher's bounded buffer.
+struct Outbox {
+    tx: mpsc::UnboundedSender<(Bytes, OwnedSemaphorePermit)>,
+    /// Bytes of [`WATCHER_BUFFER_BYTES`] not yet taken by chunks in the channel.
+    budget: Arc<Semaphore>,
+    grace: Duration,
+    resource: String,
+}
+
+impl Outbox {
+    /// Queues a chunk once the buffer has room; `None` when the client went away, or stayed
+    /// blocked past the grace period (then the watch is closed).
+    async fn send(&self, chunk: Bytes) -> Option<()> {
+        let cost = chunk.len().clamp(1, WATCHER_BUFFER_BYTES) as u32;
+        let permit = match self.budget.clone().try_acquire_many_owned(cost) {
+            Ok(p) => p,
+            Err(_) => tokio::select! {
+                p = self.budget.clone().acquire_many_owned(cost) => p.ok()?,
+                _ = self.tx.closed() => return None,
+                _ = tokio::time::sleep(self.grace) => {
+                    eprintln!("Forcing watcher close due to unresponsiveness: {} (its buffer stayed full for {:?})", self.resource, self.grace);
+                    return None;
+                }
+            },
+        };
+        self.tx.send((chunk, permit)).ok()
+    }
+
+    async fn closed(&self) {
+        self.tx.closed().await
     }
 }

@@ -225,6 +225,18 @@ async fn body_group_version_kind_against_the_url() {
         case("create, event as events.k8s.io/v1 on the core URL", "POST", format!("{NS}/events"), 400, "BadRequest",
             "the API version in the data (events.k8s.io/v1) does not match the expected API version (v1)")
             .json(json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}})),
+        case("create, a number for apiVersion", "POST", pods.clone(), 400, "BadRequest",
+            "the object provided is unrecognized (must be of type Pod): couldn't get version/kind; json parse error: json: cannot unmarshal number into Go struct field .apiVersion of type string")
+            .json(json!({"apiVersion": 5, "kind": "Pod", "metadata": {"name": "p5"}})),
+        case("create, a number for kind", "POST", pods.clone(), 400, "BadRequest",
+            "the object provided is unrecognized (must be of type Pod): couldn't get version/kind; json parse error: json: cannot unmarshal number into Go struct field .kind of type string")
+            .json(json!({"apiVersion": "v1", "kind": 1, "metadata": {"name": "p1"}})),
+        case("json patch, unknown op", "PATCH", format!("{cms}/cm"), 422, "Invalid", "the server rejected our request due to an error in our request")
+            .body("application/json-patch+json", r#"[{"op": "frobnicate", "path": "/data/k"}]"#),
+        case("json patch, no path", "PATCH", format!("{cms}/cm"), 422, "Invalid", "the server rejected our request due to an error in our request")
+            .body("application/json-patch+json", r#"[{"op": "remove"}]"#),
+        case("json patch, not a list", "PATCH", format!("{cms}/cm"), 400, "BadRequest", "json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+            .body("application/json-patch+json", r#"{"op": "remove"}"#),
         case("create, pod without apiVersion takes the URL's", "POST", pods.clone(), 201, "", "")
             .json(json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}})),
         case("update, config map as apps/v1", "PUT", format!("{cms}/cm"), 400, "BadRequest",

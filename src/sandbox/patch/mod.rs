@@ -24,9 +24,26 @@ fn json_patch_rejected() -> ApiError {
     ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request").with_details(json!({}))
 }
 
-/// RFC 6902: a list of operations applied in order, all or nothing.
+/// RFC 6902: a list of operations applied in order, all or nothing. As the apiserver's
+/// `jsonpatch.DecodePatch` + `Apply`: a body that is not a list of objects is a 400; an
+/// operation that cannot be applied (an unknown `op`, a missing `path` or `value`, a
+/// failed `test`) is the 422 of a patch that does not apply.
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
-    let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let go_type = |v: &Value| match v {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+    };
+    let Value::Array(items) = patch else {
+        return Err(ApiError::bad_request(format!("json: cannot unmarshal {} into Go value of type jsonpatch.Patch", go_type(patch))));
+    };
+    if let Some(item) = items.iter().find(|i| !i.is_object() && !i.is_null()) {
+        return Err(ApiError::bad_request(format!("json: cannot unmarshal {} into Go value of type jsonpatch.Operation", go_type(item))));
+    }
+    let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|_| json_patch_rejected())?;
     json_patch::patch(target, &ops).map_err(|_| json_patch_rejected())
 }
 

@@ -102,6 +102,21 @@ impl Apiserver {
     /// handler's `AcceptsGroupVersion` do. A kind the scheme does not have at the body's
     /// version cannot be decoded at all; one it has, at another version, is the wrong API.
     fn check_group_version(&self, res: &ResourceInfo, body: &Value) -> Result<(), ApiError> {
+        // The type meta is read into Go strings first: anything else cannot be decoded.
+        for field in ["apiVersion", "kind"] {
+            if let Some(v) = body.get(field).filter(|v| !v.is_string() && !v.is_null()) {
+                let found = match v {
+                    Value::Array(_) => "array",
+                    Value::Number(_) => "number",
+                    Value::Bool(_) => "bool",
+                    _ => "object",
+                };
+                return Err(ApiError::bad_request(format!(
+                    "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: json: cannot unmarshal {found} into Go struct field .{field} of type string",
+                    res.kind
+                )));
+            }
+        }
         let Some(api_version) = body.get("apiVersion").and_then(Value::as_str).filter(|v| !v.is_empty()) else { return Ok(()) };
         if api_version == res.api_version() {
             return Ok(());

@@ -200,6 +200,21 @@ async fn watch_parameter_converts_like_go() {
     let first: Value = serde_json::from_str(text.lines().next().expect("an event line")).expect("an event");
     assert_eq!(first["type"], "ADDED");
     assert_eq!(first["object"]["kind"], "ConfigMap");
+
+    // A negative timeout has passed already: the stream ends at once, with no event.
+    let (_, list) = common::raw(&client, "GET", &format!("{NS}/configmaps"), None, None).await;
+    let rv = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let req = http::Request::builder()
+        .method("GET")
+        .uri(format!("{NS}/configmaps?watch=1&timeoutSeconds=-1&resourceVersion={rv}"))
+        .body(Vec::new())
+        .unwrap();
+    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    assert!(bytes.is_empty(), "{}", String::from_utf8_lossy(&bytes));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[tokio::test]

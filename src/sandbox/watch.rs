@@ -95,8 +95,11 @@ impl Watch {
                 Some(n) => Start::After(n),
             },
         };
+        // As the apiserver's watch handler: absent or 0 is the server's randomised default;
+        // a negative timeout has already passed, so the stream ends at once.
         let timeout = match opts.timeout_seconds {
             Some(n) if n > 0 => Duration::from_secs(n as u64),
+            Some(n) if n < 0 => Duration::ZERO,
             _ => default_timeout(timeouts.min_request),
         };
         Ok(Watch { storage, prefix, res: res.clone(), start, format, include, timeout, grace: timeouts.watcher_grace, opts })

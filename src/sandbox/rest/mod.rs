@@ -182,11 +182,14 @@ impl Apiserver {
     async fn dispatch(&self, res: &ResourceInfo, req: &ApiRequest) -> Result<Reply, ApiError> {
         let p = &req.path;
         let scale = p.subresource.as_deref() == Some("scale");
+        // A subresource served only by a strategy's `named_creater` takes nothing but a create.
+        let create_only = p.subresource.as_deref().is_some_and(|s| !res.has_subresource(s));
         match (&req.verb, p.name.as_deref()) {
             (Verb::List(opts), None) => self.list(res, req, opts),
             (Verb::Watch(_), _) => Err(ApiError::method_not_allowed()),
             (Verb::Create(opts), None) => self.create(res, req, opts).await,
             (Verb::Create(_), Some(name)) if p.subresource.is_some() => self.create_on_subresource(res, req, name),
+            _ if create_only => Err(ApiError::method_not_allowed()),
             (Verb::DeleteCollection(dopts, lopts), None) if res.has_verb("deletecollection") => {
                 self.delete_collection(res, req, dopts, lopts).await
             }

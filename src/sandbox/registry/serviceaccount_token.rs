@@ -82,7 +82,6 @@ fn string_field(obj: &Value, key: &str, go_field: &str) -> Result<String, ApiErr
 }
 
 fn decode(body: Value) -> Result<TokenRequest, ApiError> {
-    let not_object = |v: &Value, field: &str, ty: &str| wrong_type(v, field, ty);
     if !body.is_object() {
         return Err(ApiError::bad_request(format!("the object provided is unrecognized (must be of type {KIND})")));
     }
@@ -94,12 +93,12 @@ fn decode(body: Value) -> Result<TokenRequest, ApiError> {
     let metadata = match body.get("metadata") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
-        Some(other) => return Err(not_object(other, "TokenRequest.metadata", "v1.ObjectMeta")),
+        Some(other) => return Err(wrong_type(other, "TokenRequest.metadata", "v1.ObjectMeta")),
     };
     let spec = match body.get("spec") {
         None | Some(Value::Null) => json!({}),
         Some(s @ Value::Object(_)) => s.clone(),
-        Some(other) => return Err(not_object(other, "TokenRequest.spec", "v1.TokenRequestSpec")),
+        Some(other) => return Err(wrong_type(other, "TokenRequest.spec", "v1.TokenRequestSpec")),
     };
     let audiences = match spec.get("audiences") {
         None | Some(Value::Null) => vec![],

@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod keys;
 pub mod managed_fields;
 pub mod meta;
+pub mod oidc;
 pub mod openapi;
 pub mod patch;
 pub mod private;
@@ -49,6 +50,8 @@ pub enum SandboxError {
     Io(#[from] std::io::Error),
     #[error("seeding the sandbox failed: {0}")]
     Seed(status::ApiError),
+    #[error(transparent)]
+    Issuer(#[from] oidc::IssuerError),
     #[error("cannot build a client for the sandbox: {0}")]
     Client(String),
 }
@@ -120,6 +123,7 @@ impl Sandbox {
         let storage = storage::Storage::open(&dir.join("data"))?;
         let fresh = storage.revision() <= 1;
         let api = rest::Apiserver::new(storage, resources::Catalogue::default());
+        api.set_service_account_issuer(Arc::new(oidc::ServiceAccountIssuer::load_or_create(&dir)?));
         if fresh {
             seed::seed(&api, opts.nodes.as_deref()).await.map_err(SandboxError::Seed)?;
         }

@@ -10,6 +10,7 @@
 //! the catalogue only changes when a CRD comes or goes.
 
 mod custom;
+mod issuer;
 mod non_resource;
 mod operations;
 mod patch_meta;
@@ -212,7 +213,11 @@ pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<D
                         all.definitions.entry(name).or_insert(def);
                     }
                 }
-                v2::document(&all)
+                let mut doc = v2::document(&all);
+                for endpoint in &issuer::ENDPOINTS {
+                    doc["paths"][format!("{}/", endpoint.path)] = endpoint.v2_path_item();
+                }
+                doc
             })))
         } else {
             Err(not_acceptable())
@@ -223,6 +228,12 @@ pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<D
         }
         _ => {
             let gv = rest.strip_prefix("v3/")?;
+            if let Some(endpoint) = issuer::find(gv) {
+                if !accepts(accept, &["application/json"]) {
+                    return Some(Err(not_acceptable()));
+                }
+                return Some(Ok(json(cached(catalogue, rest, || endpoint.v3_document()))));
+            }
             if let Some(endpoint) = discovery_endpoints(catalogue).into_iter().find(|e| e.key == gv) {
                 if !accepts(accept, &["application/json"]) {
                     return Some(Err(not_acceptable()));

@@ -608,6 +608,8 @@ pub fn parse(req: HttpRequest, res: &ResourceInfo) -> Result<ApiRequest, ApiErro
         (&Method::GET, true) if q.flag("watch") => return Err(ApiError::method_not_allowed()),
         (&Method::GET, true) => Verb::Get(GetOptions { resource_version: q.text("resourceVersion") }),
         (&Method::POST, false) => Verb::Create(write_options(q, "CreateOptions")?),
+        // A subresource that creates (`serviceaccounts/<name>/token`).
+        (&Method::POST, true) if req.path.subresource.is_some() => Verb::Create(write_options(q, "CreateOptions")?),
         (&Method::PUT, true) => Verb::Update(write_options(q, "UpdateOptions")?),
         (&Method::PATCH, true) => {
             // Custom resources have no Go struct to carry patch strategies.

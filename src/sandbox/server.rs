@@ -177,6 +177,9 @@ impl Server {
             };
             return error_response(&ApiError::new(403, "Forbidden", message).with_details(json!({})));
         }
+        if let Some(resp) = super::oidc::serve(&path, req.method(), self.api.service_account_issuer().as_deref(), &self.address) {
+            return resp;
+        }
         if path == "/kubelab/status" {
             return full(200, "application/json", self.status_document().to_string());
         }

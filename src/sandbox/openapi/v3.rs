@@ -34,6 +34,10 @@ pub fn index(catalogue: &Catalogue) -> Value {
         let url = format!("/openapi/v3/{}?hash={}", endpoint.key, endpoint_hash(&endpoint.key));
         paths.insert(endpoint.key, json!({"serverRelativeURL": url}));
     }
+    for endpoint in &super::issuer::ENDPOINTS {
+        let url = format!("/openapi/v3/{}?hash={}", endpoint.key, endpoint_hash(endpoint.key));
+        paths.insert(endpoint.key.to_string(), json!({"serverRelativeURL": url}));
+    }
     paths.sort_keys();
     json!({"paths": paths})
 }
@@ -166,16 +170,14 @@ mod tests {
         assert!(index["paths"].get("apis/nope/v1").is_none());
     }
 
-    /// The recorded server's index, less the service-account issuer endpoints the sandbox
-    /// does not serve.
+    /// The recorded server's index, the service-account issuer endpoints included.
     #[test]
     fn index_lists_what_the_recorded_server_lists() {
         let corpus = include_str!("../../../tests/fixtures/p01-discovery.jsonl");
         let step: Value =
             corpus.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|o| o["name"] == "openapi-v3-root").unwrap();
         let recorded: Value = serde_json::from_str(step["response"]["body"].as_str().unwrap()).unwrap();
-        let want: Vec<&String> =
-            recorded["paths"].as_object().unwrap().keys().filter(|k| !k.starts_with(".well-known/") && !k.starts_with("openid/")).collect();
+        let want: Vec<&String> = recorded["paths"].as_object().unwrap().keys().collect();
         let index = get("/openapi/v3");
         let got: Vec<&String> = index["paths"].as_object().unwrap().keys().collect();
         assert_eq!(got, want);
@@ -194,6 +196,14 @@ mod tests {
         assert!(group["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.GroupVersionForDiscovery"].is_object());
         assert!(get("/openapi/v3/version")["paths"]["/version/"]["get"].is_object());
         assert_eq!(get("/openapi/v3/apis")["paths"]["/apis/"]["get"]["operationId"], "getAPIVersions");
+        for (key, path, media_type) in [
+            (".well-known/openid-configuration", "/.well-known/openid-configuration/", "application/json"),
+            ("openid/v1/jwks", "/openid/v1/jwks/", "application/jwk-set+json"),
+        ] {
+            let op = &get(&format!("/openapi/v3/{key}"))["paths"][path]["get"];
+            assert_eq!(op["responses"]["200"]["content"][media_type]["schema"], json!({"type": "string"}), "{key}");
+            assert!(op.get("parameters").is_none(), "{key}");
+        }
         let r = serve("/openapi/v3/apis/nope.example.com", "application/json", &Catalogue::default()).unwrap();
         assert_eq!(r.err().unwrap().code, 404);
     }

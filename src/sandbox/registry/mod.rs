@@ -29,6 +29,7 @@ mod qos;
 mod replicasets;
 mod resourcequotas;
 mod secrets;
+mod serviceaccount_token;
 mod services;
 mod statefulsets;
 pub mod strategy;
@@ -45,7 +46,7 @@ use super::status::{ApiError, FieldError};
 pub use allocators::Allocators;
 pub use custom_resources::CustomResourceStrategy;
 pub use namespaces::admit_namespace_lifecycle;
-pub use strategy::{Generic, ScalePaths, Strategy, StrategyRef};
+pub use strategy::{Created, Generic, NamedCreater, ObjectReader, ScalePaths, Strategy, StrategyRef, SubresourceCreate};
 
 /// What the client asked for with `?fieldValidation=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,7 @@ pub fn strategy_for(group: &str, kind: &str) -> StrategyRef {
         ("", "Node") => StrategyRef::new(nodes::NodeStrategy),
         ("", "ConfigMap") => StrategyRef::new(configmaps::ConfigMapStrategy),
         ("", "Secret") => StrategyRef::new(secrets::SecretStrategy),
+        ("", "ServiceAccount") => StrategyRef::new(serviceaccount_token::ServiceAccountStrategy),
         ("", "Event") => StrategyRef::new(events::EventStrategy(events::EventApi::CoreV1)),
         // stored, and so validated, as the core Event it converts to
         ("events.k8s.io", "Event") => StrategyRef::new(events::EventStrategy(events::EventApi::EventsV1)),

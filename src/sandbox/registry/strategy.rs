@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::sandbox::status::FieldError;
+use crate::sandbox::oidc::ServiceAccountIssuer;
+use crate::sandbox::status::{ApiError, FieldError};
 
 /// Where the scale subresource reads and writes a kind's replicas (a CRD's
 /// `subresources.scale`; the built-in workloads use the same paths).
@@ -143,6 +144,39 @@ pub trait Strategy: Send + Sync {
     fn warnings(&self, _obj: &Value) -> Vec<String> {
         Vec::new()
     }
+
+    /// The `rest.NamedCreater` serving a `create` on `subresource` of a named object when
+    /// that creates something other than the object (`serviceaccounts/<name>/token`).
+    fn named_creater(&self, _subresource: &str) -> Option<&dyn NamedCreater> {
+        None
+    }
+}
+
+/// Read access to stored objects, for a subresource that looks at other objects.
+pub trait ObjectReader {
+    /// The object of `kind` in `group`, or the apiserver's 404 for it.
+    fn get(&self, group: &str, kind: &str, namespace: Option<&str>, name: &str) -> Result<Value, ApiError>;
+}
+
+/// A `create` on a subresource: the URL's namespace and name, and the decoded body.
+pub struct SubresourceCreate<'a> {
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub body: Value,
+    pub objects: &'a dyn ObjectReader,
+    /// The service-account token signer, when the server has one.
+    pub issuer: Option<&'a ServiceAccountIssuer>,
+}
+
+/// What a subresource `create` answers: the object (201) and any warnings.
+pub struct Created {
+    pub object: Value,
+    pub warnings: Vec<String>,
+}
+
+/// `rest.NamedCreater`: a subresource whose `create` answers an object of its own kind.
+pub trait NamedCreater: Send + Sync {
+    fn create(&self, req: SubresourceCreate<'_>) -> Result<Created, ApiError>;
 }
 
 /// Replaces an object's status (what `PrepareForCreate` resets).

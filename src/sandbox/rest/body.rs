@@ -35,7 +35,7 @@ pub fn go_json_error(body: &[u8], e: &serde_json::Error) -> String {
 }
 
 /// Parses a request body by its content type into JSON.
-fn parse_body(res: &ResourceInfo, media_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn parse_body(res: &ResourceInfo, media_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     let snippet = |b: &[u8]| {
         let s = String::from_utf8_lossy(&b[..b.len().min(30)]).into_owned();
         if b.len() > 30 {

@@ -12,16 +12,18 @@ mod get;
 mod list;
 mod patch;
 mod scale;
+mod subresource;
 mod update;
 pub mod watch;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::keys::list_prefix;
 use super::meta;
+use super::oidc::ServiceAccountIssuer;
 use super::request::{self, ApiPath, ApiRequest, HttpRequest, Verb};
 use super::resources::{Catalogue, ResourceInfo};
 use super::selectors;
@@ -63,6 +65,8 @@ impl Reply {
 pub struct Apiserver {
     pub storage: Arc<Storage>,
     catalogue: RwLock<Catalogue>,
+    /// Signs service-account tokens; set once at start.
+    issuer: OnceLock<Arc<ServiceAccountIssuer>>,
 }
 
 /// What the store indexes for selectors.
@@ -108,7 +112,7 @@ impl Apiserver {
                 }
             }
         }
-        let api = Arc::new(Apiserver { storage, catalogue: RwLock::new(catalogue) });
+        let api = Arc::new(Apiserver { storage, catalogue: RwLock::new(catalogue), issuer: OnceLock::new() });
         // Labels and selectable fields are not persisted: compute them for what was loaded.
         let cat = api.catalogue();
         api.storage.reindex(|s| {
@@ -131,6 +135,15 @@ impl Apiserver {
         *self.catalogue.write().unwrap_or_else(|e| e.into_inner()) = c;
     }
 
+    /// Gives the server its service-account token signer (once; later calls are ignored).
+    pub fn set_service_account_issuer(&self, issuer: Arc<ServiceAccountIssuer>) {
+        let _ = self.issuer.set(issuer);
+    }
+
+    pub fn service_account_issuer(&self) -> Option<Arc<ServiceAccountIssuer>> {
+        self.issuer.get().cloned()
+    }
+
     /// The resource a path names, or the apiserver's 404.
     pub fn resolve(&self, path: &ApiPath) -> Result<ResourceInfo, ApiError> {
         let cat = self.catalogue();
@@ -143,7 +156,7 @@ impl Apiserver {
             return Err(ApiError::resource_not_found());
         }
         if let Some(sub) = &path.subresource {
-            if !res.has_subresource(sub) {
+            if !res.has_subresource(sub) && res.strategy.named_creater(sub).is_none() {
                 return Err(ApiError::resource_not_found());
             }
         }
@@ -169,10 +182,14 @@ impl Apiserver {
     async fn dispatch(&self, res: &ResourceInfo, req: &ApiRequest) -> Result<Reply, ApiError> {
         let p = &req.path;
         let scale = p.subresource.as_deref() == Some("scale");
+        // A subresource served only by a strategy's `named_creater` takes nothing but a create.
+        let create_only = p.subresource.as_deref().is_some_and(|s| !res.has_subresource(s));
         match (&req.verb, p.name.as_deref()) {
             (Verb::List(opts), None) => self.list(res, req, opts),
             (Verb::Watch(_), _) => Err(ApiError::method_not_allowed()),
             (Verb::Create(opts), None) => self.create(res, req, opts).await,
+            (Verb::Create(_), Some(name)) if p.subresource.is_some() => self.create_on_subresource(res, req, name),
+            _ if create_only => Err(ApiError::method_not_allowed()),
             (Verb::DeleteCollection(dopts, lopts), None) if res.has_verb("deletecollection") => {
                 self.delete_collection(res, req, dopts, lopts).await
             }

@@ -78,7 +78,7 @@ impl ServiceAccountIssuer {
             Ok(text) => unpem(&text).ok_or_else(|| unusable("not PEM".into()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|e| unusable(e.to_string()))?;
-                super::tls::write_private(&path, &pem("PRIVATE KEY", doc.as_ref()))?;
+                super::private::write(&path, pem("PRIVATE KEY", doc.as_ref()))?;
                 doc.as_ref().to_vec()
             }
             Err(e) => return Err(e.into()),
@@ -87,7 +87,7 @@ impl ServiceAccountIssuer {
         let issuer = ServiceAccountIssuer::from_key(key, rng);
         let public = dir.join("sa.pub");
         if !public.exists() {
-            std::fs::write(&public, pem("PUBLIC KEY", &issuer.public_key_der()))?;
+            super::private::write(&public, pem("PUBLIC KEY", &issuer.public_key_der()))?;
         }
         Ok(issuer)
     }

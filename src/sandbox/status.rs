@@ -289,6 +289,20 @@ pub fn success_status(qualified_resource: &str, name: &str, uid: &str) -> Value 
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": Value::Object(details)})
 }
 
+/// Storage failures as the apiserver answers them: the one place a storage error becomes
+/// HTTP. A store that stopped taking writes is `503 ServiceUnavailable` (retry later, as
+/// the apiserver answers while etcd is unreachable); anything else an internal error.
+impl From<super::storage::StorageError> for ApiError {
+    fn from(e: super::storage::StorageError) -> Self {
+        match e {
+            super::storage::StorageError::Unavailable(_) => {
+                ApiError::new(503, "ServiceUnavailable", e.to_string()).with_details(json!({"retryAfterSeconds": 1}))
+            }
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,19 +330,5 @@ mod tests {
         let e = ApiError::not_found("deployments.apps", "web");
         assert_eq!(e.message, "deployments.apps \"web\" not found");
         assert_eq!(e.to_status()["details"], json!({"name": "web", "group": "apps", "kind": "deployments"}));
-    }
-}
-
-/// Storage failures as the apiserver answers them: the one place a storage error becomes
-/// HTTP. A store that stopped taking writes is `503 ServiceUnavailable` (retry later, as
-/// the apiserver answers while etcd is unreachable); anything else an internal error.
-impl From<super::storage::StorageError> for ApiError {
-    fn from(e: super::storage::StorageError) -> Self {
-        match e {
-            super::storage::StorageError::Unavailable(_) => {
-                ApiError::new(503, "ServiceUnavailable", e.to_string()).with_details(json!({"retryAfterSeconds": 1}))
-            }
-            other => ApiError::internal(other.to_string()),
-        }
     }
 }

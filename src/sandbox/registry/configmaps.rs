@@ -77,6 +77,18 @@ pub fn validate_config_map_update(old: &Value, new: &Value) -> Vec<FieldError> {
     errs
 }
 
+/// The config map strategy.
+pub struct ConfigMapStrategy;
+
+impl Strategy for ConfigMapStrategy {
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_config_map(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_config_map_update(old, new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,17 +121,5 @@ mod tests {
     fn key_in_data_and_binary_data() {
         let errs = validate_config_map(&json!({"data": {"a": "1"}, "binaryData": {"a": "MQ=="}}));
         assert_eq!(errs[0].to_message(), "binaryData[a]: Invalid value: \"a\": duplicate of key present in data");
-    }
-}
-
-/// The config map strategy.
-pub struct ConfigMapStrategy;
-
-impl Strategy for ConfigMapStrategy {
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        validate_config_map(obj)
-    }
-    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
-        validate_config_map_update(old, new)
     }
 }

@@ -40,20 +40,6 @@ pub fn validate_daemon_set_update(old: &Value, new: &Value) -> Vec<FieldError> {
     errs
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults() {
-        let mut d = json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
-        default_daemon_set(&mut d);
-        assert_eq!(d["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
-        assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
-        assert!(validate_daemon_set(&d).is_empty());
-    }
-}
-
 /// The daemon set strategy.
 pub struct DaemonSetStrategy;
 
@@ -75,5 +61,19 @@ impl Strategy for DaemonSetStrategy {
     }
     fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
         workload_status_update(subresource, old, new);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let mut d = json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        default_daemon_set(&mut d);
+        assert_eq!(d["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
+        assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
+        assert!(validate_daemon_set(&d).is_empty());
     }
 }

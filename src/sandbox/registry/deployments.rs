@@ -111,6 +111,38 @@ pub fn validate_deployment_update(old: &Value, new: &Value) -> Vec<FieldError> {
     errs
 }
 
+/// The deployment strategy.
+pub struct DeploymentStrategy;
+
+impl Strategy for DeploymentStrategy {
+    fn defaults(&self, obj: &mut Value) {
+        default_deployment(obj);
+    }
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+    /// A deployment's annotations (`kubectl rollout undo` writes the change cause there)
+    /// count as a spec change, as `deploymentStrategy.PrepareForUpdate` bumps for them.
+    fn spec_changed(&self, old: &Value, new: &Value) -> bool {
+        old.get("spec") != new.get("spec") || old.pointer("/metadata/annotations") != new.pointer("/metadata/annotations")
+    }
+    fn prepare_for_create(&self, obj: &mut Value) {
+        set_status(obj, json!({}));
+    }
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_deployment(obj)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_deployment_update(old, new)
+    }
+    fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
+        workload_status_update(subresource, old, new);
+    }
+    fn scale(&self) -> Option<ScalePaths> {
+        Some(ScalePaths::workload())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,37 +209,5 @@ mod tests {
             msgs,
             vec!["spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"0%\": may not be 0 when `maxSurge` is 0".to_string()]
         );
-    }
-}
-
-/// The deployment strategy.
-pub struct DeploymentStrategy;
-
-impl Strategy for DeploymentStrategy {
-    fn defaults(&self, obj: &mut Value) {
-        default_deployment(obj);
-    }
-    fn tracks_generation(&self) -> bool {
-        true
-    }
-    /// A deployment's annotations (`kubectl rollout undo` writes the change cause there)
-    /// count as a spec change, as `deploymentStrategy.PrepareForUpdate` bumps for them.
-    fn spec_changed(&self, old: &Value, new: &Value) -> bool {
-        old.get("spec") != new.get("spec") || old.pointer("/metadata/annotations") != new.pointer("/metadata/annotations")
-    }
-    fn prepare_for_create(&self, obj: &mut Value) {
-        set_status(obj, json!({}));
-    }
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        validate_deployment(obj)
-    }
-    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
-        validate_deployment_update(old, new)
-    }
-    fn prepare_for_subresource_update(&self, subresource: &str, old: &Value, new: &mut Value) {
-        workload_status_update(subresource, old, new);
-    }
-    fn scale(&self) -> Option<ScalePaths> {
-        Some(ScalePaths::workload())
     }
 }

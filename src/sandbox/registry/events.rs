@@ -179,6 +179,35 @@ fn new_api(obj: &Value) -> Vec<FieldError> {
     errs
 }
 
+/// The event strategy, for the API the event was written through.
+pub struct EventStrategy(pub EventApi);
+
+impl Strategy for EventStrategy {
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        validate_event(obj, self.0)
+    }
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        validate_event_update(old, new, self.0)
+    }
+    /// Stored as core events whichever API wrote them, so selected by the core names
+    /// (events.k8s.io's own names are converted before matching: see `selectors/`).
+    fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![
+            ("involvedObject.kind", field_text(obj, "/involvedObject/kind")),
+            ("involvedObject.namespace", field_text(obj, "/involvedObject/namespace")),
+            ("involvedObject.name", field_text(obj, "/involvedObject/name")),
+            ("involvedObject.uid", field_text(obj, "/involvedObject/uid")),
+            ("involvedObject.apiVersion", field_text(obj, "/involvedObject/apiVersion")),
+            ("involvedObject.resourceVersion", field_text(obj, "/involvedObject/resourceVersion")),
+            ("involvedObject.fieldPath", field_text(obj, "/involvedObject/fieldPath")),
+            ("reason", field_text(obj, "/reason")),
+            ("reportingComponent", field_text(obj, "/reportingComponent")),
+            ("source", field_text(obj, "/source/component")),
+            ("type", field_text(obj, "/type")),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,34 +287,5 @@ mod tests {
             ["series.count: Invalid value: \"\": should be at least 2", "message: Invalid value: \"changed\": field is immutable"]
         );
         assert!(validate_event_update(&old, &new, EventApi::CoreV1).is_empty());
-    }
-}
-
-/// The event strategy, for the API the event was written through.
-pub struct EventStrategy(pub EventApi);
-
-impl Strategy for EventStrategy {
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        validate_event(obj, self.0)
-    }
-    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
-        validate_event_update(old, new, self.0)
-    }
-    /// Stored as core events whichever API wrote them, so selected by the core names
-    /// (events.k8s.io's own names are converted before matching: see `selectors/`).
-    fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
-        vec![
-            ("involvedObject.kind", field_text(obj, "/involvedObject/kind")),
-            ("involvedObject.namespace", field_text(obj, "/involvedObject/namespace")),
-            ("involvedObject.name", field_text(obj, "/involvedObject/name")),
-            ("involvedObject.uid", field_text(obj, "/involvedObject/uid")),
-            ("involvedObject.apiVersion", field_text(obj, "/involvedObject/apiVersion")),
-            ("involvedObject.resourceVersion", field_text(obj, "/involvedObject/resourceVersion")),
-            ("involvedObject.fieldPath", field_text(obj, "/involvedObject/fieldPath")),
-            ("reason", field_text(obj, "/reason")),
-            ("reportingComponent", field_text(obj, "/reportingComponent")),
-            ("source", field_text(obj, "/source/component")),
-            ("type", field_text(obj, "/type")),
-        ]
     }
 }

@@ -64,23 +64,6 @@ pub fn validate_namespace(obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// p02 `create`.
-    #[test]
-    fn create_matches_the_corpus() {
-        let mut ns = json!({"metadata": {"name": "extra", "labels": {"team": "t"}}});
-        default_namespace(&mut ns);
-        prepare_create(&mut ns);
-        assert_eq!(ns["metadata"]["labels"], json!({"team": "t", "kubernetes.io/metadata.name": "extra"}));
-        assert_eq!(ns["spec"], json!({"finalizers": ["kubernetes"]}));
-        assert_eq!(ns["status"], json!({"phase": "Active"}));
-        assert!(validate_namespace(&ns).is_empty());
-    }
-}
-
 /// The namespace strategy, with the namespace storage's own deletion: `Terminating` until
 /// the namespace controller has emptied it and removed its `kubernetes` finalizer.
 pub struct NamespaceStrategy;
@@ -150,4 +133,21 @@ pub fn admit_namespace_lifecycle(
         })));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// p02 `create`.
+    #[test]
+    fn create_matches_the_corpus() {
+        let mut ns = json!({"metadata": {"name": "extra", "labels": {"team": "t"}}});
+        default_namespace(&mut ns);
+        prepare_create(&mut ns);
+        assert_eq!(ns["metadata"]["labels"], json!({"team": "t", "kubernetes.io/metadata.name": "extra"}));
+        assert_eq!(ns["spec"], json!({"finalizers": ["kubernetes"]}));
+        assert_eq!(ns["status"], json!({"phase": "Active"}));
+        assert!(validate_namespace(&ns).is_empty());
+    }
 }

@@ -56,24 +56,6 @@ pub fn validate_node(obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// p20 `node-create`: allocatable from capacity and the not-ready taint.
-    #[test]
-    fn create_matches_the_corpus() {
-        let mut n = json!({"metadata": {"name": "n"}, "status": {"capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"}}});
-        default_node(&mut n);
-        admit_node(&mut n);
-        assert_eq!(n["status"]["allocatable"], json!({"cpu": "2", "memory": "4Gi", "pods": "110"}));
-        assert_eq!(n["spec"], json!({"taints": [{"effect": "NoSchedule", "key": "node.kubernetes.io/not-ready"}]}));
-        assert!(validate_node(&n).is_empty());
-        let bad = json!({"spec": {"taints": [{"key": "k", "effect": "Sometimes"}]}});
-        assert_eq!(validate_node(&bad)[0].field, "spec.taints[0].effect");
-    }
-}
-
 /// The node strategy.
 pub struct NodeStrategy;
 
@@ -92,5 +74,23 @@ impl Strategy for NodeStrategy {
     }
     fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
         vec![("spec.unschedulable", field_flag(obj, "/spec/unschedulable"))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// p20 `node-create`: allocatable from capacity and the not-ready taint.
+    #[test]
+    fn create_matches_the_corpus() {
+        let mut n = json!({"metadata": {"name": "n"}, "status": {"capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"}}});
+        default_node(&mut n);
+        admit_node(&mut n);
+        assert_eq!(n["status"]["allocatable"], json!({"cpu": "2", "memory": "4Gi", "pods": "110"}));
+        assert_eq!(n["spec"], json!({"taints": [{"effect": "NoSchedule", "key": "node.kubernetes.io/not-ready"}]}));
+        assert!(validate_node(&n).is_empty());
+        let bad = json!({"spec": {"taints": [{"key": "k", "effect": "Sometimes"}]}});
+        assert_eq!(validate_node(&bad)[0].field, "spec.taints[0].effect");
     }
 }

@@ -316,75 +316,6 @@ pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
     errs
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sandbox::status::ApiError;
-
-    #[test]
-    fn pull_policy_follows_the_tag() {
-        assert_eq!(default_pull_policy("nginx"), "Always");
-        assert_eq!(default_pull_policy("nginx:latest"), "Always");
-        assert_eq!(default_pull_policy("nginx:1.27"), "IfNotPresent");
-        assert_eq!(default_pull_policy("localhost:5000/app"), "Always");
-        assert_eq!(default_pull_policy("app@sha256:abc"), "IfNotPresent");
-    }
-
-    /// p03 `create`: the spec defaults of the 201 body.
-    #[test]
-    fn pod_defaults_match_the_corpus() {
-        let mut pod = json!({"metadata": {"name": "web"}, "spec": {"containers": [{"image": "nginx:1.27", "name": "app"}]}});
-        default_pod(&mut pod);
-        prepare_create(&mut pod);
-        assert_eq!(
-            pod["spec"],
-            json!({
-                "containers": [{"image": "nginx:1.27", "name": "app", "imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "resources": {}}],
-                "dnsPolicy": "ClusterFirst", "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "securityContext": {}, "schedulerName": "default-scheduler", "enableServiceLinks": true
-            })
-        );
-        assert_eq!(pod["status"], json!({"phase": "Pending", "qosClass": "BestEffort"}));
-    }
-
-    #[test]
-    fn limits_become_requests_and_make_the_pod_guaranteed() {
-        let mut pod =
-            json!({"spec": {"containers": [{"image": "x:1", "name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
-        default_pod(&mut pod);
-        prepare_create(&mut pod);
-        assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"], json!({"cpu": "1", "memory": "1Gi"}));
-        assert_eq!(pod["status"]["qosClass"], "Guaranteed");
-    }
-
-    /// p09 `multiple-errors`, `no-image`, `no-containers`.
-    #[test]
-    fn pod_spec_errors_in_apiserver_order() {
-        let spec = json!({"containers": [{"name": "A_B"}], "restartPolicy": "Sometimes", "dnsPolicy": "ClusterFirst"});
-        let errs = validate_pod_spec(&spec, "spec");
-        assert_eq!(
-            ApiError::invalid("Pod", "multi", &errs).message,
-            "Pod \"multi\" is invalid: [spec.containers[0].name: Invalid value: \"A_B\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'), spec.containers[0].image: Required value, spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"]"
-        );
-        let errs = validate_pod_spec(&json!({"containers": [], "restartPolicy": "Always"}), "spec");
-        assert_eq!(ApiError::invalid("Pod", "empty", &errs).message, "Pod \"empty\" is invalid: spec.containers: Required value");
-    }
-
-    #[test]
-    fn duplicate_container_names_and_bad_ports() {
-        let spec = json!({"restartPolicy": "Always", "containers": [
-            {"name": "a", "image": "x", "ports": [{"containerPort": 70000, "protocol": "TCP"}]},
-            {"name": "a", "image": "x"}]});
-        let msgs: Vec<String> = validate_pod_spec(&spec, "spec").iter().map(|e| e.to_message()).collect();
-        assert_eq!(
-            msgs,
-            vec![
-                "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive".to_string(),
-                "spec.containers[1].name: Duplicate value: \"a\"".to_string()
-            ]
-        );
-    }
-}
-
 /// The pod strategy (`pkg/registry/core/pod/strategy.go`).
 pub struct PodStrategy;
 
@@ -457,5 +388,74 @@ impl Strategy for PodTemplateStrategy {
     }
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
         validate_pod_spec(obj.pointer("/template/spec").unwrap_or(&json!({})), "template.spec")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::status::ApiError;
+
+    #[test]
+    fn pull_policy_follows_the_tag() {
+        assert_eq!(default_pull_policy("nginx"), "Always");
+        assert_eq!(default_pull_policy("nginx:latest"), "Always");
+        assert_eq!(default_pull_policy("nginx:1.27"), "IfNotPresent");
+        assert_eq!(default_pull_policy("localhost:5000/app"), "Always");
+        assert_eq!(default_pull_policy("app@sha256:abc"), "IfNotPresent");
+    }
+
+    /// p03 `create`: the spec defaults of the 201 body.
+    #[test]
+    fn pod_defaults_match_the_corpus() {
+        let mut pod = json!({"metadata": {"name": "web"}, "spec": {"containers": [{"image": "nginx:1.27", "name": "app"}]}});
+        default_pod(&mut pod);
+        prepare_create(&mut pod);
+        assert_eq!(
+            pod["spec"],
+            json!({
+                "containers": [{"image": "nginx:1.27", "name": "app", "imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "resources": {}}],
+                "dnsPolicy": "ClusterFirst", "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "securityContext": {}, "schedulerName": "default-scheduler", "enableServiceLinks": true
+            })
+        );
+        assert_eq!(pod["status"], json!({"phase": "Pending", "qosClass": "BestEffort"}));
+    }
+
+    #[test]
+    fn limits_become_requests_and_make_the_pod_guaranteed() {
+        let mut pod =
+            json!({"spec": {"containers": [{"image": "x:1", "name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        default_pod(&mut pod);
+        prepare_create(&mut pod);
+        assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"], json!({"cpu": "1", "memory": "1Gi"}));
+        assert_eq!(pod["status"]["qosClass"], "Guaranteed");
+    }
+
+    /// p09 `multiple-errors`, `no-image`, `no-containers`.
+    #[test]
+    fn pod_spec_errors_in_apiserver_order() {
+        let spec = json!({"containers": [{"name": "A_B"}], "restartPolicy": "Sometimes", "dnsPolicy": "ClusterFirst"});
+        let errs = validate_pod_spec(&spec, "spec");
+        assert_eq!(
+            ApiError::invalid("Pod", "multi", &errs).message,
+            "Pod \"multi\" is invalid: [spec.containers[0].name: Invalid value: \"A_B\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'), spec.containers[0].image: Required value, spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"]"
+        );
+        let errs = validate_pod_spec(&json!({"containers": [], "restartPolicy": "Always"}), "spec");
+        assert_eq!(ApiError::invalid("Pod", "empty", &errs).message, "Pod \"empty\" is invalid: spec.containers: Required value");
+    }
+
+    #[test]
+    fn duplicate_container_names_and_bad_ports() {
+        let spec = json!({"restartPolicy": "Always", "containers": [
+            {"name": "a", "image": "x", "ports": [{"containerPort": 70000, "protocol": "TCP"}]},
+            {"name": "a", "image": "x"}]});
+        let msgs: Vec<String> = validate_pod_spec(&spec, "spec").iter().map(|e| e.to_message()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive".to_string(),
+                "spec.containers[1].name: Duplicate value: \"a\"".to_string()
+            ]
+        );
     }
 }

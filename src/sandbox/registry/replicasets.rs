@@ -84,33 +84,6 @@ pub fn validate_replication_controller(obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replica_set_defaults_and_validation() {
-        let mut rs = json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
-        default_replica_set(&mut rs);
-        assert_eq!(rs["spec"]["replicas"], 1);
-        assert_eq!(rs["spec"]["template"]["spec"]["restartPolicy"], "Always");
-        assert!(validate_replica_set(&rs).is_empty());
-        let mut changed = rs.clone();
-        changed["spec"]["selector"]["matchLabels"]["a"] = json!("c");
-        changed["spec"]["template"]["metadata"]["labels"]["a"] = json!("c");
-        assert_eq!(validate_replica_set_update(&rs, &changed).len(), 1);
-    }
-
-    #[test]
-    fn replication_controller_selector_defaults_to_template_labels() {
-        let mut rc = json!({"metadata": {"name": "r"}, "spec": {"template": {"metadata": {"labels": {"app": "r"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
-        default_replication_controller(&mut rc);
-        assert_eq!(rc["spec"]["selector"], json!({"app": "r"}));
-        assert_eq!(rc["metadata"]["labels"], json!({"app": "r"}));
-        assert!(validate_replication_controller(&rc).is_empty());
-    }
-}
-
 /// The replica set strategy.
 pub struct ReplicaSetStrategy;
 
@@ -162,5 +135,32 @@ impl Strategy for ReplicationControllerStrategy {
     }
     fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
         vec![("status.replicas", obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0).to_string())]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_set_defaults_and_validation() {
+        let mut rs = json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        default_replica_set(&mut rs);
+        assert_eq!(rs["spec"]["replicas"], 1);
+        assert_eq!(rs["spec"]["template"]["spec"]["restartPolicy"], "Always");
+        assert!(validate_replica_set(&rs).is_empty());
+        let mut changed = rs.clone();
+        changed["spec"]["selector"]["matchLabels"]["a"] = json!("c");
+        changed["spec"]["template"]["metadata"]["labels"]["a"] = json!("c");
+        assert_eq!(validate_replica_set_update(&rs, &changed).len(), 1);
+    }
+
+    #[test]
+    fn replication_controller_selector_defaults_to_template_labels() {
+        let mut rc = json!({"metadata": {"name": "r"}, "spec": {"template": {"metadata": {"labels": {"app": "r"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        default_replication_controller(&mut rc);
+        assert_eq!(rc["spec"]["selector"], json!({"app": "r"}));
+        assert_eq!(rc["metadata"]["labels"], json!({"app": "r"}));
+        assert!(validate_replication_controller(&rc).is_empty());
     }
 }

@@ -53,24 +53,6 @@ pub fn validate_secret_update(old: &Value, new: &Value) -> Vec<FieldError> {
     errs
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// p18 `secret-stringdata`: `type: Opaque` by default.
-    #[test]
-    fn opaque_by_default_and_typed_keys() {
-        let mut s = json!({"data": {"token": "YWJjMTIz"}});
-        default_secret(&mut s);
-        assert_eq!(s["type"], "Opaque");
-        assert!(validate_secret(&s).is_empty());
-        let tls = json!({"type": "kubernetes.io/tls", "data": {"tls.crt": "eA=="}});
-        assert_eq!(validate_secret(&tls)[0].to_message(), "data[tls.key]: Required value");
-        let errs = validate_secret_update(&s, &json!({"type": "kubernetes.io/tls", "data": {"tls.crt": "eA==", "tls.key": "eA=="}}));
-        assert_eq!(errs[0].to_message(), "type: Invalid value: \"kubernetes.io/tls\": field is immutable");
-    }
-}
-
 /// The secret strategy.
 pub struct SecretStrategy;
 
@@ -86,5 +68,23 @@ impl Strategy for SecretStrategy {
     }
     fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
         vec![("type", field_text(obj, "/type"))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// p18 `secret-stringdata`: `type: Opaque` by default.
+    #[test]
+    fn opaque_by_default_and_typed_keys() {
+        let mut s = json!({"data": {"token": "YWJjMTIz"}});
+        default_secret(&mut s);
+        assert_eq!(s["type"], "Opaque");
+        assert!(validate_secret(&s).is_empty());
+        let tls = json!({"type": "kubernetes.io/tls", "data": {"tls.crt": "eA=="}});
+        assert_eq!(validate_secret(&tls)[0].to_message(), "data[tls.key]: Required value");
+        let errs = validate_secret_update(&s, &json!({"type": "kubernetes.io/tls", "data": {"tls.crt": "eA==", "tls.key": "eA=="}}));
+        assert_eq!(errs[0].to_message(), "type: Invalid value: \"kubernetes.io/tls\": field is immutable");
     }
 }

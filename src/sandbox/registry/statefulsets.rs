@@ -77,26 +77,6 @@ pub fn validate_stateful_set_update(old: &Value, new: &Value) -> Vec<FieldError>
     errs
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_and_frozen_fields() {
-        let mut s = json!({"spec": {"serviceName": "db", "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
-        default_stateful_set(&mut s);
-        assert_eq!(s["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
-        assert_eq!(s["spec"]["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
-        assert!(validate_stateful_set(&s).is_empty());
-        let mut scaled = s.clone();
-        scaled["spec"]["replicas"] = json!(3);
-        assert!(validate_stateful_set_update(&s, &scaled).is_empty());
-        let mut renamed = s.clone();
-        renamed["spec"]["serviceName"] = json!("other");
-        assert_eq!(validate_stateful_set_update(&s, &renamed)[0].field, "spec");
-    }
-}
-
 /// The stateful set strategy.
 pub struct StatefulSetStrategy;
 
@@ -121,5 +101,25 @@ impl Strategy for StatefulSetStrategy {
     }
     fn scale(&self) -> Option<ScalePaths> {
         Some(ScalePaths::workload())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_frozen_fields() {
+        let mut s = json!({"spec": {"serviceName": "db", "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        default_stateful_set(&mut s);
+        assert_eq!(s["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+        assert_eq!(s["spec"]["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+        assert!(validate_stateful_set(&s).is_empty());
+        let mut scaled = s.clone();
+        scaled["spec"]["replicas"] = json!(3);
+        assert!(validate_stateful_set_update(&s, &scaled).is_empty());
+        let mut renamed = s.clone();
+        renamed["spec"]["serviceName"] = json!("other");
+        assert_eq!(validate_stateful_set_update(&s, &renamed)[0].field, "spec");
     }
 }

@@ -271,6 +271,22 @@ pub enum Verb {
     DeleteCollection(DeleteOptions, ListOptions),
 }
 
+impl Verb {
+    /// The verb as discovery and authorization name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verb::Get(_) => "get",
+            Verb::List(_) => "list",
+            Verb::Watch(_) => "watch",
+            Verb::Create(_) => "create",
+            Verb::Update(_) => "update",
+            Verb::Patch(_) => "patch",
+            Verb::Delete(_) => "delete",
+            Verb::DeleteCollection(..) => "deletecollection",
+        }
+    }
+}
+
 /// A request as the HTTP layer hands it over: routed and authenticated, not yet understood.
 #[derive(Debug)]
 pub struct HttpRequest {

@@ -1057,9 +1057,15 @@ fn info(b: &Builtin) -> ResourceInfo {
     }
 }
 
-/// The stored built-in resources: what the REST layer serves.
+/// Whether the REST layer serves a built-in: the stored ones, and the reviews, which it
+/// answers without storing.
+fn served(b: &Builtin) -> bool {
+    !b.stored_as.is_empty() || super::registry::is_review(b.group, b.kind)
+}
+
+/// The built-in resources the REST layer serves: the stored ones and the reviews.
 pub fn builtins() -> Vec<ResourceInfo> {
-    BUILTINS.iter().filter(|b| !b.stored_as.is_empty()).map(info).collect()
+    BUILTINS.iter().filter(|b| served(b)).map(info).collect()
 }
 
 /// Built-in resources kube-apiserver lists but does not store: the reviews of
@@ -1069,7 +1075,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
 /// [`Catalogue::all`], so the REST layer answers them `404` as a resource it does not serve.
 pub fn listed_only() -> &'static [ResourceInfo] {
     static LISTED: OnceLock<Vec<ResourceInfo>> = OnceLock::new();
-    LISTED.get_or_init(|| BUILTINS.iter().filter(|b| b.stored_as.is_empty()).map(info).collect())
+    LISTED.get_or_init(|| BUILTINS.iter().filter(|b| !served(b)).map(info).collect())
 }
 
 /// All resources currently served: the built-ins plus established custom resources.

@@ -164,12 +164,24 @@ impl Server {
         if user == User::Anonymous {
             let message = match &route {
                 Some(Route::Resource(p)) => {
+                    // As the apiserver's `forbiddenMessage`: the subresource joins the
+                    // resource, and a cluster-scoped request says so.
                     let verb = verb_of(req.method(), p.name.is_some(), is_watch);
-                    let scope = p.namespace.as_ref().map(|ns| format!(" in the namespace \"{ns}\"")).unwrap_or_default();
+                    // RequestInfo takes a namespace's own name as the request's namespace.
+                    let namespace = p.namespace.as_ref().or(p.name.as_ref().filter(|_| p.group.is_empty() && p.resource == "namespaces"));
+                    let scope = match namespace {
+                        Some(ns) => format!("in the namespace \"{ns}\""),
+                        None => "at the cluster scope".to_string(),
+                    };
+                    let resource = match &p.subresource {
+                        Some(sub) => format!("{}/{sub}", p.resource),
+                        None => p.resource.clone(),
+                    };
+                    let qualified = if p.group.is_empty() { p.resource.clone() } else { format!("{}.{}", p.resource, p.group) };
                     let e = ApiError::forbidden(
-                        &p.resource,
+                        &qualified,
                         p.name.as_deref().unwrap_or(""),
-                        &format!("User \"system:anonymous\" cannot {verb} resource \"{}\" in API group \"{}\"{scope}", p.resource, p.group),
+                        &format!("User \"system:anonymous\" cannot {verb} resource \"{resource}\" in API group \"{}\" {scope}", p.group),
                     );
                     return error_response(&e);
                 }

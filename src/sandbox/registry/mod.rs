@@ -28,6 +28,7 @@ mod pods;
 mod qos;
 mod replicasets;
 mod resourcequotas;
+mod reviews;
 mod secrets;
 mod serviceaccount_token;
 mod services;
@@ -46,6 +47,7 @@ use super::status::{ApiError, FieldError};
 pub use allocators::Allocators;
 pub use custom_resources::CustomResourceStrategy;
 pub use namespaces::admit_namespace_lifecycle;
+pub use reviews::is_review;
 pub use strategy::{Created, Generic, NamedCreater, ObjectReader, ScalePaths, Strategy, StrategyRef, SubresourceCreate};
 
 /// What the client asked for with `?fieldValidation=`.
@@ -58,6 +60,9 @@ pub enum FieldValidation {
 
 /// The strategy of a built-in kind: the one place that maps kinds to their rules.
 pub fn strategy_for(group: &str, kind: &str) -> StrategyRef {
+    if let Some(review) = reviews::ReviewStrategy::for_kind(kind).filter(|_| is_review(group, kind)) {
+        return StrategyRef::new(review);
+    }
     match (group, kind) {
         ("", "Pod") => StrategyRef::new(pods::PodStrategy),
         ("", "PodTemplate") => StrategyRef::new(pods::PodTemplateStrategy),

@@ -145,6 +145,13 @@ pub trait Strategy: Send + Sync {
         Vec::new()
     }
 
+    /// A create the kind answers without storing anything (the access and identity
+    /// reviews, `rest.Creater`s with no storage upstream): the object to answer with, or
+    /// `None` for an ordinary stored create.
+    fn answer_create(&self, _obj: &Value) -> Option<Result<Value, crate::sandbox::status::ApiError>> {
+        None
+    }
+
     /// The `rest.NamedCreater` serving a `create` on `subresource` of a named object when
     /// that creates something other than the object (`serviceaccounts/<name>/token`).
     fn named_creater(&self, _subresource: &str) -> Option<&dyn NamedCreater> {

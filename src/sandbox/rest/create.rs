@@ -29,6 +29,9 @@ impl Apiserver {
         }
         let mut warnings = vec![];
         let mut obj = self.decode_body(res, req, opts.field_validation, &mut warnings)?;
+        if let Some(answer) = res.strategy.answer_create(&obj) {
+            return encode_value(res, req, 201, &answer?, warnings);
+        }
         let manager = req.field_manager(opts.field_manager.as_deref());
         let (stored, status) = self.create_object(res, req, &mut obj, &manager, opts.dry_run).await?;
         warnings.extend(res.strategy.warnings(&obj));

@@ -184,6 +184,10 @@ impl Apiserver {
         let scale = p.subresource.as_deref() == Some("scale");
         // A subresource served only by a strategy's `named_creater` takes nothing but a create.
         let create_only = p.subresource.as_deref().is_some_and(|s| !res.has_subresource(s));
+        // A verb the resource does not serve (a review takes only `create`) is refused.
+        if p.subresource.is_none() && !res.has_verb(req.verb.name()) {
+            return Err(ApiError::method_not_allowed());
+        }
         match (&req.verb, p.name.as_deref()) {
             (Verb::List(opts), None) => self.list(res, req, opts),
             (Verb::Watch(_), _) => Err(ApiError::method_not_allowed()),

@@ -1,0 +1,206 @@
+//! The identity and access reviews: creates that are answered, never stored
+//! (`pkg/registry/authentication/selfsubjectreview`, `pkg/registry/authorization/*`).
+//! `kubectl auth whoami` asks a SelfSubjectReview who it is; `kubectl auth can-i` asks a
+//! SelfSubjectAccessReview whether it may.
+//!
+//! The sandbox has one authenticated user: its admin, whose bearer token is in the
+//! kubeconfig, in `system:masters`. Its authorizer is the one kube-apiserver puts first,
+//! the privileged-group check: `system:masters` may do anything; nobody else is allowed
+//! (RBAC objects are stored but not enforced). The reviews answer by that rule.
+
+use serde_json::{json, Value};
+
+use super::strategy::Strategy;
+use crate::sandbox::status::{ApiError, FieldError};
+
+/// Who the admin token authenticates as.
+pub const ADMIN_USER: &str = "kubelab-admin";
+/// The groups of the admin: privileged, and authenticated like every user with a token.
+pub const ADMIN_GROUPS: &[&str] = &["system:masters", "system:authenticated"];
+
+/// The kinds answered here, by group.
+pub fn is_review(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        ("authentication.k8s.io", "SelfSubjectReview")
+            | ("authorization.k8s.io", "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview")
+    )
+}
+
+/// `authorizationutil.BuildStatus` for the privileged-group authorizer: allowed, or no
+/// opinion (which denies nothing explicitly: `allowed` false, no `denied`).
+fn decision(groups: &[&str]) -> Value {
+    if groups.contains(&"system:masters") {
+        json!({"allowed": true})
+    } else {
+        json!({"allowed": false})
+    }
+}
+
+/// The spec rules shared by the access reviews (`ValidateSubjectAccessReviewSpec` and
+/// its self variant): exactly one kind of attributes.
+fn attribute_errors(spec: &Value) -> Vec<FieldError> {
+    let resource = spec.get("resourceAttributes").filter(|v| !v.is_null());
+    let non_resource = spec.get("nonResourceAttributes").filter(|v| !v.is_null());
+    match (resource, non_resource) {
+        (Some(_), Some(n)) => {
+            vec![FieldError::invalid("spec.nonResourceAttributes", n, "cannot be specified in combination with resourceAttributes")]
+        }
+        (None, None) => vec![FieldError::invalid(
+            "spec.resourceAttributes",
+            &Value::Null,
+            "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// Metadata a review may carry: none (a namespace for the local review).
+fn metadata_is_empty(obj: &Value, allow_namespace: bool) -> bool {
+    obj.get("metadata").and_then(Value::as_object).is_none_or(|m| {
+        m.iter().all(|(k, v)| v.is_null() || (allow_namespace && k == "namespace") || (k == "creationTimestamp" && v.is_null()))
+    })
+}
+
+fn invalid(kind: &str, errs: Vec<FieldError>) -> Result<Value, ApiError> {
+    Err(ApiError::invalid(&format!("{kind}.authorization.k8s.io"), "", &errs))
+}
+
+/// What a review answers: the request as sent, with its status.
+fn answered(obj: &Value, status: Value) -> Value {
+    let mut out = obj.clone();
+    if let Some(m) = out.as_object_mut() {
+        m.entry("metadata").or_insert_with(|| json!({"creationTimestamp": null}));
+        m.insert("status".into(), status);
+    }
+    out
+}
+
+/// The review strategies, one per kind.
+pub enum ReviewStrategy {
+    SelfSubject,
+    SelfSubjectAccess,
+    SubjectAccess,
+    LocalSubjectAccess,
+}
+
+impl ReviewStrategy {
+    pub fn for_kind(kind: &str) -> Option<ReviewStrategy> {
+        Some(match kind {
+            "SelfSubjectReview" => ReviewStrategy::SelfSubject,
+            "SelfSubjectAccessReview" => ReviewStrategy::SelfSubjectAccess,
+            "SubjectAccessReview" => ReviewStrategy::SubjectAccess,
+            "LocalSubjectAccessReview" => ReviewStrategy::LocalSubjectAccess,
+            _ => return None,
+        })
+    }
+}
+
+impl Strategy for ReviewStrategy {
+    fn answer_create(&self, obj: &Value) -> Option<Result<Value, ApiError>> {
+        let spec = obj.get("spec").cloned().unwrap_or(json!({}));
+        Some(match self {
+            ReviewStrategy::SelfSubject => {
+                let mut out = obj.clone();
+                if let Some(m) = out.as_object_mut() {
+                    m.insert("metadata".into(), json!({"creationTimestamp": crate::sandbox::meta::now_rfc3339()}));
+                    m.insert("status".into(), json!({"userInfo": {"username": ADMIN_USER, "groups": ADMIN_GROUPS}}));
+                }
+                Ok(out)
+            }
+            ReviewStrategy::SelfSubjectAccess => {
+                let mut errs = attribute_errors(&spec);
+                if !metadata_is_empty(obj, false) {
+                    errs.push(FieldError::invalid("metadata", obj.get("metadata").unwrap_or(&Value::Null), "must be empty"));
+                }
+                if !errs.is_empty() {
+                    return Some(invalid("SelfSubjectAccessReview", errs));
+                }
+                Ok(answered(obj, decision(ADMIN_GROUPS)))
+            }
+            ReviewStrategy::SubjectAccess | ReviewStrategy::LocalSubjectAccess => {
+                let local = matches!(self, ReviewStrategy::LocalSubjectAccess);
+                let kind = if local { "LocalSubjectAccessReview" } else { "SubjectAccessReview" };
+                let mut errs = attribute_errors(&spec);
+                let user = spec.get("user").and_then(Value::as_str).unwrap_or_default();
+                let groups: Vec<&str> =
+                    spec.get("groups").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                if user.is_empty() && groups.is_empty() {
+                    errs.push(FieldError::invalid("spec.user", &json!(user), "at least one of user or group must be specified"));
+                }
+                if !metadata_is_empty(obj, local) {
+                    let detail = if local { "must be empty except for namespace" } else { "must be empty" };
+                    errs.push(FieldError::invalid("metadata", obj.get("metadata").unwrap_or(&Value::Null), detail));
+                }
+                if local {
+                    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
+                    if let Some(attrs) = spec.get("resourceAttributes").filter(|a| a.is_object()) {
+                        let asked = attrs.get("namespace").and_then(Value::as_str).unwrap_or_default();
+                        if asked != ns {
+                            errs.push(FieldError::invalid(
+                                "spec.resourceAttributes.namespace",
+                                &json!(asked),
+                                "must match metadata.namespace",
+                            ));
+                        }
+                    }
+                    if let Some(n) = spec.get("nonResourceAttributes").filter(|n| !n.is_null()) {
+                        errs.push(FieldError::invalid("spec.nonResourceAttributes", n, "disallowed on this kind of request"));
+                    }
+                }
+                if !errs.is_empty() {
+                    return Some(invalid(kind, errs));
+                }
+                Ok(answered(obj, decision(&groups)))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(s: ReviewStrategy, obj: Value) -> Result<Value, ApiError> {
+        s.answer_create(&obj).expect("reviews are answered")
+    }
+
+    #[test]
+    fn self_subject_review_names_the_admin() {
+        let out =
+            answer(ReviewStrategy::SelfSubject, json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})).unwrap();
+        assert_eq!(out["status"]["userInfo"], json!({"username": "kubelab-admin", "groups": ["system:masters", "system:authenticated"]}));
+        assert!(out["metadata"]["creationTimestamp"].is_string());
+    }
+
+    #[test]
+    fn access_reviews_allow_the_privileged_group_only() {
+        let ssar = json!({"spec": {"resourceAttributes": {"verb": "create", "resource": "pods", "namespace": "default"}}});
+        assert_eq!(answer(ReviewStrategy::SelfSubjectAccess, ssar.clone()).unwrap()["status"], json!({"allowed": true}));
+        let sar = |spec: Value| json!({"spec": spec});
+        let masters = sar(json!({"groups": ["system:masters"], "nonResourceAttributes": {"path": "/healthz", "verb": "get"}}));
+        assert_eq!(answer(ReviewStrategy::SubjectAccess, masters).unwrap()["status"], json!({"allowed": true}));
+        let alice = sar(json!({"user": "alice", "resourceAttributes": {"verb": "get", "resource": "pods"}}));
+        assert_eq!(answer(ReviewStrategy::SubjectAccess, alice).unwrap()["status"], json!({"allowed": false}));
+    }
+
+    #[test]
+    fn invalid_reviews_are_refused_with_upstreams_words() {
+        let cases = [
+            (ReviewStrategy::SelfSubjectAccess, json!({"spec": {}}),
+             "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified"),
+            (ReviewStrategy::SelfSubjectAccess, json!({"spec": {"resourceAttributes": {"verb": "get"}, "nonResourceAttributes": {"path": "/"}}}),
+             "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.nonResourceAttributes: Invalid value: {\"path\":\"/\"}: cannot be specified in combination with resourceAttributes"),
+            (ReviewStrategy::SubjectAccess, json!({"spec": {"resourceAttributes": {"verb": "get"}}}),
+             "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.user: Invalid value: \"\": at least one of user or group must be specified"),
+            (ReviewStrategy::LocalSubjectAccess, json!({"metadata": {"namespace": "a"}, "spec": {"user": "u", "resourceAttributes": {"verb": "get", "namespace": "b"}}}),
+             "LocalSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes.namespace: Invalid value: \"b\": must match metadata.namespace"),
+            (ReviewStrategy::SubjectAccess, json!({"metadata": {"name": "x"}, "spec": {"user": "u", "resourceAttributes": {"verb": "get"}}}),
+             "SubjectAccessReview.authorization.k8s.io \"\" is invalid: metadata: Invalid value: {\"name\":\"x\"}: must be empty"),
+        ];
+        for (s, obj, message) in cases {
+            let e = answer(s, obj).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (422, message));
+        }
+    }
+}

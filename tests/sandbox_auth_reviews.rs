@@ -5,16 +5,11 @@ mod common;
 
 use serde_json::{json, Value};
 
-use common::Kubectl;
+use common::with_kubectl;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_auth_whoami_and_can_i() {
-    let t = common::TestSandbox::start().await;
-    let kubeconfig = t.kubeconfig();
-    let kubectl_home = tempfile::tempdir().unwrap();
-    let home = kubectl_home.path().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let k = Kubectl { kubeconfig: &kubeconfig, home: &home };
+    with_kubectl(|k| {
         let whoami = k.ok(&["auth", "whoami"]);
         assert!(whoami.contains("kubelab-admin") && whoami.contains("system:masters"), "{whoami}");
         let review: Value = serde_json::from_str(&k.ok(&["auth", "whoami", "-o", "json"])).unwrap();
@@ -24,8 +19,7 @@ async fn kubectl_auth_whoami_and_can_i() {
         assert_eq!(k.ok(&["auth", "can-i", "*", "*", "--all-namespaces"]).trim(), "yes");
         assert_eq!(k.ok(&["auth", "can-i", "get", "/healthz"]).trim(), "yes");
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]

@@ -4,19 +4,9 @@
 
 mod common;
 
-
 use base64::Engine;
 
-use common::Kubectl;
-
-/// Runs `f` with a kubectl bound to a fresh sandbox.
-async fn with_kubectl(f: impl FnOnce(&Kubectl) + Send + 'static) {
-    let t = common::TestSandbox::start().await;
-    let kubeconfig = t.kubeconfig();
-    let home = tempfile::tempdir().unwrap();
-    let home_path = home.path().to_path_buf();
-    tokio::task::spawn_blocking(move || f(&Kubectl { kubeconfig: &kubeconfig, home: &home_path })).await.unwrap();
-}
+use common::with_kubectl;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_create_commands_are_read_from_protobuf() {

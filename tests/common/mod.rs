@@ -86,3 +86,13 @@ impl Kubectl<'_> {
         serde_json::from_str(&self.ok(&args)).expect("kubectl prints JSON")
     }
 }
+
+/// Runs `f` with a kubectl bound to a fresh sandbox, off the runtime that serves it
+/// (kubectl blocks; the sandbox must keep answering meanwhile).
+pub async fn with_kubectl(f: impl FnOnce(&Kubectl) + Send + 'static) {
+    let t = TestSandbox::start().await;
+    let kubeconfig = t.kubeconfig();
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_path_buf();
+    tokio::task::spawn_blocking(move || f(&Kubectl { kubeconfig: &kubeconfig, home: &home_path })).await.unwrap();
+}

@@ -536,7 +536,7 @@ fn delete_options(q: &Query, media_type: &str, body: &[u8]) -> Result<DeleteOpti
                 Some(v) => v.as_i64().map(Some).ok_or_else(|| {
                     ApiError::bad_request(format!(
                         "json: cannot unmarshal {} into Go struct field DeleteOptions.{key} of type int64",
-                        json_type(v)
+                        super::registry::decode::go_json_type(v)
                     ))
                 }),
             }
@@ -578,17 +578,6 @@ fn delete_options(q: &Query, media_type: &str, body: &[u8]) -> Result<DeleteOpti
         return Err(invalid_options("DeleteOptions", &errs));
     }
     Ok(o)
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::String(_) => "string",
-        Value::Bool(_) => "bool",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-        Value::Number(_) => "number",
-        Value::Null => "null",
-    }
 }
 
 /// The 415 for a body the apiserver has no decoder for.

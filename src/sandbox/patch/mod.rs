@@ -9,6 +9,7 @@ mod strategic;
 
 use serde_json::{json, Value};
 
+use super::registry::decode::go_json_type;
 use super::resources::ResourceInfo;
 use super::status::ApiError;
 
@@ -29,19 +30,14 @@ fn json_patch_rejected() -> ApiError {
 /// operation that cannot be applied (an unknown `op`, a missing `path` or `value`, a
 /// failed `test`) is the 422 of a patch that does not apply.
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), ApiError> {
-    let go_type = |v: &Value| match v {
-        Value::Object(_) => "object",
-        Value::Array(_) => "array",
-        Value::String(_) => "string",
-        Value::Number(_) => "number",
-        Value::Bool(_) => "bool",
-        Value::Null => "null",
-    };
     let Value::Array(items) = patch else {
-        return Err(ApiError::bad_request(format!("json: cannot unmarshal {} into Go value of type jsonpatch.Patch", go_type(patch))));
+        return Err(ApiError::bad_request(format!("json: cannot unmarshal {} into Go value of type jsonpatch.Patch", go_json_type(patch))));
     };
     if let Some(item) = items.iter().find(|i| !i.is_object() && !i.is_null()) {
-        return Err(ApiError::bad_request(format!("json: cannot unmarshal {} into Go value of type jsonpatch.Operation", go_type(item))));
+        return Err(ApiError::bad_request(format!(
+            "json: cannot unmarshal {} into Go value of type jsonpatch.Operation",
+            go_json_type(item)
+        )));
     }
     let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|_| json_patch_rejected())?;
     json_patch::patch(target, &ops).map_err(|_| json_patch_rejected())

@@ -110,13 +110,7 @@ fn cannot_handle(body_kind: &str, gv: &str, res: &ResourceInfo, why: &str) -> Ap
 /// unknown, as paths like `spec.containers[0].foo`.
 pub fn decode(res: &ResourceInfo, body: Value) -> Result<(Value, Vec<String>), ApiError> {
     let Value::Object(mut map) = body else {
-        let found = match body {
-            Value::Array(_) => "array",
-            Value::String(_) => "string",
-            Value::Number(_) => "number",
-            Value::Bool(_) => "bool",
-            _ => "null",
-        };
+        let found = go_json_type(&body);
         return Err(ApiError::bad_request(format!(
             "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: json: cannot unmarshal {found} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
             res.kind
@@ -331,7 +325,9 @@ fn go_type_name(expected: &str, field: &str) -> String {
     }
 }
 
-fn json_type_name(v: &Value) -> &'static str {
+/// How Go's encoding/json names the type of a JSON value in its errors
+/// (`json: cannot unmarshal <type> into ...`).
+pub fn go_json_type(v: &Value) -> &'static str {
     match v {
         Value::String(_) => "string",
         Value::Number(_) => "number",
@@ -356,7 +352,7 @@ fn type_error_message(res: &ResourceInfo, value: &Value, serde_msg: &str, decode
     let field = keys.last().copied().unwrap_or_default();
     format!(
         "json: cannot unmarshal {} into Go struct field {}.{} of type {}",
-        json_type_name(&bad),
+        go_json_type(&bad),
         go_parent_struct(&res.kind, &keys),
         keys.join("."),
         go_type_name(expected, field)

@@ -60,14 +60,7 @@ struct BoundObjectRef {
 
 /// The decoder's 400 for a field of the wrong JSON type.
 fn wrong_type(found: &Value, go_field: &str, go_type: &str) -> ApiError {
-    let found = match found {
-        Value::String(_) => "string",
-        Value::Number(_) => "number",
-        Value::Bool(_) => "bool",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-        Value::Null => "null",
-    };
+    let found = super::decode::go_json_type(found);
     ApiError::bad_request(format!(
         "{KIND} in version \"v1\" cannot be handled as a {KIND}: json: cannot unmarshal {found} into Go struct field {go_field} of type {go_type}"
     ))

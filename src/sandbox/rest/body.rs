@@ -88,15 +88,6 @@ fn check_unknown_fields(res: &ResourceInfo, mode: FieldValidation, unknown: &[St
     }
 }
 
-/// `the object provided is unrecognized`: a body that is not a JSON object.
-fn not_an_object(res: &ResourceInfo, body: &Value) -> ApiError {
-    ApiError::bad_request(format!(
-        "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
-        res.kind,
-        match body { Value::Array(_) => "array", Value::String(_) => "string", Value::Number(_) => "number", Value::Bool(_) => "bool", _ => "null" }
-    ))
-}
-
 impl Apiserver {
     /// The body's group/version checked against the URL's, as the decoder and the
     /// handler's `AcceptsGroupVersion` do. A kind the scheme does not have at the body's
@@ -105,12 +96,7 @@ impl Apiserver {
         // The type meta is read into Go strings first: anything else cannot be decoded.
         for field in ["apiVersion", "kind"] {
             if let Some(v) = body.get(field).filter(|v| !v.is_string() && !v.is_null()) {
-                let found = match v {
-                    Value::Array(_) => "array",
-                    Value::Number(_) => "number",
-                    Value::Bool(_) => "bool",
-                    _ => "object",
-                };
+                let found = registry::decode::go_json_type(v);
                 return Err(ApiError::bad_request(format!(
                     "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: json: cannot unmarshal {found} into Go struct field .{field} of type string",
                     res.kind
@@ -169,9 +155,7 @@ impl Apiserver {
         validation: FieldValidation,
         warnings: &mut Vec<String>,
     ) -> Result<Value, ApiError> {
-        if !body.is_object() {
-            return Err(not_an_object(res, &body));
-        }
+        // A body that is not an object has no type meta to check; the decoder refuses it.
         self.check_group_version(res, &body)?;
         let (mut obj, unknown) = registry::decode(res, body)?;
         check_unknown_fields(res, validation, &unknown, warnings)?;

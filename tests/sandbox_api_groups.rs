@@ -79,7 +79,7 @@ const V1_34_RESOURCES: &[(&str, bool)] = &[
 /// Upstream's short names outside core and apps (each kind's `ShortNames()`).
 const SHORT_NAMES: &[&str] = &["hpa", "cj", "csr", "ing", "ip", "netpol", "pdb", "pc", "sc", "vac", "crd", "crds"];
 
-use common::Kubectl;
+use common::{with_kubectl, Kubectl};
 
 fn lines(k: &Kubectl, args: &[&str]) -> BTreeSet<String> {
     k.ok(args).lines().map(str::to_string).collect()
@@ -87,12 +87,7 @@ fn lines(k: &Kubectl, args: &[&str]) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_sees_every_group_of_kube_apiserver_1_34() {
-    let t = common::TestSandbox::start().await;
-    let kubeconfig = t.kubeconfig();
-    let kubectl_home = tempfile::tempdir().unwrap();
-    let home_path = kubectl_home.path().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let k = Kubectl { kubeconfig: &kubeconfig, home: &home_path };
+    with_kubectl(|k| {
 
         let want: BTreeSet<String> = V1_34_RESOURCES.iter().map(|(n, _)| n.to_string()).collect();
         assert_eq!(lines(&k, &["api-resources", "-o", "name"]), want);
@@ -172,8 +167,7 @@ async fn kubectl_sees_every_group_of_kube_apiserver_1_34() {
             assert!(explain.contains("DESCRIPTION:"), "{explain}");
         }
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 /// A minimal object of every stored kind outside core, apps, events.k8s.io and

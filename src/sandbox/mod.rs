@@ -70,6 +70,10 @@ pub struct Options {
     pub nodes: Option<Vec<serde_json::Value>>,
     /// Header, idle, request and watch timeouts (kube-apiserver's by default).
     pub timeouts: connection::Timeouts,
+    /// Which loops run (`--controllers`); every one by default.
+    pub controllers: controllers::Selection,
+    /// Print each loop's decisions on stderr.
+    pub narrate: bool,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -81,6 +85,7 @@ pub struct Sandbox {
     api: Arc<rest::Apiserver>,
     shutdown: tokio::sync::watch::Sender<bool>,
     controllers: crate::machinery::stop::StopSignal,
+    decisions: controllers::Decisions,
 }
 
 /// The files a sandbox keeps in its data directory.
@@ -145,11 +150,26 @@ impl Sandbox {
         tokio::spawn(connection::accept_loop(listener, certs.server_config()?, server, shutdown_rx.clone()));
         tokio::spawn(compaction(api.clone(), opts.compaction_interval.unwrap_or(Duration::from_secs(30)), shutdown_rx));
 
-        let sandbox =
-            Sandbox { addr, dir, token, ca_pem: certs.ca_pem, api, shutdown, controllers: crate::machinery::stop::StopSignal::new() };
+        let sandbox = Sandbox {
+            addr,
+            dir,
+            token,
+            ca_pem: certs.ca_pem,
+            api,
+            shutdown,
+            controllers: crate::machinery::stop::StopSignal::new(),
+            decisions: controllers::Decisions::new(opts.narrate),
+        };
         private::write(&kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
         // The controller manager is a client like any other, over HTTPS.
-        controllers::spawn_all(sandbox.client().await?, sandbox.controllers.clone());
+        controllers::spawn_all(
+            sandbox.client_config().await?,
+            &opts.controllers,
+            sandbox.decisions.clone(),
+            sandbox.controllers.clone(),
+            sandbox.dir.clone(),
+            sandbox.ca_pem.clone(),
+        );
         Ok(sandbox)
     }
 
@@ -188,11 +208,20 @@ impl Sandbox {
 
     /// A ready `kube::Client` for this sandbox.
     pub async fn client(&self) -> Result<kube::Client, SandboxError> {
+        kube::Client::try_from(self.client_config().await?).map_err(|e| SandboxError::Client(e.to_string()))
+    }
+
+    /// The `kube::Config` of [`client`](Self::client), to build clients of one's own.
+    pub async fn client_config(&self) -> Result<kube::Config, SandboxError> {
         let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml()).map_err(|e| SandboxError::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await
-            .map_err(|e| SandboxError::Client(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| SandboxError::Client(e.to_string()))
+            .map_err(|e| SandboxError::Client(e.to_string()))
+    }
+
+    /// The loops' decisions from now on, one line each (what `--foreground` prints).
+    pub fn decisions(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.decisions.subscribe()
     }
 
     /// Stops serving (also done on drop).

@@ -75,7 +75,8 @@ pub async fn seed(api: &Apiserver, nodes: Option<&[Value]>) -> Result<(), ApiErr
     let nodes = match nodes {
         Some(n) => n,
         None => {
-            default_nodes = [("kubelab-worker-1", "172.18.0.2"), ("kubelab-worker-2", "172.18.0.3")].iter().map(|(n, ip)| node(n, ip)).collect();
+            default_nodes =
+                [("kubelab-worker-1", "172.18.0.2"), ("kubelab-worker-2", "172.18.0.3")].iter().map(|(n, ip)| node(n, ip)).collect();
             &default_nodes
         }
     };

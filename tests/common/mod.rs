@@ -13,9 +13,18 @@ pub struct TestSandbox {
 
 impl TestSandbox {
     pub async fn start() -> TestSandbox {
+        Self::start_with(kubelab::sandbox::Options::default()).await
+    }
+    /// A sandbox with options, e.g. `--controllers` as `Selection::parse("scheduler,kubelet")`.
+    pub async fn start_with(opts: kubelab::sandbox::Options) -> TestSandbox {
         let home = tempfile::tempdir().expect("a temporary directory");
-        let sandbox = Sandbox::start(home.path()).await.expect("the sandbox starts");
+        let sandbox = Sandbox::start_with(home.path(), opts).await.expect("the sandbox starts");
         TestSandbox { sandbox, home }
+    }
+    /// A sandbox running only the loops named (as `--controllers` takes them).
+    pub async fn with_controllers(list: &str) -> TestSandbox {
+        let controllers = kubelab::sandbox::controllers::Selection::parse(list).expect("known controller names");
+        Self::start_with(kubelab::sandbox::Options { controllers, ..Default::default() }).await
     }
     pub fn kubeconfig(&self) -> PathBuf {
         self.sandbox.kubeconfig_path()

@@ -29,6 +29,13 @@ fn terminating(ns: &Namespace) -> bool {
     ns.metadata.deletion_timestamp.is_some()
 }
 
+/// Starts the namespace controller (kube-controller-manager runs 10 workers).
+pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
+    let c = NamespaceController::new(ctx.client("kube-controller-manager"), &ctx.factory)?;
+    ctx.spawn_workers(std::sync::Arc::new(c), 2);
+    Ok(())
+}
+
 impl NamespaceController {
     pub fn new(client: kube::Client, factory: &SharedInformerFactory) -> Result<Self, FactoryError> {
         let queue = RateLimitingQueue::with_default_rate_limiter();

@@ -19,6 +19,13 @@ pub struct ServiceAccountsController {
     queue: RateLimitingQueue<String>,
 }
 
+/// Starts the service-accounts controller.
+pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
+    let c = ServiceAccountsController::new(ctx.client("kube-controller-manager"), &ctx.factory)?;
+    ctx.spawn_workers(std::sync::Arc::new(c), 1);
+    Ok(())
+}
+
 impl ServiceAccountsController {
     pub fn new(client: kube::Client, factory: &SharedInformerFactory) -> Result<Self, FactoryError> {
         let queue = RateLimitingQueue::with_default_rate_limiter();

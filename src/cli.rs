@@ -194,6 +194,36 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
+/// What the sandbox runs besides the API server.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterFlags {
+    /// Loops to run, as kube-controller-manager's flag: `*` all, `name` one, `-name` not
+    /// that one (e.g. `*,-garbagecollector`); empty for the API server alone.
+    #[arg(long, default_value = "*", value_parser = parse_controllers)]
+    pub controllers: String,
+    /// The Node manifests a new sandbox starts with (YAML, several documents or a List);
+    /// default: two workers, one amd64 and one arm64.
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<std::path::PathBuf>,
+}
+
+fn parse_controllers(list: &str) -> Result<String, String> {
+    crate::sandbox::controllers::Selection::parse(list).map(|_| list.to_string()).map_err(|e| e.to_string())
+}
+
+impl ClusterFlags {
+    /// The daemon's options for these flags and `limits`.
+    pub fn serve(&self, port: Option<u16>, log_requests: bool, limits: &ServeLimits) -> crate::sandbox::daemon::Serve {
+        crate::sandbox::daemon::Serve {
+            port,
+            timeouts: limits.timeouts(),
+            log_requests,
+            controllers: self.controllers.clone(),
+            nodes: self.nodes.clone(),
+        }
+    }
+}
+
 /// The server's timeouts, named as kube-apiserver names its flags.
 #[derive(Debug, Clone, Args)]
 pub struct ServeLimits {
@@ -231,14 +261,31 @@ impl ServeLimits {
 pub enum SandboxAction {
     /// Start the sandbox in the background (no-op when it already runs).
     Start {
-        /// Stay attached and log each request on stderr.
+        /// Stay attached and print each controller's decisions on stderr.
         #[arg(long)]
         foreground: bool,
         /// Port on 127.0.0.1 (default: the last one used, else a free one).
         #[arg(long)]
         port: Option<u16>,
+        /// Also log one line per request on stderr (with --foreground, or into the log).
+        #[arg(long)]
+        log_requests: bool,
         #[command(flatten)]
         limits: ServeLimits,
+        #[command(flatten)]
+        cluster: ClusterFlags,
+    },
+    /// Print the background sandbox's log (requests, each controller's decisions).
+    Log {
+        /// Keep printing what it logs from now on.
+        #[arg(short, long)]
+        follow: bool,
+        /// The last N lines only.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// With --follow: stop after this long (e.g. `5s`); otherwise on Ctrl-C.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
     },
     /// Stop the background sandbox.
     Stop,

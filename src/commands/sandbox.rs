@@ -10,9 +10,9 @@ use super::CommandError;
 pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandError> {
     let home = daemon::home();
     match action {
-        SandboxAction::Start { foreground: true, port, limits } => {
+        SandboxAction::Start { foreground: true, port, log_requests, limits, cluster } => {
             let quiet = global.quiet;
-            daemon::run_foreground(&home, port, true, limits.timeouts(), |s| {
+            daemon::run_foreground(&home, &cluster.serve(port, log_requests, &limits), |s| {
                 if !quiet {
                     eprintln!(
                         "kubelab sandbox listening on {} (data: {}, kubeconfig: {})",
@@ -25,9 +25,9 @@ pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandEr
             .await?;
             Ok(())
         }
-        SandboxAction::Start { foreground: false, port, limits } => {
+        SandboxAction::Start { foreground: false, port, log_requests, limits, cluster } => {
             let before = daemon::status(&home).await;
-            let s = daemon::start_background_with(&home, port, limits.timeouts()).await?;
+            let s = daemon::start_background_with(&home, &cluster.serve(port, log_requests, &limits)).await?;
             if global.output == OutputFormat::Json {
                 println!("{}", serde_json::to_string_pretty(&s).unwrap());
             } else if !global.quiet {
@@ -38,6 +38,7 @@ pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandEr
             }
             Ok(())
         }
+        SandboxAction::Log { follow, tail, duration } => log(&home, follow, tail, duration).await,
         SandboxAction::Stop => {
             let was = daemon::stop(&home).await?;
             if !global.quiet {
@@ -92,6 +93,62 @@ pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandEr
                 println!("sandbox data deleted from {}", home.display());
             }
             Ok(())
+        }
+    }
+}
+
+/// `kubelab sandbox log`: the background server's log file, then (with `-f`) what it adds.
+async fn log(home: &std::path::Path, follow: bool, tail: Option<usize>, duration: Option<std::time::Duration>) -> Result<(), CommandError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = daemon::log_file(home);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(_) => {
+            return Err(CommandError::new(format!("no sandbox log at {}", path.display()))
+                .hint("the background sandbox writes it: `kubelab sandbox start`"))
+        }
+    };
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(|e| CommandError::new(format!("cannot read {}: {e}", path.display())))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let from = tail.map(|n| lines.len().saturating_sub(n)).unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    for line in &lines[from..] {
+        let _ = writeln!(out, "{line}");
+    }
+    drop(out);
+    if !follow {
+        return Ok(());
+    }
+    let mut offset = text.len() as u64;
+    let deadline = duration.map(|d| std::time::Instant::now() + d);
+    let mut pending = String::new();
+    loop {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Ok(());
+        }
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if len < offset {
+            // A reset truncated it: start again from its beginning.
+            offset = 0;
+        }
+        if len > offset {
+            let mut f = std::fs::File::open(&path).map_err(|e| CommandError::new(format!("cannot read {}: {e}", path.display())))?;
+            f.seek(SeekFrom::Start(offset)).map_err(|e| CommandError::new(e.to_string()))?;
+            let mut chunk = Vec::new();
+            f.read_to_end(&mut chunk).map_err(|e| CommandError::new(e.to_string()))?;
+            offset += chunk.len() as u64;
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+            let mut out = std::io::stdout().lock();
+            while let Some(nl) = pending.find('\n') {
+                let _ = writeln!(out, "{}", &pending[..nl]);
+                pending.drain(..=nl);
+            }
+            let _ = out.flush();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
 }

@@ -85,13 +85,54 @@ pub async fn status(home: &Path) -> Status {
     }
 }
 
-/// Starts the background sandbox unless one already answers; returns its status.
-pub async fn start_background(home: &Path, port: Option<u16>) -> Result<Status, SandboxError> {
-    start_background_with(home, port, Timeouts::default()).await
+/// How `kubelab sandbox start` serves; the background process gets the same as flags.
+#[derive(Debug, Clone)]
+pub struct Serve {
+    pub port: Option<u16>,
+    pub timeouts: Timeouts,
+    /// One line per request in the log.
+    pub log_requests: bool,
+    /// `--controllers`, as given.
+    pub controllers: String,
+    /// `--nodes FILE`: the Node manifests a new sandbox is seeded with.
+    pub nodes: Option<PathBuf>,
 }
 
-/// [`start_background`] with the server's timeouts chosen.
-pub async fn start_background_with(home: &Path, port: Option<u16>, timeouts: Timeouts) -> Result<Status, SandboxError> {
+impl Default for Serve {
+    fn default() -> Self {
+        Self { port: None, timeouts: Timeouts::default(), log_requests: false, controllers: "*".into(), nodes: None }
+    }
+}
+
+impl Serve {
+    fn options(&self, port: Option<u16>) -> Result<Options, SandboxError> {
+        let controllers = super::controllers::Selection::parse(&self.controllers).map_err(|e| SandboxError::Nodes(e.to_string()))?;
+        let nodes = match &self.nodes {
+            Some(file) => Some(super::nodes_file::load(file)?),
+            None => None,
+        };
+        Ok(Options {
+            port,
+            log_requests: self.log_requests,
+            timeouts: self.timeouts,
+            controllers,
+            nodes,
+            narrate: true,
+            ..Default::default()
+        })
+    }
+}
+
+/// Starts the background sandbox unless one already answers; returns its status.
+pub async fn start_background(home: &Path, port: Option<u16>) -> Result<Status, SandboxError> {
+    start_background_with(home, &Serve { port, ..Serve::default() }).await
+}
+
+/// [`start_background`] with everything `kubelab sandbox start` can choose.
+pub async fn start_background_with(home: &Path, serve: &Serve) -> Result<Status, SandboxError> {
+    let (port, timeouts) = (serve.port, serve.timeouts);
+    // Refuse a bad nodes file here, not in the background process's log.
+    serve.options(port)?;
     let now = status(home).await;
     if now.running {
         return Ok(now);
@@ -108,6 +149,13 @@ pub async fn start_background_with(home: &Path, port: Option<u16>, timeouts: Tim
     cmd.args(["--request-timeout", &ms(timeouts.request), "--min-request-timeout", &timeouts.min_request.as_secs().to_string()]);
     cmd.args(["--header-read-timeout", &ms(timeouts.header_read), "--idle-timeout", &ms(timeouts.idle)]);
     cmd.args(["--watcher-grace", &ms(timeouts.watcher_grace)]);
+    cmd.arg(format!("--controllers={}", serve.controllers));
+    if let Some(nodes) = &serve.nodes {
+        cmd.arg("--nodes").arg(std::path::absolute(nodes)?);
+    }
+    if serve.log_requests {
+        cmd.arg("--log-requests");
+    }
     cmd.env("KUBELAB_HOME", home).stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log);
     #[cfg(unix)]
     {
@@ -137,17 +185,11 @@ pub async fn start_background_with(home: &Path, port: Option<u16>, timeouts: Tim
 }
 
 /// Runs the sandbox in this process until SIGINT/SIGTERM.
-pub async fn run_foreground(
-    home: &Path,
-    port: Option<u16>,
-    log_requests: bool,
-    timeouts: Timeouts,
-    on_ready: impl FnOnce(&Sandbox),
-) -> Result<(), SandboxError> {
+pub async fn run_foreground(home: &Path, serve: &Serve, on_ready: impl FnOnce(&Sandbox)) -> Result<(), SandboxError> {
     raise_descriptor_limit();
+    let port = serve.port;
     let remembered = std::fs::read_to_string(port_file(home)).ok().and_then(|p| p.trim().parse::<u16>().ok());
-    let wanted = port.or(remembered);
-    let opts = Options { port: wanted, log_requests, timeouts, ..Default::default() };
+    let opts = serve.options(port.or(remembered))?;
     let sandbox = match Sandbox::start_with(home, opts.clone()).await {
         Ok(s) => s,
         // The remembered port is taken: pick a new one (the kubeconfig is rewritten).

@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod keys;
 pub mod managed_fields;
 pub mod meta;
+pub mod nodes_file;
 pub mod oidc;
 pub mod openapi;
 pub mod patch;
@@ -54,6 +55,8 @@ pub enum SandboxError {
     Issuer(#[from] oidc::IssuerError),
     #[error("cannot build a client for the sandbox: {0}")]
     Client(String),
+    #[error("{0}")]
+    Nodes(String),
 }
 
 /// How to run a sandbox.

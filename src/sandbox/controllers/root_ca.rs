@@ -21,6 +21,7 @@ const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the k
 pub struct Publisher {
     client: kube::Client,
     root_ca: String,
+    decisions: super::Decisions,
     namespaces: Lister<Namespace>,
     config_maps: Lister<ConfigMap>,
     queue: RateLimitingQueue<String>,
@@ -58,6 +59,7 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
     let publisher = Publisher {
         client: ctx.client("kube-controller-manager"),
         root_ca: ctx.ca_pem.clone(),
+        decisions: ctx.decisions.clone(),
         namespaces: namespaces.lister(),
         config_maps: config_maps.lister(),
         queue,
@@ -83,7 +85,11 @@ impl super::Reconciler for Publisher {
                 let mut cm = ConfigMap { data: Some(data), ..Default::default() };
                 cm.metadata.name = Some(CONFIG_MAP.into());
                 cm.metadata.annotations = Some(BTreeMap::from([(DESCRIPTION_ANNOTATION.to_string(), DESCRIPTION.to_string())]));
-                api.create(&PostParams::default(), &cm).await.map(|_| ())
+                let created = api.create(&PostParams::default(), &cm).await.map(|_| ());
+                if created.is_ok() {
+                    self.decisions.say("root-ca-cert-publisher", &ns, &format!("published {CONFIG_MAP}"));
+                }
+                created
             }
             Some(cm) => {
                 let described =

@@ -18,6 +18,13 @@ async fn kubectl_auth_whoami_and_can_i() {
         assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
         assert_eq!(k.ok(&["auth", "can-i", "*", "*", "--all-namespaces"]).trim(), "yes");
         assert_eq!(k.ok(&["auth", "can-i", "get", "/healthz"]).trim(), "yes");
+        // SelfSubjectRulesReview: the admin's rules, as RBAC resolves them.
+        let list = k.ok(&["auth", "can-i", "--list"]);
+        let rows: Vec<Vec<&str>> = list.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(rows[0], ["Resources", "Non-Resource", "URLs", "Resource", "Names", "Verbs"], "{list}");
+        assert!(rows.contains(&vec!["*.*", "[]", "[]", "[*]"]), "{list}");
+        assert!(rows.contains(&vec!["[*]", "[]", "[*]"]), "{list}");
+        assert!(rows.contains(&vec!["selfsubjectrulesreviews.authorization.k8s.io", "[]", "[]", "[create]"]), "{list}");
     })
     .await;
 }

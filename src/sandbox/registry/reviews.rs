@@ -23,7 +23,10 @@ pub fn is_review(group: &str, kind: &str) -> bool {
     matches!(
         (group, kind),
         ("authentication.k8s.io", "SelfSubjectReview")
-            | ("authorization.k8s.io", "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview")
+            | (
+                "authorization.k8s.io",
+                "SelfSubjectAccessReview" | "SelfSubjectRulesReview" | "SubjectAccessReview" | "LocalSubjectAccessReview"
+            )
     )
 }
 
@@ -35,6 +38,27 @@ fn decision(groups: &[&str]) -> Value {
     } else {
         json!({"allowed": false})
     }
+}
+
+/// What the RBAC rule resolver lists for the admin (`RulesFor`): `cluster-admin`, bound to
+/// `system:masters`, then the roles bootstrap policy binds to every authenticated user
+/// (`system:basic-user`, `system:discovery`, `system:public-info-viewer`). What
+/// `kubectl auth can-i --list` prints.
+fn admin_rules() -> Value {
+    let urls = |verbs: &[&str], urls: &[&str]| json!({"verbs": verbs, "nonResourceURLs": urls});
+    json!({
+        "resourceRules": [
+            {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},
+            {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+            {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]},
+        ],
+        "nonResourceRules": [
+            urls(&["*"], &["*"]),
+            urls(&["get"], &["/livez", "/readyz", "/healthz", "/version", "/version/", "/openapi", "/openapi/*", "/api", "/api/*", "/apis", "/apis/*"]),
+            urls(&["get"], &["/livez", "/readyz", "/healthz", "/version", "/version/"]),
+        ],
+        "incomplete": false,
+    })
 }
 
 /// The spec rules shared by the access reviews (`ValidateSubjectAccessReviewSpec` and
@@ -80,6 +104,7 @@ fn answered(obj: &Value, status: Value) -> Value {
 pub enum ReviewStrategy {
     SelfSubject,
     SelfSubjectAccess,
+    SelfSubjectRules,
     SubjectAccess,
     LocalSubjectAccess,
 }
@@ -89,6 +114,7 @@ impl ReviewStrategy {
         Some(match kind {
             "SelfSubjectReview" => ReviewStrategy::SelfSubject,
             "SelfSubjectAccessReview" => ReviewStrategy::SelfSubjectAccess,
+            "SelfSubjectRulesReview" => ReviewStrategy::SelfSubjectRules,
             "SubjectAccessReview" => ReviewStrategy::SubjectAccess,
             "LocalSubjectAccessReview" => ReviewStrategy::LocalSubjectAccess,
             _ => return None,
@@ -117,6 +143,18 @@ impl Strategy for ReviewStrategy {
                     return Some(invalid("SelfSubjectAccessReview", errs));
                 }
                 Ok(answered(obj, decision(ADMIN_GROUPS)))
+            }
+            ReviewStrategy::SelfSubjectRules => {
+                if spec.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty) {
+                    return Some(Err(ApiError::bad_request("no namespace on request")));
+                }
+                Ok(json!({
+                    "kind": "SelfSubjectRulesReview",
+                    "apiVersion": "authorization.k8s.io/v1",
+                    "metadata": {"creationTimestamp": null},
+                    "spec": {},
+                    "status": admin_rules(),
+                }))
             }
             ReviewStrategy::SubjectAccess | ReviewStrategy::LocalSubjectAccess => {
                 let local = matches!(self, ReviewStrategy::LocalSubjectAccess);
@@ -182,6 +220,16 @@ mod tests {
         assert_eq!(answer(ReviewStrategy::SubjectAccess, masters).unwrap()["status"], json!({"allowed": true}));
         let alice = sar(json!({"user": "alice", "resourceAttributes": {"verb": "get", "resource": "pods"}}));
         assert_eq!(answer(ReviewStrategy::SubjectAccess, alice).unwrap()["status"], json!({"allowed": false}));
+    }
+
+    #[test]
+    fn rules_review_lists_everything_for_the_admin() {
+        let out = answer(ReviewStrategy::SelfSubjectRules, json!({"spec": {"namespace": "default"}})).unwrap();
+        assert_eq!(out["status"]["resourceRules"][0], json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}));
+        assert_eq!(out["status"]["nonResourceRules"][0], json!({"verbs": ["*"], "nonResourceURLs": ["*"]}));
+        assert_eq!(out["status"]["incomplete"], false);
+        let e = answer(ReviewStrategy::SelfSubjectRules, json!({"spec": {}})).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (400, "no namespace on request"));
     }
 
     #[test]

@@ -295,3 +295,19 @@ fn ar_collection_url(ar: &kube::api::ApiResource, namespaced: bool) -> String {
         format!("{base}/{}", ar.plural)
     }
 }
+
+/// A deprecated API warns on every verb, watch included, in kube-apiserver's words.
+#[tokio::test(flavor = "multi_thread")]
+async fn deprecated_endpoints_warn_as_kubectl_prints_it() {
+    common::with_kubectl(|k| {
+        let warning = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice";
+        let out = k.run(&["get", "endpoints", "-A"]);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(warning), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = k.run(&["get", "endpointslices", "-A"]);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("deprecated"), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = k.run(&["get", "endpoints", "--watch", "--request-timeout=1s"]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains(warning), "{}", String::from_utf8_lossy(&out.stderr));
+    })
+    .await;
+}

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod controllers;
 pub mod conversion;
 pub mod daemon;
+pub mod deprecation;
 pub mod discovery;
 pub mod keys;
 pub mod managed_fields;

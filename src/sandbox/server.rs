@@ -232,9 +232,13 @@ impl Server {
             Err(e) => return error_response(&e),
         };
         let content_type = watch.content_type();
+        let warnings = watch.warnings.clone();
         let stream = futures::StreamExt::map(watch.start(), |b| Ok::<_, Infallible>(Frame::data(b)));
-        Response::builder()
-            .status(200)
+        let mut b = Response::builder();
+        for w in &warnings {
+            b = b.header("Warning", format!("299 - {w:?}"));
+        }
+        b.status(200)
             .header("Content-Type", content_type)
             .header("Cache-Control", "no-cache, private")
             .header("Transfer-Encoding", "chunked")

@@ -62,6 +62,8 @@ pub struct Watch {
     include: IncludeObject,
     timeout: Duration,
     grace: Duration,
+    /// `Warning` headers of the response (a deprecated API's).
+    pub warnings: Vec<String>,
 }
 
 impl Watch {
@@ -102,7 +104,18 @@ impl Watch {
             Some(n) if n < 0 => Duration::ZERO,
             _ => default_timeout(timeouts.min_request),
         };
-        Ok(Watch { storage, prefix, res: res.clone(), start, format, include, timeout, grace: timeouts.watcher_grace, opts })
+        Ok(Watch {
+            storage,
+            prefix,
+            res: res.clone(),
+            start,
+            format,
+            include,
+            timeout,
+            grace: timeouts.watcher_grace,
+            opts,
+            warnings: vec![],
+        })
     }
 
     pub fn content_type(&self) -> &'static str {

@@ -172,11 +172,15 @@ impl Apiserver {
 
     /// Serves one non-watch request.
     pub async fn handle(&self, req: HttpRequest) -> Reply {
-        let served = match self.understand(req) {
-            Ok((res, req)) => self.dispatch(&res, &req).await,
-            Err(e) => Err(e),
+        let (res, req) = match self.understand(req) {
+            Ok(understood) => understood,
+            Err(e) => return Reply::error(&e),
         };
-        served.unwrap_or_else(|e| Reply::error(&e))
+        let mut reply = self.dispatch(&res, &req).await.unwrap_or_else(|e| Reply::error(&e));
+        if let Some(w) = super::deprecation::warning(&res) {
+            reply.warnings.insert(0, w);
+        }
+        reply
     }
 
     async fn dispatch(&self, res: &ResourceInfo, req: &ApiRequest) -> Result<Reply, ApiError> {

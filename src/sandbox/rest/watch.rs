@@ -19,6 +19,8 @@ impl Apiserver {
         // A watch streams JSON events (or Tables); other formats fall back to JSON.
         let format = if req.format == Format::Table { Format::Table } else { Format::Json };
         let prefix = list_prefix(&res, req.path.namespace.as_deref());
-        Watch::prepare(self.storage.clone(), &res, prefix, opts, format, req.include_object, timeouts)
+        let mut watch = Watch::prepare(self.storage.clone(), &res, prefix, opts, format, req.include_object, timeouts)?;
+        watch.warnings.extend(super::super::deprecation::warning(&res));
+        Ok(watch)
     }
 }

@@ -57,6 +57,8 @@ pub enum Command {
     StoreDemo(crate::commands::store_demo::Args),
     /// A shared informer on the cluster, each hand-off printed: reflector, DeltaFIFO, indexer, handlers.
     InformerDemo(crate::commands::informer_demo::Args),
+    /// The blog's books CustomResourceDefinition, step by step: no validation, a schema, a status subresource.
+    BookCrd(crate::commands::book_crd::Args),
     /// sample-controller in Rust: a Foo owns a Deployment; every enqueue, sync and write narrated.
     FooController(crate::commands::foo_controller::Args),
     /// List the cluster's nodes (NAME ARCH OS), narrating every layer of the client.

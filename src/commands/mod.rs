@@ -1,5 +1,6 @@
 //! One file per subcommand: each drives one layer of the stack and narrates it.
 
+pub mod book_crd;
 pub mod create_pod;
 pub mod foo_controller;
 pub mod get;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::QueueDemo(args) => queue_demo::run(&cli.global, args).await,
         Command::StoreDemo(args) => store_demo::run(&cli.global, args).await,
         Command::InformerDemo(args) => informer_demo::run(&cli.global, args).await,
+        Command::BookCrd(args) => book_crd::run(&cli.global, args).await,
         Command::FooController(args) => foo_controller::run(&cli.global, args).await,
         Command::ListNodes => list_nodes::run(&cli.global).await,
         Command::CreatePod { name, image } => create_pod::run(&cli.global, &name, &image).await,

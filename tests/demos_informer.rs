@@ -12,7 +12,8 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn informer_demo_narrates_each_hand_off_and_both_caches_agree() {
-    let t = common::TestSandbox::start().await;
+    // No root-CA publisher: the namespace holds exactly the ConfigMaps the test makes.
+    let t = common::TestSandbox::with_controllers("namespace,serviceaccount").await;
     let api: Api<ConfigMap> = Api::namespaced(t.sandbox.client().await.unwrap(), "default");
     let before: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "before"}})).unwrap();
     api.create(&PostParams::default(), &before).await.unwrap();

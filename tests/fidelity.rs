@@ -4,7 +4,8 @@
 //! (`gitCommit`), the CustomResourceDefinition steps, which belong to the CRD work, and two
 //! pod-update diffs whose recorded line numbers predate the corpus' own edit.
 //!
-//! The sandbox is started as the corpus was recorded: no nodes, and on port 6443 when that
+//! The sandbox is started as the corpus was recorded: no nodes, no controllers but the
+//! namespace and service-account ones, and on port 6443 when that
 //! port is free (discovery advertises the server's own address).
 
 mod common;
@@ -56,7 +57,11 @@ async fn fidelity_against_recorded_kube_apiserver() {
     let dir = corpus_dir();
     assert!(dir.join("compare.py").exists(), "the fidelity corpus is missing at {} (set KUBELAB_FIDELITY to its folder)", dir.display());
     let home = tempfile::tempdir().unwrap();
-    let opts = |port| Options { port, nodes: Some(vec![]), ..Default::default() };
+    // The recording cluster ran no kube-controller-manager (no kube-root-ca.crt appears in
+    // its namespaces) beyond what its namespaces needed: their deletion and `default`
+    // service account.
+    let controllers = kubelab::sandbox::controllers::Selection::parse("namespace,serviceaccount").expect("known loops");
+    let opts = |port| Options { port, nodes: Some(vec![]), controllers: controllers.clone(), ..Default::default() };
     let (sandbox, fixed_port) = match Sandbox::start_with(home.path(), opts(Some(6443))).await {
         Ok(s) => (s, true),
         Err(_) => (Sandbox::start_with(home.path(), opts(None)).await.expect("the sandbox starts"), false),

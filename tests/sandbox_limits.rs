@@ -29,7 +29,10 @@ fn short() -> Timeouts {
 
 async fn sandbox(timeouts: Timeouts) -> (Sandbox, Raw, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
-    let sb = Sandbox::start_with(home.path(), Options { timeouts, ..Default::default() }).await.unwrap();
+    // No controllers: the counts below are of the test's own writes (the root-CA publisher's
+    // ConfigMap in default would race the watch's starting resourceVersion).
+    let controllers = kubelab::sandbox::controllers::Selection::none();
+    let sb = Sandbox::start_with(home.path(), Options { timeouts, controllers, ..Default::default() }).await.unwrap();
     let raw = Raw::new(sb.address(), sb.ca_pem(), sb.token());
     (sb, raw, home)
 }

@@ -631,7 +631,7 @@ def main():
             p.add_argument("--kubelab", help="the kubelab binary for the clusters' sandboxes (default: KUBELAB_BIN, PATH)")
             p.add_argument("--for", dest="duration", type=parse_duration, help="stop after this long (as in 15m)")
             p.add_argument("--token", help="the one token it accepts (default: a random dop_v1_ token)")
-            p.add_argument("--provision-seconds", type=float, default=2.0,
+            p.add_argument("--provision-seconds", type=float, default=5.0,
                            help="how long a new cluster stays provisioning, at least")
         if name == "serve":
             p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")

@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
-use super::reflector::ListerWatcher;
+use super::reflector::{ListerWatcher, Transform};
 use super::shared_informer::{InformerOptions, SharedIndexInformer};
 use super::stop::StopSignal;
 use super::store::CacheObject;
@@ -72,6 +72,7 @@ pub struct SharedInformerFactory {
     label_selector: Option<String>,
     field_selector: Option<String>,
     tracer: Tracer,
+    transform: Option<Transform>,
     informers: Mutex<BTreeMap<String, Entry>>,
     started: Mutex<Started>,
 }
@@ -102,6 +103,7 @@ impl SharedInformerFactory {
             label_selector: None,
             field_selector: None,
             tracer: Tracer::none(),
+            transform: None,
             informers: Mutex::new(BTreeMap::new()),
             started: Mutex::new(Started::default()),
         }
@@ -131,6 +133,13 @@ impl SharedInformerFactory {
         self
     }
 
+    /// `WithTransform`: every informer's objects go through `transform` before they are
+    /// cached (kube-controller-manager's factory strips managedFields).
+    pub fn with_transform(mut self, transform: Option<Transform>) -> Self {
+        self.transform = transform;
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
         self.informers.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -143,6 +152,7 @@ impl SharedInformerFactory {
             field_selector: self.field_selector.clone(),
             backoff: None,
             tracer: self.tracer.clone(),
+            transform: self.transform,
         }
     }
 

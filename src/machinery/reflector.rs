@@ -31,6 +31,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, ObjectList, VersionMatch, WatchEvent, WatchParams};
 use kube::core::Status;
 use kube::{Api, ResourceExt};
@@ -224,6 +225,18 @@ pub struct Reflector<K: Clone> {
     backoff: BackoffConfig,
     last_sync_resource_version: Arc<Mutex<String>>,
     tracer: Tracer,
+    transform: Option<Transform>,
+}
+
+/// client-go's `TransformFunc`, on what every object has: its metadata. Applied to each
+/// listed or watched object before it reaches the store, so the cache keeps only what its
+/// readers need (kube-controller-manager drops `managedFields`: [`strip_managed_fields`]).
+pub type Transform = fn(&mut ObjectMeta);
+
+/// kube-controller-manager's informer transform: the field-manager bookkeeping, often the
+/// largest part of an object's metadata, is never read by a controller.
+pub fn strip_managed_fields(meta: &mut ObjectMeta) {
+    meta.managed_fields = None;
 }
 
 impl<K: CacheObject> Reflector<K> {
@@ -240,7 +253,21 @@ impl<K: CacheObject> Reflector<K> {
             backoff: BackoffConfig::default(),
             last_sync_resource_version: Arc::new(Mutex::new(String::new())),
             tracer: Tracer::none(),
+            transform: None,
         }
+    }
+
+    /// Applies `transform` to every object before it is stored (`SetTransform`).
+    pub fn with_transform(mut self, transform: Option<Transform>) -> Self {
+        self.transform = transform;
+        self
+    }
+
+    fn transformed(&self, mut obj: K) -> Arc<K> {
+        if let Some(t) = self.transform {
+            t(obj.meta_mut());
+        }
+        Arc::new(obj)
     }
 
     /// Calls `store.resync()` every `period` while watching (None or zero: never).
@@ -356,7 +383,7 @@ impl<K: CacheObject> Reflector<K> {
         };
         *last_sync_unavailable = false;
         let resource_version = list.metadata.resource_version.clone().unwrap_or_default();
-        let items: Vec<Arc<K>> = list.items.into_iter().map(Arc::new).collect();
+        let items: Vec<Arc<K>> = list.items.into_iter().map(|o| self.transformed(o)).collect();
         self.tracer.emit(|| Trace::Listed { resource_version: resource_version.clone(), items: items.len() });
         self.store.replace(items, &resource_version)?;
         self.set_last_sync_resource_version(&resource_version);
@@ -440,7 +467,7 @@ impl<K: CacheObject> Reflector<K> {
                 }
             };
             let rv = obj.resource_version().unwrap_or_default();
-            let obj = Arc::new(obj);
+            let obj = self.transformed(obj);
             self.tracer.emit(|| Trace::WatchEvent {
                 event: action.as_str(),
                 key: meta_namespace_key_func(obj.as_ref()).unwrap_or_else(|e| e.to_string()),

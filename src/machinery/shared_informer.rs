@@ -39,7 +39,7 @@ use tokio::task::JoinHandle;
 use super::delta_fifo::{DeltaFIFO, DeltaObject, DeltaType, Deltas};
 use super::indexer::{Indexer, Indexers};
 use super::lister::Lister;
-use super::reflector::{BackoffConfig, ListerWatcher, Reflector};
+use super::reflector::{BackoffConfig, ListerWatcher, Reflector, Transform};
 use super::stop::StopSignal;
 use super::store::{meta_namespace_key_func, CacheObject, KeyListerGetter, StoreError};
 use super::trace::{IndexerOp, NotificationKind, Trace, Tracer};
@@ -288,6 +288,8 @@ pub struct InformerOptions {
     /// The reflector's backoff (None: client-go's defaults).
     pub backoff: Option<BackoffConfig>,
     pub tracer: Tracer,
+    /// What every object goes through before it is cached (`SetTransform`).
+    pub transform: Option<Transform>,
 }
 
 struct Inner<K: Clone> {
@@ -454,6 +456,7 @@ impl<K: CacheObject> SharedIndexInformer<K> {
             .with_label_selector(options.label_selector.clone())
             .with_field_selector(options.field_selector.clone())
             .with_tracer(options.tracer.clone())
+            .with_transform(options.transform)
             .with_last_sync_resource_version_handle(self.inner.last_sync_resource_version.clone());
         if let Some(backoff) = &options.backoff {
             reflector = reflector.with_backoff(backoff.clone());

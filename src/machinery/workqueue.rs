@@ -15,7 +15,8 @@
 //! (`kube::runtime::controller::runner`) holds back a request whose object is already
 //! being reconciled, which is exactly `dirty` + `processing`.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -38,10 +39,20 @@ pub struct QueueSnapshot<T> {
     pub shutting_down: bool,
 }
 
+/// Where an item stands: client-go's two sets, `dirty` and `processing`, as two flags of one
+/// map entry, so each step hashes the key once instead of two or three times.
+#[derive(Clone, Copy, Default)]
+struct Marks {
+    dirty: bool,
+    processing: bool,
+}
+
 struct State<T> {
     queue: VecDeque<T>,
-    dirty: HashSet<T>,
-    processing: HashSet<T>,
+    /// Every item that is dirty, processing, or both; an item in neither has no entry.
+    marks: HashMap<T, Marks>,
+    /// Workers parked in `get`: `add` wakes one only when someone waits.
+    waiting: usize,
     shutting_down: bool,
 }
 
@@ -68,17 +79,21 @@ impl<T: QueueItem> Default for WorkQueue<T> {
     }
 }
 
+/// Un-counts a parked worker however its `get` ends (woken, or dropped by its caller).
+struct Parked<'a, T: QueueItem>(&'a WorkQueue<T>);
+
+impl<T: QueueItem> Drop for Parked<'_, T> {
+    fn drop(&mut self) {
+        self.0.lock().waiting -= 1;
+    }
+}
+
 impl<T: QueueItem> WorkQueue<T> {
     /// An empty queue (`workqueue.New()`).
     pub fn new() -> Self {
         Self {
             shared: Arc::new(Shared {
-                state: Mutex::new(State {
-                    queue: VecDeque::new(),
-                    dirty: HashSet::new(),
-                    processing: HashSet::new(),
-                    shutting_down: false,
-                }),
+                state: Mutex::new(State { queue: VecDeque::new(), marks: HashMap::new(), waiting: 0, shutting_down: false }),
                 cond: Notify::new(),
             }),
         }
@@ -96,16 +111,26 @@ impl<T: QueueItem> WorkQueue<T> {
     /// processing it, it is only marked dirty and re-queued by [`done`](Self::done).
     pub fn add(&self, item: T) {
         let mut s = self.lock();
-        if s.shutting_down || s.dirty.contains(&item) {
+        if s.shutting_down {
             return;
         }
-        s.dirty.insert(item.clone());
-        if s.processing.contains(&item) {
-            return;
+        match s.marks.entry(item) {
+            Entry::Occupied(mut e) => {
+                // Already dirty: collapses. Processing: `done` re-queues it.
+                e.get_mut().dirty = true;
+                return;
+            }
+            Entry::Vacant(e) => {
+                let item = e.key().clone();
+                e.insert(Marks { dirty: true, processing: false });
+                s.queue.push_back(item);
+            }
         }
-        s.queue.push_back(item);
+        let wake = s.waiting > 0;
         drop(s);
-        self.shared.cond.notify_one();
+        if wake {
+            self.shared.cond.notify_one();
+        }
     }
 
     /// Number of items waiting for a worker (`Len`): the `queue`, not `processing`.
@@ -124,14 +149,19 @@ impl<T: QueueItem> WorkQueue<T> {
     /// queued before shut down, then exit their loop.
     pub async fn get(&self) -> Option<T> {
         loop {
-            // Register interest *before* looking at the state, so an `add` racing with
-            // this check cannot slip its notification past us.
             let notified = self.shared.cond.notified();
             tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(item) = self.try_get_inner() {
-                return item;
+            {
+                let mut s = self.lock();
+                if let Some(item) = Self::take(&mut s) {
+                    return item;
+                }
+                // Park: registered and counted under the lock, so the `add` that follows
+                // sees a waiter and its notification reaches this very future.
+                notified.as_mut().enable();
+                s.waiting += 1;
             }
+            let _parked = Parked(self);
             notified.await;
         }
     }
@@ -139,14 +169,14 @@ impl<T: QueueItem> WorkQueue<T> {
     /// Non-blocking `get`: `Some(Some(item))` when an item was available,
     /// `Some(None)` when shut down and drained, `None` when the worker would wait.
     pub fn try_get(&self) -> Option<Option<T>> {
-        self.try_get_inner()
+        Self::take(&mut self.lock())
     }
 
-    fn try_get_inner(&self) -> Option<Option<T>> {
-        let mut s = self.lock();
+    fn take(s: &mut State<T>) -> Option<Option<T>> {
         if let Some(item) = s.queue.pop_front() {
-            s.processing.insert(item.clone());
-            s.dirty.remove(&item);
+            if let Some(m) = s.marks.get_mut(&item) {
+                *m = Marks { dirty: false, processing: true };
+            }
             return Some(Some(item));
         }
         if s.shutting_down {
@@ -160,10 +190,16 @@ impl<T: QueueItem> WorkQueue<T> {
     /// If the item was re-added while it was processed, it goes back into the queue now.
     pub fn done(&self, item: &T) {
         let mut s = self.lock();
-        s.processing.remove(item);
-        if s.dirty.contains(item) {
-            s.queue.push_back(item.clone());
-            drop(s);
+        let Some(m) = s.marks.get_mut(item) else { return };
+        if !m.dirty {
+            s.marks.remove(item);
+            return;
+        }
+        m.processing = false;
+        s.queue.push_back(item.clone());
+        let wake = s.waiting > 0;
+        drop(s);
+        if wake {
             self.shared.cond.notify_one();
         }
     }
@@ -185,8 +221,8 @@ impl<T: QueueItem> WorkQueue<T> {
         let s = self.lock();
         QueueSnapshot {
             queue: s.queue.iter().cloned().collect(),
-            dirty: s.dirty.iter().cloned().collect(),
-            processing: s.processing.iter().cloned().collect(),
+            dirty: s.marks.iter().filter(|(_, m)| m.dirty).map(|(k, _)| k.clone()).collect(),
+            processing: s.marks.iter().filter(|(_, m)| m.processing).map(|(k, _)| k.clone()).collect(),
             shutting_down: s.shutting_down,
         }
     }
@@ -238,6 +274,30 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(10)).await;
         q.add(7);
         assert_eq!(worker.await.unwrap(), Some(7));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_add_wakes_its_own_parked_worker() {
+        let q: WorkQueue<u32> = WorkQueue::new();
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                tokio::spawn(async move { q.get().await })
+            })
+            .collect();
+        while q.lock().waiting < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Neither worker calls `done`: the second item must reach the second worker.
+        q.add(1);
+        q.add(2);
+        let mut got = vec![];
+        for w in workers {
+            got.push(tokio::time::timeout(Duration::from_secs(5), w).await.expect("woken").unwrap().unwrap());
+        }
+        got.sort();
+        assert_eq!(got, vec![1, 2]);
+        assert_eq!(q.lock().waiting, 0);
     }
 
     #[tokio::test]

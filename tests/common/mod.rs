@@ -26,6 +26,10 @@ impl TestSandbox {
         let controllers = kubelab::sandbox::controllers::Selection::parse(list).expect("known controller names");
         Self::start_with(kubelab::sandbox::Options { controllers, ..Default::default() }).await
     }
+    /// The API server alone (`--controllers=`): nothing writes but the test.
+    pub async fn api_server_only() -> TestSandbox {
+        Self::with_controllers("").await
+    }
     pub fn kubeconfig(&self) -> PathBuf {
         self.sandbox.kubeconfig_path()
     }

@@ -110,7 +110,11 @@ fn go_arch() -> &'static str {
 /// Starts the selected loops over the sandbox's `config`; they stop with `ctx.stop`.
 /// A loop that cannot start is reported in the decision log and skipped.
 pub fn spawn_all(config: kube::Config, selection: &Selection, decisions: Decisions, stop: StopSignal, data_dir: PathBuf, ca_pem: String) {
-    let factory = Arc::new(SharedInformerFactory::new(component_client(&config, "kube-controller-manager")));
+    // As kube-controller-manager's factory, the caches drop managedFields: no loop reads them.
+    let factory = Arc::new(
+        SharedInformerFactory::new(component_client(&config, "kube-controller-manager"))
+            .with_transform(Some(crate::machinery::reflector::strip_managed_fields)),
+    );
     let ctx = Context { factory, config, decisions, stop, data_dir, ca_pem };
     for l in LOOPS.iter().filter(|l| selection.is_enabled(l.name)) {
         if let Err(e) = (l.start)(&ctx) {

@@ -53,7 +53,9 @@ impl Kubelet {
                         {"type": "Ready", "status": "True", "lastTransitionTime": now},
                         {"type": "ContainersReady", "status": "True", "lastTransitionTime": now}
                     ]}});
-                    let _ = pods.patch_status(p.metadata.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(status)).await;
+                    let _ = pods
+                        .patch_status(p.metadata.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(status))
+                        .await;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -94,7 +96,12 @@ fn annotation(rs: &ReplicaSet, key: &str) -> Option<String> {
 }
 
 fn image_of(rs: &ReplicaSet) -> String {
-    rs.spec.as_ref().and_then(|s| s.template.as_ref()).and_then(|t| t.spec.as_ref()).and_then(|s| s.containers[0].image.clone()).unwrap_or_default()
+    rs.spec
+        .as_ref()
+        .and_then(|s| s.template.as_ref())
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|s| s.containers[0].image.clone())
+        .unwrap_or_default()
 }
 
 fn condition(d: &Deployment, ty: &str) -> Option<(String, String, String)> {
@@ -174,7 +181,10 @@ async fn a_replica_set_per_template_with_upstream_names_labels_annotations_statu
     .clone();
     let s = d.status.clone().unwrap();
     assert_eq!((s.ready_replicas, s.unavailable_replicas), (Some(3), None));
-    assert_eq!(condition(&d, "Available").unwrap(), ("True".into(), "MinimumReplicasAvailable".into(), "Deployment has minimum availability.".into()));
+    assert_eq!(
+        condition(&d, "Available").unwrap(),
+        ("True".into(), "MinimumReplicasAvailable".into(), "Deployment has minimum availability.".into())
+    );
     assert_eq!(
         condition(&d, "Progressing").unwrap(),
         ("True".into(), "NewReplicaSetAvailable".into(), format!("ReplicaSet \"{name}\" has successfully progressed."))
@@ -246,7 +256,8 @@ async fn rolling_update_with_max_unavailable_zero_never_drops_below_the_desired_
     let back = eventually("the first replica set back at 3, revision 3", || async {
         let sets = sets_of(&client, "web").await;
         let rs = sets.into_iter().find(|rs| rs.metadata.name.as_deref() == Some(first_name.as_str()))?;
-        (annotation(&rs, "deployment.kubernetes.io/revision").as_deref() == Some("3") && rs.spec.as_ref()?.replicas == Some(3)).then_some(rs)
+        (annotation(&rs, "deployment.kubernetes.io/revision").as_deref() == Some("3") && rs.spec.as_ref()?.replicas == Some(3))
+            .then_some(rs)
     })
     .await;
     assert_eq!(annotation(&back, "deployment.kubernetes.io/revision-history").as_deref(), Some("1"));
@@ -291,7 +302,11 @@ async fn paused_deployments_wait_and_stuck_rollouts_exceed_their_deadline() {
     let rs = sets_of(&client, "slow").await.remove(0);
     assert_eq!(
         condition(&d, "Progressing").unwrap(),
-        ("False".into(), "ProgressDeadlineExceeded".into(), format!("ReplicaSet \"{}\" has timed out progressing.", rs.metadata.name.unwrap()))
+        (
+            "False".into(),
+            "ProgressDeadlineExceeded".into(),
+            format!("ReplicaSet \"{}\" has timed out progressing.", rs.metadata.name.unwrap())
+        )
     );
 
     api.create(&PostParams::default(), &deployment("held", 1, "nginx:1.27", json!({"paused": true}))).await.unwrap();
@@ -331,7 +346,8 @@ async fn kubectl_create_scale_set_image_history_and_undo() {
         let out = k.ok(&["rollout", "status", "deployment/web", "--timeout=30s"]);
         assert!(out.contains("successfully rolled out"), "{out}");
         let history = k.ok(&["rollout", "history", "deployment/web"]);
-        let revisions: Vec<&str> = history.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.parse::<u32>().is_ok()).collect();
+        let revisions: Vec<&str> =
+            history.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.parse::<u32>().is_ok()).collect();
         assert_eq!(revisions, vec!["1", "2"], "{history}");
 
         let out = k.ok(&["rollout", "undo", "deployment/web"]);
@@ -339,7 +355,8 @@ async fn kubectl_create_scale_set_image_history_and_undo() {
         let out = k.ok(&["rollout", "status", "deployment/web", "--timeout=30s"]);
         assert!(out.contains("successfully rolled out"), "{out}");
         let history = k.ok(&["rollout", "history", "deployment/web"]);
-        let revisions: Vec<&str> = history.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.parse::<u32>().is_ok()).collect();
+        let revisions: Vec<&str> =
+            history.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.parse::<u32>().is_ok()).collect();
         assert_eq!(revisions, vec!["2", "3"], "revision 1 became 3: {history}");
         let d = k.get_json(&["deployment", "web"]);
         assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.27");

@@ -48,9 +48,7 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
         None => false,
         Some(_) if min_ready_seconds <= 0 => true,
         Some(None) => false,
-        Some(Some(since)) => {
-            since.checked_add(SignedDuration::from_secs(i64::from(min_ready_seconds))).is_ok_and(|t| t < now)
-        }
+        Some(Some(since)) => since.checked_add(SignedDuration::from_secs(i64::from(min_ready_seconds))).is_ok_and(|t| t < now),
     }
 }
 
@@ -204,21 +202,43 @@ mod tests {
         let now = Timestamp::now();
         // (pods, expected order): each case checks one rule of ActivePodsWithRanks.Less.
         let cases: Vec<(&str, Vec<Arc<Pod>>, Vec<&str>)> = vec![
-            ("unassigned first", vec![pod("on-node", "n1", "Pending", None, 10, now), pod("unassigned", "", "Pending", None, 10, now)], vec!["unassigned", "on-node"]),
-            ("pending before running", vec![pod("running", "n1", "Running", None, 10, now), pod("pending", "n1", "Pending", None, 10, now)], vec!["pending", "running"]),
-            ("not ready before ready", vec![pod("ready", "n1", "Running", Some(100), 200, now), pod("not-ready", "n1", "Running", None, 200, now)], vec!["not-ready", "ready"]),
-            ("most recently ready first", vec![pod("old-ready", "n1", "Running", Some(10_000), 20_000, now), pod("new-ready", "n1", "Running", Some(5), 20_000, now)], vec!["new-ready", "old-ready"]),
-            ("newest first", vec![pod("old", "n1", "Pending", None, 10_000, now), pod("new", "n1", "Pending", None, 5, now)], vec!["new", "old"]),
+            (
+                "unassigned first",
+                vec![pod("on-node", "n1", "Pending", None, 10, now), pod("unassigned", "", "Pending", None, 10, now)],
+                vec!["unassigned", "on-node"],
+            ),
+            (
+                "pending before running",
+                vec![pod("running", "n1", "Running", None, 10, now), pod("pending", "n1", "Pending", None, 10, now)],
+                vec!["pending", "running"],
+            ),
+            (
+                "not ready before ready",
+                vec![pod("ready", "n1", "Running", Some(100), 200, now), pod("not-ready", "n1", "Running", None, 200, now)],
+                vec!["not-ready", "ready"],
+            ),
+            (
+                "most recently ready first",
+                vec![pod("old-ready", "n1", "Running", Some(10_000), 20_000, now), pod("new-ready", "n1", "Running", Some(5), 20_000, now)],
+                vec!["new-ready", "old-ready"],
+            ),
+            (
+                "newest first",
+                vec![pod("old", "n1", "Pending", None, 10_000, now), pod("new", "n1", "Pending", None, 5, now)],
+                vec!["new", "old"],
+            ),
         ];
         for (what, pods, want) in cases {
-            let got: Vec<String> = deletion_order(pods.clone(), &pods, now).iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect();
+            let got: Vec<String> =
+                deletion_order(pods.clone(), &pods, now).iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect();
             assert_eq!(got, want, "{what}");
         }
         // Doubled up: the pod sharing its node with more related pods goes first.
         let lonely = pod("lonely", "n1", "Running", Some(100), 200, now);
         let crowded = pod("crowded", "n2", "Running", Some(100), 200, now);
         let related = vec![lonely.clone(), crowded.clone(), pod("other", "n2", "Running", Some(100), 200, now)];
-        let got: Vec<String> = deletion_order(vec![lonely, crowded], &related, now).iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect();
+        let got: Vec<String> =
+            deletion_order(vec![lonely, crowded], &related, now).iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect();
         assert_eq!(got, vec!["crowded", "lonely"]);
     }
 

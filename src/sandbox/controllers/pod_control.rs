@@ -58,7 +58,8 @@ impl PodControl<'_> {
             }
             Err(e) => {
                 // A terminating namespace refuses every create; upstream records nothing then.
-                let terminating = matches!(&e, kube::Error::Api(s) if s.code == 403 && s.message.contains("because it is being terminated"));
+                let terminating =
+                    matches!(&e, kube::Error::Api(s) if s.code == 403 && s.message.contains("because it is being terminated"));
                 if !terminating {
                     self.recorder.event(self.object, EventType::Warning, FAILED_CREATE, format!("Error creating: {}", api_message(&e)));
                 }

@@ -93,8 +93,8 @@ impl DeploymentController {
         }
         let old = d.status.clone().unwrap_or_default();
         let current = conditions::get(&old, PROGRESSING).cloned();
-        let is_complete = status.replicas == status.updated_replicas
-            && current.as_ref().is_some_and(|c| c.reason.as_deref() == Some(NEW_RS_AVAILABLE));
+        let is_complete =
+            status.replicas == status.updated_replicas && current.as_ref().is_some_and(|c| c.reason.as_deref() == Some(NEW_RS_AVAILABLE));
         if has_progress_deadline(d) && !is_complete {
             let subject = match new_rs {
                 Some(rs) => format!("ReplicaSet {:?}", rs.metadata.name.clone().unwrap_or_default()),

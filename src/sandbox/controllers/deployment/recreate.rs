@@ -19,9 +19,10 @@ fn old_pods_running(new_rs: Option<&ReplicaSet>, old: &[Arc<ReplicaSet>], pods: 
         return true;
     }
     let new_uid = new_rs.and_then(|rs| rs.metadata.uid.clone()).unwrap_or_default();
-    pods.iter().filter(|(uid, _)| **uid != new_uid).flat_map(|(_, p)| p).any(|p| {
-        !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Failed" | "Succeeded"))
-    })
+    pods.iter()
+        .filter(|(uid, _)| **uid != new_uid)
+        .flat_map(|(_, p)| p)
+        .any(|p| !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Failed" | "Succeeded")))
 }
 
 impl DeploymentController {

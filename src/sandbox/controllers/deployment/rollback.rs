@@ -56,7 +56,12 @@ impl DeploymentController {
             }
         }
         let Some(rs) = all.iter().find(|rs| revision_of(rs) == target) else {
-            self.recorder.event(&reference(&*d), EventType::Warning, ROLLBACK_REVISION_NOT_FOUND, "Unable to find the revision to rollback to.");
+            self.recorder.event(
+                &reference(&*d),
+                EventType::Warning,
+                ROLLBACK_REVISION_NOT_FOUND,
+                "Unable to find the revision to rollback to.",
+            );
             return self.clear_rollback_to(d).await;
         };
         let name = d.metadata.name.clone().unwrap_or_default();
@@ -76,7 +81,12 @@ impl DeploymentController {
         }
         set_annotations_to(d, rs);
         self.clear_rollback_to(d).await?;
-        self.recorder.event(&reference(&*d), EventType::Normal, ROLLBACK_DONE, format!("Rolled back deployment {name:?} to revision {target}"));
+        self.recorder.event(
+            &reference(&*d),
+            EventType::Normal,
+            ROLLBACK_DONE,
+            format!("Rolled back deployment {name:?} to revision {target}"),
+        );
         self.decisions.say(LOOP, &super::key(d), &format!("rolled back to revision {target}"));
         Ok(())
     }
@@ -96,14 +106,8 @@ impl DeploymentController {
 /// `SetDeploymentAnnotationsTo`: the deployment takes the replica set's annotations
 /// (keeping only its own revision-bookkeeping ones).
 fn set_annotations_to(d: &mut Deployment, rs: &ReplicaSet) {
-    let own: BTreeMap<String, String> = d
-        .metadata
-        .annotations
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| super::revision::is_skipped(k))
-        .collect();
+    let own: BTreeMap<String, String> =
+        d.metadata.annotations.clone().unwrap_or_default().into_iter().filter(|(k, _)| super::revision::is_skipped(k)).collect();
     let mut next = own;
     for (k, v) in rs.metadata.annotations.iter().flatten() {
         if !super::revision::is_skipped(k) {

@@ -39,7 +39,12 @@ impl DeploymentController {
     }
 
     /// `reconcileNewReplicaSet`: scale the new set towards `replicas` within the surge.
-    async fn reconcile_new(&self, all: &[Arc<ReplicaSet>], new_rs: &Arc<ReplicaSet>, d: &Deployment) -> Result<(bool, Arc<ReplicaSet>), SyncError> {
+    async fn reconcile_new(
+        &self,
+        all: &[Arc<ReplicaSet>],
+        new_rs: &Arc<ReplicaSet>,
+        d: &Deployment,
+    ) -> Result<(bool, Arc<ReplicaSet>), SyncError> {
         let (have, want) = (spec_replicas(new_rs), desired(d));
         if have == want {
             return Ok((false, new_rs.clone()));
@@ -83,7 +88,12 @@ impl DeploymentController {
     }
 
     /// `cleanupUnhealthyReplicas`: first shrink old sets by their unavailable pods.
-    async fn cleanup_unhealthy(&self, old: &[Arc<ReplicaSet>], d: &Deployment, max_cleanup: i32) -> Result<(Vec<Arc<ReplicaSet>>, i32), SyncError> {
+    async fn cleanup_unhealthy(
+        &self,
+        old: &[Arc<ReplicaSet>],
+        d: &Deployment,
+        max_cleanup: i32,
+    ) -> Result<(Vec<Arc<ReplicaSet>>, i32), SyncError> {
         let mut sorted = old.to_vec();
         sorted.sort_by(|a, b| replicas::by_creation(a, b));
         let mut total = 0;

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use kube::api::{Api, DeleteParams, PostParams};
 
-use super::conditions::{self, AVAILABLE, FAILED_RS_CREATE, FOUND_NEW_RS, MINIMUM_REPLICAS_AVAILABLE, MINIMUM_REPLICAS_UNAVAILABLE, NEW_REPLICA_SET, PAUSED, PROGRESSING, RESUMED, TIMED_OUT};
+use super::conditions::{
+    self, AVAILABLE, FAILED_RS_CREATE, FOUND_NEW_RS, MINIMUM_REPLICAS_AVAILABLE, MINIMUM_REPLICAS_UNAVAILABLE, NEW_REPLICA_SET, PAUSED,
+    PROGRESSING, RESUMED, TIMED_OUT,
+};
 use super::pod_template_hash::{compute_hash, equal_ignore_hash, POD_TEMPLATE_HASH};
 use super::progress::has_progress_deadline;
 use super::replicas::{self, active, desired, is_rolling_update, max_surge, max_unavailable, spec_replicas};
@@ -57,7 +60,8 @@ pub fn calculate_status(all: &[Arc<ReplicaSet>], new_rs: Option<&ReplicaSet>, d:
         let c = conditions::new_condition(AVAILABLE, "True", MINIMUM_REPLICAS_AVAILABLE, "Deployment has minimum availability.");
         conditions::set(&mut status, c);
     } else {
-        let c = conditions::new_condition(AVAILABLE, "False", MINIMUM_REPLICAS_UNAVAILABLE, "Deployment does not have minimum availability.");
+        let c =
+            conditions::new_condition(AVAILABLE, "False", MINIMUM_REPLICAS_UNAVAILABLE, "Deployment does not have minimum availability.");
         conditions::set(&mut status, c);
     }
     status
@@ -140,7 +144,12 @@ impl DeploymentController {
         let collision_count = d.status.as_ref().and_then(|s| s.collision_count);
         let hash = compute_hash(&spec.template, collision_count);
         let mut template = spec.template.clone();
-        template.metadata.get_or_insert_with(Default::default).labels.get_or_insert_with(Default::default).insert(POD_TEMPLATE_HASH.into(), hash.clone());
+        template
+            .metadata
+            .get_or_insert_with(Default::default)
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(POD_TEMPLATE_HASH.into(), hash.clone());
         let mut selector = spec.selector.clone();
         selector.match_labels.get_or_insert_with(Default::default).insert(POD_TEMPLATE_HASH.into(), hash.clone());
         let name = generate_name(d.metadata.name.as_deref().unwrap_or_default(), &hash);
@@ -150,12 +159,7 @@ impl DeploymentController {
         rs.metadata.namespace = d.metadata.namespace.clone();
         rs.metadata.owner_references = Some(vec![new_controller_ref(&*d)]);
         rs.metadata.labels = template.metadata.as_ref().and_then(|m| m.labels.clone());
-        rs.spec = Some(ReplicaSetSpec {
-            replicas: Some(0),
-            min_ready_seconds: spec.min_ready_seconds,
-            selector,
-            template: Some(template),
-        });
+        rs.spec = Some(ReplicaSetSpec { replicas: Some(0), min_ready_seconds: spec.min_ready_seconds, selector, template: Some(template) });
         let mut all: Vec<Arc<ReplicaSet>> = old.to_vec();
         all.push(Arc::new(rs.clone()));
         let count = replicas::new_rs_new_replicas(d, &all, &rs);
@@ -171,14 +175,19 @@ impl DeploymentController {
                 if let Some(existing) = self.replica_sets.get(&format!("{}/{name}", d.metadata.namespace.as_deref().unwrap_or_default())) {
                     let ours = crate::sandbox::controllers::controller_ref::controller_of(&existing.metadata)
                         .is_some_and(|r| Some(&r.uid) == d.metadata.uid.as_ref());
-                    let same = existing.spec.as_ref().and_then(|s| s.template.as_ref()).is_some_and(|t| equal_ignore_hash(t, &spec.template));
+                    let same =
+                        existing.spec.as_ref().and_then(|s| s.template.as_ref()).is_some_and(|t| equal_ignore_hash(t, &spec.template));
                     if ours && same {
                         return Ok(Some(existing));
                     }
                 }
                 let status = d.status.get_or_insert_with(DeploymentStatus::default);
                 status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
-                self.decisions.say(LOOP, &key, &format!("hash collision on {name}: collisionCount is {}", status.collision_count.unwrap_or(0)));
+                self.decisions.say(
+                    LOOP,
+                    &key,
+                    &format!("hash collision on {name}: collisionCount is {}", status.collision_count.unwrap_or(0)),
+                );
                 self.update_status(d).await?;
                 return Err(kube::Error::Api(s).into());
             }
@@ -323,7 +332,11 @@ impl DeploymentController {
             }
             let name = rs.metadata.name.clone().unwrap_or_default();
             match self.rs_api(d).delete(&name, &DeleteParams::default()).await {
-                Ok(_) => self.decisions.say(LOOP, &super::key(d), &format!("deleted old replica set {name} (revision {})", revision::revision_of(rs))),
+                Ok(_) => self.decisions.say(
+                    LOOP,
+                    &super::key(d),
+                    &format!("deleted old replica set {name} (revision {})", revision::revision_of(rs)),
+                ),
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(e) => return Err(e.into()),
             }
@@ -332,7 +345,12 @@ impl DeploymentController {
     }
 
     /// `syncDeploymentStatus`: writes the calculated status if it changed.
-    pub(super) async fn sync_status(&self, all: &[Arc<ReplicaSet>], new_rs: Option<&ReplicaSet>, d: &mut Deployment) -> Result<(), SyncError> {
+    pub(super) async fn sync_status(
+        &self,
+        all: &[Arc<ReplicaSet>],
+        new_rs: Option<&ReplicaSet>,
+        d: &mut Deployment,
+    ) -> Result<(), SyncError> {
         let status = calculate_status(all, new_rs, d);
         if d.status.as_ref() == Some(&status) {
             return Ok(());

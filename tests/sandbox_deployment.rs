@@ -365,3 +365,30 @@ async fn kubectl_create_scale_set_image_history_and_undo() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn recreate_removes_every_old_pod_before_the_new_replica_set_grows() {
+    let (_t, client) = workload_sandbox().await;
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &deployment("batch", 2, "busybox:1.36", json!({"strategy": {"type": "Recreate"}}))).await.unwrap();
+    let _kubelet = Kubelet::start(&client);
+    rolled_out(&client, "batch", 2).await;
+    let old_hash = sets_of(&client, "batch").await[0].metadata.labels.as_ref().unwrap()["pod-template-hash"].clone();
+
+    set_image(&client, "batch", "busybox:1.37").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let list = pods.list(&ListParams::default().labels("app=batch")).await.unwrap().items;
+        let hash = |p: &Pod| p.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash").cloned()).unwrap_or_default();
+        let old = list.iter().filter(|p| hash(p) == old_hash).count();
+        let new = list.len() - old;
+        assert!(old == 0 || new == 0, "Recreate: {old} old pods next to {new} new ones");
+        if old == 0 && new == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new pods come up");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    rolled_out(&client, "batch", 2).await;
+}

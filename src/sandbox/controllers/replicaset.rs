@@ -396,8 +396,7 @@ pub fn calculate_status(rs: &ReplicaSet, pods: &[Arc<Pod>], manage_err: Option<&
         }
         _ => {}
     }
-    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-    status.replicas = count(pods.len());
+    status.replicas = i32::try_from(pods.len()).unwrap_or(i32::MAX);
     // omitempty in Go: a zero count is not written.
     status.fully_labeled_replicas = (fully_labeled != 0).then_some(fully_labeled);
     status.ready_replicas = (ready != 0).then_some(ready);
@@ -408,4 +407,36 @@ pub fn calculate_status(rs: &ReplicaSet, pods: &[Arc<Pod>], manage_err: Option<&
 /// Go's `err.Error()` for an API error: `pods "x" is forbidden: …`.
 fn error_text(e: &kube::Error) -> String {
     api_message(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(status: &ReplicaSetStatus) -> Option<(String, String)> {
+        let c = status.conditions.as_ref()?.iter().find(|c| c.type_ == REPLICA_FAILURE)?;
+        Some((c.reason.clone().unwrap_or_default(), c.message.clone().unwrap_or_default()))
+    }
+
+    #[test]
+    fn replica_failure_is_set_from_the_manage_error_and_cleared_after_a_clean_sync() {
+        let mut rs: ReplicaSet = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "default", "generation": 2},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}
+        }))
+        .unwrap();
+        let refused = kube::Error::Api(Box::new(
+            serde_json::from_value(serde_json::json!({"code": 403, "message": "pods \"web-x\" is forbidden: exceeded quota"})).unwrap(),
+        ));
+        let now = Timestamp::now();
+        let status = calculate_status(&rs, &[], Some(&refused), now);
+        assert_eq!(failure(&status), Some(("FailedCreate".into(), "pods \"web-x\" is forbidden: exceeded quota".into())));
+        assert_eq!(status.replicas, 0);
+        rs.status = Some(status);
+        let again = calculate_status(&rs, &[], Some(&refused), now);
+        assert_eq!(again.conditions.as_ref().map(Vec::len), Some(1), "one condition, not a second");
+        rs.status = Some(again);
+        assert_eq!(failure(&calculate_status(&rs, &[], None, now)), None);
+    }
 }

@@ -207,4 +207,26 @@ mod tests {
             assert_eq!((max_surge(&d), max_unavailable(&d)), (ws, wu), "{n} replicas, surge {s:?}, unavailable {u:?}");
         }
     }
+
+    #[test]
+    fn proportional_shares_follow_the_max_replicas_annotation() {
+        // A deployment scaled from 10 (max 13 with 25% surge) to 20 (max 25) mid-rollout.
+        let d = deployment(20, IntOrString::String("25%".into()), IntOrString::String("25%".into()));
+        let set = |replicas: i32, max: &str| -> ReplicaSet {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"annotations": {MAX_REPLICAS: max}},
+                "spec": {"replicas": replicas, "selector": {}}
+            }))
+            .unwrap()
+        };
+        // (set size, its max-replicas, to add, added so far, share)
+        let cases = [(5, "13", 12, 0, 5), (8, "13", 12, 5, 7), (8, "13", 12, 0, 7), (0, "13", 12, 0, 0)];
+        for (size, max, to_add, added, want) in cases {
+            assert_eq!(proportion(&set(size, max), &d, to_add, added), want, "{size} of max {max}, {to_add} to add, {added} added");
+        }
+        // Scaled down from 10 to 5 (max 7): a set of 5 keeps round(5 * 7 / 13) = 3.
+        let down = deployment(5, IntOrString::String("25%".into()), IntOrString::String("25%".into()));
+        assert_eq!(proportion(&set(5, "13"), &down, -6, 0), -2);
+        assert_eq!(proportion(&set(5, "13"), &down, -1, 0), -1, "never more than is left to remove");
+    }
 }

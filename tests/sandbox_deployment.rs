@@ -392,3 +392,35 @@ async fn recreate_removes_every_old_pod_before_the_new_replica_set_grows() {
     }
     rolled_out(&client, "batch", 2).await;
 }
+
+#[tokio::test]
+async fn scaling_during_a_rollout_is_proportional_across_the_replica_sets() {
+    let (_t, client) = workload_sandbox().await;
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let strategy = json!({"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}});
+    api.create(&PostParams::default(), &deployment("wide", 10, "nginx:1.27", strategy)).await.unwrap();
+    let kubelet = Kubelet::start(&client);
+    rolled_out(&client, "wide", 10).await;
+    drop(kubelet);
+
+    // New pods never become ready now: the rollout stops at old 8 + new 5 (10 + 3 surge,
+    // at least 10 - 2 available).
+    set_image(&client, "wide", "nginx:1.28").await;
+    let sizes = |sets: &[ReplicaSet]| -> (Option<i32>, Option<i32>) {
+        let size = |image: &str| sets.iter().find(|rs| image_of(rs) == image).and_then(|rs| rs.spec.as_ref()?.replicas);
+        (size("nginx:1.27"), size("nginx:1.28"))
+    };
+    eventually("old 8, new 5", || async { (sizes(&sets_of(&client, "wide").await) == (Some(8), Some(5))).then_some(()) }).await;
+
+    // 20 replicas (max 23) spread in proportion: round(8 * 23 / 13) = 14 and the rest, 9.
+    api.patch("wide", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 20}}))).await.unwrap();
+    let sets = eventually("old 14, new 9", || async {
+        let sets = sets_of(&client, "wide").await;
+        (sizes(&sets) == (Some(14), Some(9))).then_some(sets)
+    })
+    .await;
+    for rs in &sets {
+        assert_eq!(annotation(rs, "deployment.kubernetes.io/desired-replicas").as_deref(), Some("20"));
+        assert_eq!(annotation(rs, "deployment.kubernetes.io/max-replicas").as_deref(), Some("23"));
+    }
+}

@@ -176,7 +176,14 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
         "replicaset-controller",
         ResourceEventHandlerFuncs::new()
             .on_add(move |rs: &Arc<ReplicaSet>, _| a.enqueue(rs))
-            .on_update(move |_, rs: &Arc<ReplicaSet>| u.enqueue(rs))
+            .on_update(move |old: &Arc<ReplicaSet>, rs: &Arc<ReplicaSet>| {
+                // Deleted and created again under the same name: the old one's
+                // expectations are moot.
+                if old.metadata.uid != rs.metadata.uid {
+                    u.expectations.delete(&key_of(&old.metadata));
+                }
+                u.enqueue(rs)
+            })
             .on_delete(move |rs: &DeltaObject<ReplicaSet>| {
                 let rs = rs.object();
                 d.expectations.delete(&key_of(&rs.metadata));

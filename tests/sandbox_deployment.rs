@@ -424,3 +424,41 @@ async fn scaling_during_a_rollout_is_proportional_across_the_replica_sets() {
         assert_eq!(annotation(rs, "deployment.kubernetes.io/max-replicas").as_deref(), Some("23"));
     }
 }
+
+#[tokio::test]
+async fn the_deprecated_rollback_annotation_restores_a_revision_and_is_cleared() {
+    let (_t, client) = workload_sandbox().await;
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &deployment("undo", 1, "nginx:1.27", json!({}))).await.unwrap();
+    let _kubelet = Kubelet::start(&client);
+    rolled_out(&client, "undo", 1).await;
+    set_image(&client, "undo", "nginx:1.28").await;
+    eventually("revision 2", || async {
+        let d = api.get("undo").await.ok()?;
+        (d.metadata.annotations?.get("deployment.kubernetes.io/revision")? == "2").then_some(())
+    })
+    .await;
+    rolled_out(&client, "undo", 1).await;
+
+    let patch = json!({"metadata": {"annotations": {"deprecated.deployment.rollback.to": "1"}}});
+    api.patch("undo", &PatchParams::default(), &Patch::Merge(patch)).await.unwrap();
+    let d = eventually("the template of revision 1, the annotation gone", || async {
+        let d = api.get("undo").await.ok()?;
+        let image = d.spec.as_ref()?.template.spec.as_ref()?.containers[0].image.clone()?;
+        let cleared = !d.metadata.annotations.as_ref()?.contains_key("deprecated.deployment.rollback.to");
+        (image == "nginx:1.27" && cleared).then_some(d)
+    })
+    .await;
+    assert!(
+        d.spec.unwrap().template.metadata.unwrap().labels.unwrap().get("pod-template-hash").is_none(),
+        "the hash label is not copied back"
+    );
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    eventually("the DeploymentRollback event", || async {
+        let list = events.list(&ListParams::default().fields("involvedObject.name=undo")).await.ok()?.items;
+        list.into_iter()
+            .find(|e| e.reason.as_deref() == Some("DeploymentRollback"))
+            .filter(|e| e.message.as_deref() == Some("Rolled back deployment \"undo\" to revision 1"))
+    })
+    .await;
+}

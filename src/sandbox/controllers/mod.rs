@@ -10,9 +10,15 @@
 //! with kube-controller-manager's names; the scheduler and the nodes' kubelets are in it
 //! too, so `--controllers` chooses every loop the sandbox runs.
 
+pub mod active_pods;
+pub mod controller_expectations;
+pub mod controller_ref;
 pub mod decisions;
+pub mod deployment;
 pub mod namespace;
+pub mod pod_control;
 pub mod recorder;
+pub mod replicaset;
 pub mod root_ca;
 pub mod selection;
 pub mod serviceaccount;
@@ -50,6 +56,8 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "namespace-controller", alias: "namespace", start: namespace::start },
     Loop { name: "serviceaccount-controller", alias: "serviceaccount", start: serviceaccount::start },
     Loop { name: "root-ca-certificate-publisher-controller", alias: "root-ca-cert-publisher", start: root_ca::start },
+    Loop { name: "replicaset-controller", alias: "replicaset", start: replicaset::start },
+    Loop { name: "deployment-controller", alias: "deployment", start: deployment::start },
 ];
 
 /// The full name of a loop given by its name or alias.

@@ -16,7 +16,7 @@ mod daemonsets;
 pub mod decode;
 mod deployments;
 mod events;
-mod label_selector;
+pub(crate) mod label_selector;
 mod namespaces;
 mod nodes;
 mod persistentvolumeclaims;

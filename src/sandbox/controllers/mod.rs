@@ -11,9 +11,11 @@
 //! too, so `--controllers` chooses every loop the sandbox runs.
 
 pub mod decisions;
+pub mod events_recorder;
 pub mod namespace;
 pub mod recorder;
 pub mod root_ca;
+pub mod scheduler;
 pub mod selection;
 pub mod serviceaccount;
 
@@ -50,6 +52,7 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "namespace-controller", alias: "namespace", start: namespace::start },
     Loop { name: "serviceaccount-controller", alias: "serviceaccount", start: serviceaccount::start },
     Loop { name: "root-ca-certificate-publisher-controller", alias: "root-ca-cert-publisher", start: root_ca::start },
+    Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },
 ];
 
 /// The full name of a loop given by its name or alias.

@@ -48,6 +48,7 @@ use super::status::{ApiError, FieldError};
 pub use allocators::Allocators;
 pub use custom_resources::CustomResourceStrategy;
 pub use namespaces::admit_namespace_lifecycle;
+pub use qos::parse_quantity;
 pub use reviews::is_review;
 pub use strategy::{
     Created, ForwardedCreate, Generic, NamedCreater, ObjectChange, ObjectReader, ScalePaths, Strategy, StrategyRef, SubresourceCreate,

@@ -191,8 +191,10 @@ async fn replicas_spread_and_a_full_cluster_says_no_victims() {
     assert_eq!(failed.reporting_component.as_deref(), Some("default-scheduler"));
     assert!(failed.reporting_instance.as_deref().unwrap_or_default().starts_with("default-scheduler-"));
 
-    // Room made: the waiting pod is retried when a bound pod leaves.
-    Api::<Pod>::namespaced(client.clone(), "default").delete("big-1", &Default::default()).await.unwrap();
+    // Room made: the waiting pod is retried when a bound pod leaves (at once: no kubelet
+    // would finish a graceful deletion, and a terminating pod still holds its node).
+    let now = kube::api::DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+    Api::<Pod>::namespaced(client.clone(), "default").delete("big-1", &now).await.unwrap();
     assert_eq!(bound_node(&client, "big-3").await, a);
 }
 
@@ -256,7 +258,7 @@ async fn kubectl_describe_shows_the_schedulers_events() {
     })
     .await
     .unwrap();
-    let line = |out: &str, reason: &str| out.lines().find(|l| l.contains(reason)).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    let line = |out: &str, reason: &str| out.lines().find(|l| l.split_whitespace().nth(1) == Some(reason)).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default();
     let scheduled = line(&p, "Scheduled");
     assert!(scheduled.starts_with("Normal Scheduled "), "{p}");
     assert!(scheduled.ends_with(&format!("default-scheduler Successfully assigned default/p to {node}")), "{p}");

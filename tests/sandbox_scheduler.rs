@@ -269,3 +269,39 @@ async fn kubectl_describe_shows_the_schedulers_events() {
         "{stuck}"
     );
 }
+
+#[tokio::test]
+async fn a_burst_of_pods_does_not_overcommit_a_node() {
+    // Each node takes four 1-CPU pods; twelve arrive at once, faster than the informer
+    // shows the bindings, so only the assumed pods keep the count right.
+    let t = sandbox(None).await;
+    let client = t.sandbox.client().await.unwrap();
+    let names: Vec<String> = (0..12).map(|i| format!("burst-{i}")).collect();
+    futures::future::join_all(names.iter().map(|n| create_pod(&client, n, json!({"containers": cpu("1")})))).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let decided = eventually("every pod decided", || async {
+        let list = pods.list(&ListParams::default()).await.ok()?;
+        let decided: Vec<(String, Option<String>, Option<String>)> = list
+            .items
+            .into_iter()
+            .map(|p| {
+                let node = p.spec.and_then(|s| s.node_name);
+                let why = p.status.and_then(|s| s.conditions).unwrap_or_default().into_iter().find(|c| c.status == "False").and_then(|c| c.message);
+                (p.metadata.name.unwrap_or_default(), node, why)
+            })
+            .filter(|(_, node, why)| node.is_some() || why.is_some())
+            .collect();
+        (decided.len() == 12).then_some(decided)
+    })
+    .await;
+    let mut per_node = std::collections::BTreeMap::<String, usize>::new();
+    for (_, node, _) in &decided {
+        if let Some(n) = node {
+            *per_node.entry(n.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(per_node.values().copied().collect::<Vec<_>>(), vec![4, 4], "{per_node:?}");
+    let refused: Vec<&String> = decided.iter().filter_map(|(_, node, why)| node.is_none().then_some(why.as_ref()).flatten()).collect();
+    assert_eq!(refused.len(), 4);
+    assert!(refused.iter().all(|m| m.as_str() == "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."), "{refused:?}");
+}

@@ -53,7 +53,8 @@ async fn sandbox(nodes: Option<Vec<Value>>) -> common::TestSandbox {
     let client = t.sandbox.client().await.unwrap();
     let api: Api<Node> = Api::all(client);
     for n in api.list(&ListParams::default()).await.unwrap() {
-        let taints: Vec<Taint> = n.spec.and_then(|s| s.taints).unwrap_or_default().into_iter().filter(|t| t.key != "node.kubernetes.io/not-ready").collect();
+        let taints: Vec<Taint> =
+            n.spec.and_then(|s| s.taints).unwrap_or_default().into_iter().filter(|t| t.key != "node.kubernetes.io/not-ready").collect();
         let patch = json!({"spec": {"taints": taints}});
         api.patch(n.metadata.name.as_deref().unwrap(), &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     }
@@ -76,10 +77,7 @@ fn cpu(amount: &str) -> Value {
 /// The pod's node once it has one.
 async fn bound_node(client: &Client, name: &str) -> String {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    eventually(&format!("{name} to be bound"), || async {
-        pods.get(name).await.ok().and_then(|p| p.spec.and_then(|s| s.node_name))
-    })
-    .await
+    eventually(&format!("{name} to be bound"), || async { pods.get(name).await.ok().and_then(|p| p.spec.and_then(|s| s.node_name)) }).await
 }
 
 /// The pod's PodScheduled=False message once it has one.
@@ -177,12 +175,19 @@ async fn replicas_spread_and_a_full_cluster_says_no_victims() {
     let (a, b) = (bound_node(&client, "big-1").await, bound_node(&client, "big-2").await);
     assert_ne!(a, b);
     create_pod(&client, "big-3", json!({"containers": cpu("2")})).await;
-    let message = "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.";
+    let message =
+        "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.";
     assert_eq!(unschedulable_message(&client, "big-3").await, message);
 
     let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
     let failed = eventually("a FailedScheduling event", || async {
-        events.list(&ListParams::default().fields("involvedObject.name=big-3")).await.ok()?.items.into_iter().find(|e| e.reason.as_deref() == Some("FailedScheduling"))
+        events
+            .list(&ListParams::default().fields("involvedObject.name=big-3"))
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
     })
     .await;
     assert_eq!(failed.message.as_deref(), Some(message));
@@ -205,27 +210,61 @@ async fn binding_sets_the_node_once() {
     // Not this scheduler's: only the test binds these.
     let before = create_pod(&client, "p", json!({"schedulerName": "manual"})).await;
     create_pod(&client, "q", json!({"schedulerName": "manual"})).await;
-    let binding = |pod: &str, node: &str| json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod}, "target": {"kind": "Node", "name": node}}).to_string();
+    let binding = |pod: &str, node: &str| {
+        json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod}, "target": {"kind": "Node", "name": node}}).to_string()
+    };
 
-    let (code, body) = common::raw(&client, "POST", "/api/v1/namespaces/default/pods/p/binding", Some("application/json"), Some(&binding("p", "kubelab-worker-2"))).await;
+    let (code, body) = common::raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/pods/p/binding",
+        Some("application/json"),
+        Some(&binding("p", "kubelab-worker-2")),
+    )
+    .await;
     assert_eq!((code, body["kind"].as_str(), body["status"].as_str()), (201, Some("Status"), Some("Success")), "{body}");
     let p = Api::<Pod>::namespaced(client.clone(), "default").get("p").await.unwrap();
     assert_eq!(p.spec.as_ref().unwrap().node_name.as_deref(), Some("kubelab-worker-2"));
     assert_ne!(p.metadata.resource_version, before.metadata.resource_version);
-    let scheduled = p.status.unwrap().conditions.unwrap().into_iter().find(|c| c.type_ == "PodScheduled").expect("a PodScheduled condition");
+    let scheduled =
+        p.status.unwrap().conditions.unwrap().into_iter().find(|c| c.type_ == "PodScheduled").expect("a PodScheduled condition");
     assert_eq!(scheduled.status, "True");
 
-    let (code, body) = common::raw(&client, "POST", "/api/v1/namespaces/default/pods/p/binding", Some("application/json"), Some(&binding("p", "kubelab-worker-1"))).await;
+    let (code, body) = common::raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/pods/p/binding",
+        Some("application/json"),
+        Some(&binding("p", "kubelab-worker-1")),
+    )
+    .await;
     assert_eq!(code, 409);
     assert_eq!(body["reason"], "Conflict");
-    assert_eq!(body["message"], "Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"kubelab-worker-2\"");
+    assert_eq!(
+        body["message"],
+        "Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"kubelab-worker-2\""
+    );
 
     // The top-level `bindings` resource binds the pod its body names.
-    let (code, _) = common::raw(&client, "POST", "/api/v1/namespaces/default/bindings", Some("application/json"), Some(&binding("q", "kubelab-worker-1"))).await;
+    let (code, _) = common::raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/bindings",
+        Some("application/json"),
+        Some(&binding("q", "kubelab-worker-1")),
+    )
+    .await;
     assert_eq!(code, 201);
     assert_eq!(bound_node(&client, "q").await, "kubelab-worker-1");
 
-    let (code, body) = common::raw(&client, "POST", "/api/v1/namespaces/default/pods/nope/binding", Some("application/json"), Some(&binding("nope", "kubelab-worker-1"))).await;
+    let (code, body) = common::raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/pods/nope/binding",
+        Some("application/json"),
+        Some(&binding("nope", "kubelab-worker-1")),
+    )
+    .await;
     assert_eq!((code, body["message"].as_str()), (404, Some("pods \"nope\" not found")));
 }
 
@@ -239,13 +278,25 @@ async fn kubectl_describe_shows_the_schedulers_events() {
     unschedulable_message(&client, "stuck").await;
     let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
     let scheduled = eventually("a Scheduled event", || async {
-        events.list(&ListParams::default().fields("involvedObject.name=p")).await.ok()?.items.into_iter().find(|e| e.reason.as_deref() == Some("Scheduled"))
+        events
+            .list(&ListParams::default().fields("involvedObject.name=p"))
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("Scheduled"))
     })
     .await;
     assert_eq!(scheduled.message.as_deref(), Some(format!("Successfully assigned default/p to {node}").as_str()));
     assert_eq!((scheduled.type_.as_deref(), scheduled.action.as_deref()), (Some("Normal"), Some("Binding")));
     eventually("a FailedScheduling event", || async {
-        events.list(&ListParams::default().fields("involvedObject.name=stuck")).await.ok()?.items.into_iter().find(|e| e.reason.as_deref() == Some("FailedScheduling"))
+        events
+            .list(&ListParams::default().fields("involvedObject.name=stuck"))
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
     })
     .await;
 
@@ -258,7 +309,12 @@ async fn kubectl_describe_shows_the_schedulers_events() {
     })
     .await
     .unwrap();
-    let line = |out: &str, reason: &str| out.lines().find(|l| l.split_whitespace().nth(1) == Some(reason)).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    let line = |out: &str, reason: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(reason))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
     let scheduled = line(&p, "Scheduled");
     assert!(scheduled.starts_with("Normal Scheduled "), "{p}");
     assert!(scheduled.ends_with(&format!("default-scheduler Successfully assigned default/p to {node}")), "{p}");
@@ -286,7 +342,13 @@ async fn a_burst_of_pods_does_not_overcommit_a_node() {
             .into_iter()
             .map(|p| {
                 let node = p.spec.and_then(|s| s.node_name);
-                let why = p.status.and_then(|s| s.conditions).unwrap_or_default().into_iter().find(|c| c.status == "False").and_then(|c| c.message);
+                let why = p
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|c| c.status == "False")
+                    .and_then(|c| c.message);
                 (p.metadata.name.unwrap_or_default(), node, why)
             })
             .filter(|(_, node, why)| node.is_some() || why.is_some())

@@ -71,7 +71,15 @@ impl EventsRecorder {
     }
 
     /// `recorder.Eventf(regarding, related, type, reason, action, note)`.
-    pub fn eventf(&self, regarding: &ObjectReference, related: Option<&ObjectReference>, ty: EventType, reason: &str, action: &str, note: &str) {
+    pub fn eventf(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<&ObjectReference>,
+        ty: EventType,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) {
         let now = k8s_openapi::jiff::Timestamp::now();
         let regarding_json = serde_json::to_value(regarding).unwrap_or(Value::Null);
         let related_json = related.and_then(|r| serde_json::to_value(r).ok());

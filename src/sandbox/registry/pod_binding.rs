@@ -186,12 +186,37 @@ mod tests {
     #[test]
     fn refusals_say_what_upstream_says() {
         let cases: &[(Value, Value, u16, &str)] = &[
-            (pod(Some("n"), false), binding(json!({"name": "n1"}), json!({})), 409, "Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"n\""),
-            (pod(None, true), binding(json!({"name": "n1"}), json!({})), 409, "Operation cannot be fulfilled on pods/binding \"p\": pod p is being deleted, cannot be assigned to a host"),
-            (pod(None, false), binding(json!({"name": "n1"}), json!({"uid": "other"})), 409, "Operation cannot be fulfilled on pods \"p\": Precondition failed: UID in precondition: other, UID in object meta: u1"),
+            (
+                pod(Some("n"), false),
+                binding(json!({"name": "n1"}), json!({})),
+                409,
+                "Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"n\"",
+            ),
+            (
+                pod(None, true),
+                binding(json!({"name": "n1"}), json!({})),
+                409,
+                "Operation cannot be fulfilled on pods/binding \"p\": pod p is being deleted, cannot be assigned to a host",
+            ),
+            (
+                pod(None, false),
+                binding(json!({"name": "n1"}), json!({"uid": "other"})),
+                409,
+                "Operation cannot be fulfilled on pods \"p\": Precondition failed: UID in precondition: other, UID in object meta: u1",
+            ),
             (pod(None, false), binding(json!({}), json!({})), 500, "target.name: Required value"),
-            (pod(None, false), binding(json!({"kind": "Pod", "name": "n"}), json!({})), 500, "target.kind: Unsupported value: \"Pod\": supported values: \"Node\", \"<empty>\""),
-            (pod(None, false), json!({"metadata": {"name": "q"}, "target": {"name": "n"}}), 400, "name in URL does not match name in Binding object"),
+            (
+                pod(None, false),
+                binding(json!({"kind": "Pod", "name": "n"}), json!({})),
+                500,
+                "target.kind: Unsupported value: \"Pod\": supported values: \"Node\", \"<empty>\"",
+            ),
+            (
+                pod(None, false),
+                json!({"metadata": {"name": "q"}, "target": {"name": "n"}}),
+                400,
+                "name in URL does not match name in Binding object",
+            ),
         ];
         for (pod, body, code, message) in cases {
             let e = bind(pod, body.clone()).expect_err("refused");

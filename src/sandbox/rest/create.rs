@@ -51,7 +51,11 @@ impl Apiserver {
         }
         let body = super::body::parse_body(res, &req.media_type, &req.body)?;
         let name = meta::name(&body).unwrap_or_default().to_string();
-        let target = self.catalogue().find_kind(to.group, to.kind).cloned().ok_or_else(|| ApiError::internal(format!("no resource serves {}", to.kind)))?;
+        let target = self
+            .catalogue()
+            .find_kind(to.group, to.kind)
+            .cloned()
+            .ok_or_else(|| ApiError::internal(format!("no resource serves {}", to.kind)))?;
         self.create_named(&target, req, to.subresource, &name, body).await
     }
 

@@ -36,7 +36,14 @@ impl Apiserver {
     }
 
     /// Runs `res`'s named creater for `sub` on the object `name` with `body`.
-    pub(super) async fn create_named(&self, res: &ResourceInfo, req: &ApiRequest, sub: &str, name: &str, body: Value) -> Result<Reply, ApiError> {
+    pub(super) async fn create_named(
+        &self,
+        res: &ResourceInfo,
+        req: &ApiRequest,
+        sub: &str,
+        name: &str,
+        body: Value,
+    ) -> Result<Reply, ApiError> {
         let creater = res.strategy.named_creater(sub).ok_or_else(ApiError::method_not_allowed)?;
         let issuer = self.service_account_issuer();
         let created = creater.create(SubresourceCreate {
@@ -49,7 +56,15 @@ impl Apiserver {
         if let Some(change) = &created.change {
             let key = object_key(res, req.path.namespace.as_deref().filter(|_| res.namespaced), name);
             let dry = matches!(&req.verb, Verb::Create(o) if o.dry_run);
-            let outcome = self.guaranteed_update(res, &key, name, |cur| if dry { change(cur).map(|_| Computed::Unchanged) } else { change(cur).map(Computed::Put) }).await?;
+            let outcome = self
+                .guaranteed_update(res, &key, name, |cur| {
+                    if dry {
+                        change(cur).map(|_| Computed::Unchanged)
+                    } else {
+                        change(cur).map(Computed::Put)
+                    }
+                })
+                .await?;
             if matches!(outcome, Outcome::NotFound) {
                 return Err(ApiError::not_found(&res.qualified_resource(), name));
             }

@@ -103,7 +103,8 @@ fn taint_toleration(pod: &Pod, n: &NodeInfo) -> Option<Status> {
 }
 
 fn node_affinity(pod: &Pod, n: &NodeInfo) -> Option<Status> {
-    (!node_affinity::required_matches(pod, &n.node)).then(|| Status::new("NodeAffinity", Code::UnschedulableAndUnresolvable, ERR_REASON_AFFINITY))
+    (!node_affinity::required_matches(pod, &n.node))
+        .then(|| Status::new("NodeAffinity", Code::UnschedulableAndUnresolvable, ERR_REASON_AFFINITY))
 }
 
 /// `fitsPorts`: a wanted host port conflicts with a used one of the same protocol and
@@ -111,7 +112,9 @@ fn node_affinity(pod: &Pod, n: &NodeInfo) -> Option<Status> {
 fn node_ports(pod: &Pod, n: &NodeInfo) -> Option<Status> {
     let wanted = host_ports(pod);
     let conflict = wanted.iter().any(|(ip, proto, port)| {
-        n.used_ports.iter().any(|(uip, uproto, uport)| uport == port && uproto == proto && (ip == "0.0.0.0" || uip == "0.0.0.0" || ip == uip))
+        n.used_ports
+            .iter()
+            .any(|(uip, uproto, uport)| uport == port && uproto == proto && (ip == "0.0.0.0" || uip == "0.0.0.0" || ip == uip))
     });
     conflict.then(|| Status::new("NodePorts", Code::Unschedulable, ERR_REASON_PORTS))
 }

@@ -261,7 +261,8 @@ impl Scheduler {
         self.recorder.eventf(&reference(pod), None, EventType::Warning, "FailedScheduling", "Scheduling", &truncate_message(message));
         let status = pod.status.clone().unwrap_or_default();
         let current = status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled");
-        let same = current.is_some_and(|c| c.status == "False" && c.reason.as_deref() == Some("Unschedulable") && c.message.as_deref() == Some(message));
+        let same = current
+            .is_some_and(|c| c.status == "False" && c.reason.as_deref() == Some("Unschedulable") && c.message.as_deref() == Some(message));
         let nominate = nominated.filter(|n| status.nominated_node_name.as_deref() != Some(*n));
         if same && nominate.is_none() {
             return Ok(());
@@ -279,7 +280,9 @@ impl Scheduler {
             patch["status"]["nominatedNodeName"] = json!(n);
         }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.metadata.namespace.as_deref().unwrap_or_default());
-        unless_gone(api.patch_status(pod.metadata.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Strategic(&patch)).await)
+        unless_gone(
+            api.patch_status(pod.metadata.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Strategic(&patch)).await,
+        )
     }
 }
 

@@ -50,7 +50,11 @@ pub fn required_matches(pod: &Pod, node: &Node) -> bool {
             return false;
         }
     }
-    let required = spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()).and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
+    let required = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
     match required {
         Some(sel) => sel.node_selector_terms.iter().any(|t| term_matches(t, node)),
         None => true,

@@ -83,7 +83,12 @@ pub fn preempt(pod: &Pod, nodes: &[NodeInfo], statuses: &[(String, Status)]) -> 
     match best {
         Some((node, victims)) => Preemption::Candidate { node, victims },
         None => {
-            let e = FitError { num_all_nodes: nodes.len(), node_to_status: tried, absent: Some(status(NOT_HELPFUL)), post_filter_msg: String::new() };
+            let e = FitError {
+                num_all_nodes: nodes.len(),
+                node_to_status: tried,
+                absent: Some(status(NOT_HELPFUL)),
+                post_filter_msg: String::new(),
+            };
             Preemption::Failed(format!("preemption: {e}"))
         }
     }

@@ -367,3 +367,47 @@ async fn a_burst_of_pods_does_not_overcommit_a_node() {
     assert_eq!(refused.len(), 4);
     assert!(refused.iter().all(|m| m.as_str() == "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."), "{refused:?}");
 }
+
+#[tokio::test]
+async fn a_higher_priority_pod_preempts_a_lower_one() {
+    let t = sandbox(None).await;
+    let client = t.sandbox.client().await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    create_pod(&client, "low-1", json!({"containers": cpu("3")})).await;
+    create_pod(&client, "low-2", json!({"containers": cpu("3")})).await;
+    bound_node(&client, "low-1").await;
+    bound_node(&client, "low-2").await;
+    create_pod(&client, "critical", json!({"containers": cpu("2"), "priorityClassName": "system-cluster-critical"})).await;
+
+    // One victim is marked and deleted (gracefully: it stays terminating, as no kubelet
+    // finishes it), the preemptor is nominated to its node and told why it waits.
+    let (victim, node) = eventually("a victim", || async {
+        let list = pods.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().filter(|p| p.metadata.name.as_deref().is_some_and(|n| n.starts_with("low-"))).find_map(|p| {
+            p.metadata.deletion_timestamp.as_ref()?;
+            let c = p.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "DisruptionTarget")?.clone();
+            assert_eq!(
+                (c.reason.as_deref(), c.message.as_deref()),
+                (Some("PreemptionByScheduler"), Some("default-scheduler: preempting to accommodate a higher priority pod"))
+            );
+            Some((p.metadata.name.clone()?, p.spec?.node_name?))
+        })
+    })
+    .await;
+    let nominated = eventually("a nomination", || async { pods.get("critical").await.ok()?.status?.nominated_node_name }).await;
+    assert_eq!(nominated, node);
+    assert_eq!(unschedulable_message(&client, "critical").await, "0/2 nodes are available: 2 Insufficient cpu.");
+    let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+    let preempted = eventually("a Preempted event", || async {
+        let selector = format!("involvedObject.name={victim},reason=Preempted");
+        events.list(&ListParams::default().fields(&selector)).await.ok()?.items.into_iter().next()
+    })
+    .await;
+    let uid = pods.get("critical").await.unwrap().metadata.uid.unwrap();
+    assert_eq!(preempted.message, Some(format!("Preempted by pod {uid} on node {node}")));
+
+    // Once the victim is gone the preemptor takes its place.
+    let now = kube::api::DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+    pods.delete(&victim, &now).await.unwrap();
+    assert_eq!(bound_node(&client, "critical").await, node);
+}

@@ -62,11 +62,40 @@ fn victims_on(pod: &Pod, node: &NodeInfo) -> Result<Vec<Arc<Pod>>, Status> {
     Ok(victims)
 }
 
+/// `podTerminatingByPreemption`: a victim of an earlier preemption still going away.
+fn terminating_by_preemption(p: &Pod) -> bool {
+    p.metadata.deletion_timestamp.is_some()
+        && p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "DisruptionTarget" && c.status == "True" && c.reason.as_deref() == Some("PreemptionByScheduler"))
+}
+
+/// `PodEligibleToPreemptOthers`' wait: a pod whose nominated node still has a
+/// lower-priority victim terminating does not preempt again.
+fn terminating_victim_on_nominated_node(pod: &Pod, nodes: &[NodeInfo], statuses: &[(String, Status)]) -> Option<&'static str> {
+    let nominated = pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).filter(|n| !n.is_empty())?;
+    let unresolvable = statuses.iter().any(|(n, s)| n == nominated && s.code == Code::UnschedulableAndUnresolvable);
+    if unresolvable {
+        return None;
+    }
+    let node = nodes.iter().find(|n| n.name() == nominated)?;
+    node.pods
+        .iter()
+        .any(|p| priority(p) < priority(pod) && terminating_by_preemption(p))
+        .then_some("not eligible due to a terminating pod on the nominated node.")
+}
+
 /// `Evaluator.Preempt` over the nodes and the filters' verdicts on them.
 pub fn preempt(pod: &Pod, nodes: &[NodeInfo], statuses: &[(String, Status)]) -> Preemption {
     let never = pod.spec.as_ref().and_then(|s| s.preemption_policy.as_deref()) == Some("Never");
     if never {
         return Preemption::Failed("preemption: not eligible due to preemptionPolicy=Never.".into());
+    }
+    if let Some(msg) = terminating_victim_on_nominated_node(pod, nodes, statuses) {
+        return Preemption::Failed(format!("preemption: {msg}"));
     }
     let potential = nodes.iter().filter(|n| statuses.iter().any(|(name, s)| name == n.name() && s.code == Code::Unschedulable));
     let mut tried = Vec::new();

@@ -324,6 +324,11 @@ async fn kubectl_describe_shows_the_schedulers_events() {
         failed.ends_with("default-scheduler 0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."),
         "{stuck}"
     );
+
+    // A node gaining the wanted label wakes the waiting pod.
+    let nodes: Api<Node> = Api::all(client.clone());
+    nodes.patch("kubelab-worker-1", &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"disk": "none"}}}))).await.unwrap();
+    assert_eq!(bound_node(&client, "stuck").await, "kubelab-worker-1");
 }
 
 #[tokio::test]

@@ -325,9 +325,40 @@ async fn kubectl_describe_shows_the_schedulers_events() {
         "{stuck}"
     );
 
-    // A node gaining the wanted label wakes the waiting pod.
+    // Node changes that do not help: the pod is tried again (after its backoff) and fails
+    // the same way. The first event named the pod at the resourceVersion before its
+    // condition was written, so the retry is a new event (as upstream: the reference is
+    // part of what makes events isomorphic); the next retry repeats that one, which the
+    // recorder counts as a series.
     let nodes: Api<Node> = Api::all(client.clone());
-    nodes.patch("kubelab-worker-1", &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"disk": "none"}}}))).await.unwrap();
+    let failed_events = || async {
+        events.list(&ListParams::default().fields("involvedObject.name=stuck,reason=FailedScheduling")).await.ok().map(|l| l.items)
+    };
+    let relabel = |v: &'static str| {
+        let nodes = nodes.clone();
+        async move {
+            nodes
+                .patch("kubelab-worker-2", &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"x": v}}})))
+                .await
+                .unwrap()
+        }
+    };
+    relabel("1").await;
+    eventually("a second FailedScheduling event", || async { failed_events().await.filter(|e| e.len() == 2) }).await;
+    relabel("2").await;
+    let repeated = eventually("a FailedScheduling series", || async {
+        let list = failed_events().await?;
+        assert!(list.len() <= 2, "a repeat is counted, not written anew: {list:#?}");
+        list.into_iter().find(|e| e.series.as_ref().and_then(|s| s.count) == Some(2))
+    })
+    .await;
+    assert_eq!(repeated.reporting_component.as_deref(), Some("default-scheduler"));
+
+    // A node gaining the wanted label wakes the waiting pod.
+    nodes
+        .patch("kubelab-worker-1", &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"disk": "none"}}})))
+        .await
+        .unwrap();
     assert_eq!(bound_node(&client, "stuck").await, "kubelab-worker-1");
 }
 

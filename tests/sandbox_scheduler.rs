@@ -272,8 +272,21 @@ async fn binding_sets_the_node_once() {
 async fn kubectl_describe_shows_the_schedulers_events() {
     let t = sandbox(None).await;
     let client = t.sandbox.client().await.unwrap();
+    let mut decisions = t.sandbox.decisions();
     create_pod(&client, "p", json!({})).await;
     let node = bound_node(&client, "p").await;
+    let said = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match decisions.recv().await {
+                Ok(l) if l.starts_with("scheduler default/p: ") => return l,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("decision log closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a decision about p");
+    assert_eq!(said, format!("scheduler default/p: bound to {node}"));
     create_pod(&client, "stuck", json!({"nodeSelector": {"disk": "none"}})).await;
     unschedulable_message(&client, "stuck").await;
     let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");

@@ -145,13 +145,24 @@ async fn pods_land_where_the_filters_allow_or_say_why_not() {
         "0/3 nodes are available: 1 node(s) didn't have free ports for the requested pod ports, 1 node(s) had untolerated taint(s), 1 node(s) were unschedulable. preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
     );
 
-    // Another scheduler's pod is left alone: by now every pod before it was decided.
+    // Another scheduler's pod is left alone, and a gated pod waits for its gates: by the
+    // time a later pod is bound, both were passed over.
     create_pod(&client, "elsewhere", json!({"schedulerName": "my-scheduler"})).await;
+    create_pod(&client, "gated", json!({"schedulingGates": [{"name": "example.com/wait"}]})).await;
     create_pod(&client, "after", json!({})).await;
     bound_node(&client, "after").await;
-    let p = Api::<Pod>::namespaced(client.clone(), "default").get("elsewhere").await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let p = pods.get("elsewhere").await.unwrap();
     assert_eq!(p.spec.unwrap().node_name, None);
     assert!(p.status.and_then(|s| s.conditions).unwrap_or_default().is_empty(), "no PodScheduled condition");
+    let p = pods.get("gated").await.unwrap();
+    assert_eq!(p.spec.unwrap().node_name, None);
+    let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+    let about = events.list(&ListParams::default().fields("involvedObject.name=gated")).await.unwrap();
+    assert!(about.items.is_empty(), "the scheduler said nothing about a gated pod: {:?}", about.items);
+    // Lifting the gate (a spec change) queues it.
+    pods.patch("gated", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"schedulingGates": null}}))).await.unwrap();
+    assert_eq!(bound_node(&client, "gated").await, "kubelab-worker-1");
 }
 
 #[tokio::test]

@@ -96,7 +96,8 @@ fn assign(pod: &Value, b: &Binding) -> Result<Value, ApiError> {
         return Err(refuse(format!("pod {name} has non-empty .spec.schedulingGates")));
     }
     let mut pod = pod.clone();
-    pod["spec"]["nodeName"] = json!(b.node);
+    let spec = pod.get_mut("spec").and_then(Value::as_object_mut).ok_or_else(|| ApiError::internal("a stored pod without a spec"))?;
+    spec.insert("nodeName".into(), json!(b.node));
     if !b.annotations.is_empty() {
         let meta = pod.get_mut("metadata").and_then(Value::as_object_mut).ok_or_else(|| ApiError::internal("a pod without metadata"))?;
         let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
@@ -111,14 +112,17 @@ fn assign(pod: &Value, b: &Binding) -> Result<Value, ApiError> {
 /// `podutil.UpdatePodCondition` with `PodScheduled=True`: a condition that was already
 /// True keeps its transition time; reason and message are cleared.
 fn set_scheduled(pod: &mut Value) {
-    if !pod.get("status").is_some_and(Value::is_object) {
-        pod["status"] = json!({});
+    let Some(pod) = pod.as_object_mut() else { return };
+    let status = pod.entry("status").or_insert_with(|| json!({}));
+    if !status.is_object() {
+        *status = json!({});
     }
-    let status = &mut pod["status"];
-    if !status.get("conditions").is_some_and(Value::is_array) {
-        status["conditions"] = json!([]);
+    let Some(status) = status.as_object_mut() else { return };
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    if !conditions.is_array() {
+        *conditions = json!([]);
     }
-    let Some(conditions) = status["conditions"].as_array_mut() else { return };
+    let Some(conditions) = conditions.as_array_mut() else { return };
     let existing = conditions.iter().position(|c| c.get("type").and_then(Value::as_str) == Some("PodScheduled"));
     let mut condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now_rfc3339()});
     match existing {

@@ -66,10 +66,13 @@ fn node_name(p: &Pod) -> Option<&str> {
     p.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty())
 }
 
-/// Whether this scheduler places `p`: its profile, no node yet, not being deleted.
+/// Whether this scheduler places `p`: its profile, no node yet, not being deleted, and
+/// no scheduling gates (the SchedulingGates PreEnqueue plugin keeps a gated pod out of
+/// the queue; removing the last gate is a spec change, which enqueues it).
 fn wants(p: &Pod) -> bool {
     let name = p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or_default();
-    (name.is_empty() || name == SCHEDULER_NAME) && node_name(p).is_none() && p.metadata.deletion_timestamp.is_none()
+    let gated = p.spec.as_ref().and_then(|s| s.scheduling_gates.as_ref()).is_some_and(|g| !g.is_empty());
+    (name.is_empty() || name == SCHEDULER_NAME) && node_name(p).is_none() && p.metadata.deletion_timestamp.is_none() && !gated
 }
 
 /// Whether a node changed in a way that could make an unschedulable pod fit (upstream's

@@ -153,3 +153,136 @@ fn node_resources_fit(pod: &Pod, n: &NodeInfo) -> Option<Status> {
     let code = if found.iter().any(|(_, unresolvable)| *unresolvable) { Code::UnschedulableAndUnresolvable } else { Code::Unschedulable };
     Some(Status { code, reasons: found.into_iter().map(|(r, _)| r).collect(), plugin: "NodeResourcesFit" })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use k8s_openapi::api::core::v1::Node;
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(spec: serde_json::Value) -> Pod {
+        let mut spec = spec;
+        spec["containers"] = json!([{"name": "a", "image": "x"}]);
+        serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": spec})).unwrap()
+    }
+
+    fn node(spec: serde_json::Value, labels: serde_json::Value) -> NodeInfo {
+        let n: Node = serde_json::from_value(json!({
+            "metadata": {"name": "n1", "labels": labels}, "spec": spec,
+            "status": {"allocatable": {"cpu": "2", "memory": "1Gi", "pods": "1"}},
+        }))
+        .unwrap();
+        NodeInfo::new(Arc::new(n))
+    }
+
+    #[test]
+    fn each_filter_rejects_with_upstreams_reason_and_code() {
+        use Code::*;
+        let taint = json!({"taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]});
+        let cases: Vec<(&str, serde_json::Value, serde_json::Value, serde_json::Value, Option<(&str, Code, Vec<&str>)>)> = vec![
+            ("fits", json!({}), json!({}), json!({}), None),
+            (
+                "cordoned",
+                json!({}),
+                json!({"unschedulable": true}),
+                json!({}),
+                Some(("NodeUnschedulable", UnschedulableAndUnresolvable, vec![ERR_REASON_UNSCHEDULABLE])),
+            ),
+            ("cordon tolerated", json!({"tolerations": [{"operator": "Exists"}]}), json!({"unschedulable": true}), json!({}), None),
+            (
+                "other node",
+                json!({"nodeName": "n2"}),
+                json!({}),
+                json!({}),
+                Some(("NodeName", UnschedulableAndUnresolvable, vec![ERR_REASON_NODE_NAME])),
+            ),
+            (
+                "tainted",
+                json!({}),
+                taint.clone(),
+                json!({}),
+                Some(("TaintToleration", UnschedulableAndUnresolvable, vec![ERR_REASON_TAINTS])),
+            ),
+            ("tolerated", json!({"tolerations": [{"key": "k", "value": "v", "effect": "NoSchedule"}]}), taint.clone(), json!({}), None),
+            (
+                "wrong value",
+                json!({"tolerations": [{"key": "k", "value": "w"}]}),
+                taint.clone(),
+                json!({}),
+                Some(("TaintToleration", UnschedulableAndUnresolvable, vec![ERR_REASON_TAINTS])),
+            ),
+            ("key exists", json!({"tolerations": [{"key": "k", "operator": "Exists"}]}), taint.clone(), json!({}), None),
+            (
+                "wrong effect",
+                json!({"tolerations": [{"key": "k", "operator": "Exists", "effect": "NoExecute"}]}),
+                taint,
+                json!({}),
+                Some(("TaintToleration", UnschedulableAndUnresolvable, vec![ERR_REASON_TAINTS])),
+            ),
+            ("prefer only", json!({}), json!({"taints": [{"key": "k", "effect": "PreferNoSchedule"}]}), json!({}), None),
+            ("selector", json!({"nodeSelector": {"disk": "ssd"}}), json!({}), json!({"disk": "ssd"}), None),
+            (
+                "selector miss",
+                json!({"nodeSelector": {"disk": "ssd"}}),
+                json!({}),
+                json!({"disk": "hdd"}),
+                Some(("NodeAffinity", UnschedulableAndUnresolvable, vec![ERR_REASON_AFFINITY])),
+            ),
+            (
+                "not in",
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "NotIn", "values": ["hdd"]}]}]}}}}),
+                json!({}),
+                json!({"disk": "hdd"}),
+                Some(("NodeAffinity", UnschedulableAndUnresolvable, vec![ERR_REASON_AFFINITY])),
+            ),
+            (
+                "gt",
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["3"]}]}]}}}}),
+                json!({}),
+                json!({"gen": "4"}),
+                None,
+            ),
+            (
+                "or of terms",
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "a", "operator": "Exists"}]}, {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]}}}}),
+                json!({}),
+                json!({}),
+                None,
+            ),
+            (
+                "empty term",
+                json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{}]}}}}),
+                json!({}),
+                json!({}),
+                Some(("NodeAffinity", UnschedulableAndUnresolvable, vec![ERR_REASON_AFFINITY])),
+            ),
+        ];
+        for (name, pod_spec, node_spec, labels, want) in cases {
+            let got = run(&pod(pod_spec), &node(node_spec, labels));
+            let want =
+                want.map(|(plugin, code, reasons)| Status { code, reasons: reasons.iter().map(|r| r.to_string()).collect(), plugin });
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn resources_fit_counts_requests_and_pods() {
+        let mut n = node(json!({}), json!({}));
+        let small = |cpu: &str| {
+            let mut p = pod(json!({}));
+            p.spec.as_mut().unwrap().containers[0].resources =
+                Some(serde_json::from_value(json!({"requests": {"cpu": cpu, "memory": "512Mi"}})).unwrap());
+            p
+        };
+        assert_eq!(run(&small("1500m"), &n), None);
+        n.add_pod(Arc::new(small("1500m")));
+        let got = run(&small("1"), &n).expect("rejected");
+        assert_eq!((got.plugin, got.code), ("NodeResourcesFit", Code::Unschedulable));
+        assert_eq!(got.reasons, vec!["Too many pods", "Insufficient cpu"]);
+        let huge = run(&small("3"), &NodeInfo::new(n.node.clone())).expect("rejected");
+        assert_eq!((huge.code, huge.reasons), (Code::UnschedulableAndUnresolvable, vec!["Insufficient cpu".to_string()]));
+    }
+}

@@ -51,7 +51,7 @@ async fn a_recorder_event_is_a_core_event() {
     publish_synced(&client, &pod).await;
 
     let core: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
-    let listed = core.list(&ListParams::default().fields("involvedObject.name=web")).await.unwrap();
+    let listed = core.list(&ListParams::default().fields("involvedObject.name=web,reason=Synced")).await.unwrap();
     assert_eq!(listed.items.len(), 1, "one event, its repetition counted in a series");
     let e = &listed.items[0];
     assert_eq!(e.message.as_deref(), Some("pod is in sync"));

@@ -1057,10 +1057,12 @@ fn info(b: &Builtin) -> ResourceInfo {
     }
 }
 
-/// Whether the REST layer serves a built-in: the stored ones, and the reviews, which it
-/// answers without storing.
+/// Whether the REST layer serves a built-in: the stored ones, the reviews, which it
+/// answers without storing, and `bindings`, a create on another kind's object.
 fn served(b: &Builtin) -> bool {
-    !b.stored_as.is_empty() || super::registry::is_review(b.group, b.kind)
+    !b.stored_as.is_empty()
+        || super::registry::is_review(b.group, b.kind)
+        || super::registry::strategy_for(b.group, b.kind).create_forwards_to().is_some()
 }
 
 /// The built-in resources the REST layer serves: the stored ones and the reviews.
@@ -1070,7 +1072,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
 
 /// Built-in resources kube-apiserver lists but does not store: the reviews of
 /// authentication.k8s.io and authorization.k8s.io (answered by the authenticator and the
-/// authorizer), core `bindings` (how the scheduler assigns pods) and the deprecated
+/// authorizer) and the deprecated
 /// `componentstatuses`. Discovery and OpenAPI list them with their verbs; they are not in
 /// [`Catalogue::all`], so the REST layer answers them `404` as a resource it does not serve.
 pub fn listed_only() -> &'static [ResourceInfo] {

@@ -15,11 +15,13 @@ pub mod controller_expectations;
 pub mod controller_ref;
 pub mod decisions;
 pub mod deployment;
+pub mod events_recorder;
 pub mod namespace;
 pub mod pod_control;
 pub mod recorder;
 pub mod replicaset;
 pub mod root_ca;
+pub mod scheduler;
 pub mod selection;
 pub mod serviceaccount;
 
@@ -58,6 +60,7 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "root-ca-certificate-publisher-controller", alias: "root-ca-cert-publisher", start: root_ca::start },
     Loop { name: "replicaset-controller", alias: "replicaset", start: replicaset::start },
     Loop { name: "deployment-controller", alias: "deployment", start: deployment::start },
+    Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },
 ];
 
 /// The full name of a loop given by its name or alias.

@@ -22,6 +22,7 @@ mod nodes;
 mod persistentvolumeclaims;
 mod persistentvolumes;
 mod pod_admission;
+mod pod_binding;
 mod pod_template;
 mod pod_update;
 mod pods;
@@ -47,8 +48,11 @@ use super::status::{ApiError, FieldError};
 pub use allocators::Allocators;
 pub use custom_resources::CustomResourceStrategy;
 pub use namespaces::admit_namespace_lifecycle;
+pub use qos::parse_quantity;
 pub use reviews::is_review;
-pub use strategy::{Created, Generic, NamedCreater, ObjectReader, ScalePaths, Strategy, StrategyRef, SubresourceCreate};
+pub use strategy::{
+    Created, ForwardedCreate, Generic, NamedCreater, ObjectChange, ObjectReader, ScalePaths, Strategy, StrategyRef, SubresourceCreate,
+};
 
 /// What the client asked for with `?fieldValidation=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +69,7 @@ pub fn strategy_for(group: &str, kind: &str) -> StrategyRef {
     }
     match (group, kind) {
         ("", "Pod") => StrategyRef::new(pods::PodStrategy),
+        ("", "Binding") => StrategyRef::new(pod_binding::BindingsStrategy),
         ("", "PodTemplate") => StrategyRef::new(pods::PodTemplateStrategy),
         ("", "ReplicationController") => StrategyRef::new(replicasets::ReplicationControllerStrategy),
         ("", "Service") => StrategyRef::new(services::ServiceStrategy::default()),

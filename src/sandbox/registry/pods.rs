@@ -356,6 +356,9 @@ impl Strategy for PodStrategy {
         let spec_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
         Some(if on_node && !finished { requested.unwrap_or(spec_grace).max(0) } else { 0 })
     }
+    fn named_creater(&self, subresource: &str) -> Option<&dyn super::strategy::NamedCreater> {
+        (subresource == "binding").then_some(&super::pod_binding::BindingRest as &dyn super::strategy::NamedCreater)
+    }
     fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
         let text = |p: &str| field_text(obj, p);
         let ips: Vec<String> = obj

@@ -340,7 +340,7 @@ impl NamedCreater for TokenRest {
                 "expirationTimestamp": meta::time_rfc3339(now + Duration::seconds(tr.expiration_seconds)),
             },
         });
-        Ok(Created { object, warnings: vec![] })
+        Ok(Created { object, warnings: vec![], change: None })
     }
 }
 

@@ -157,7 +157,28 @@ pub trait Strategy: Send + Sync {
     fn named_creater(&self, _subresource: &str) -> Option<&dyn NamedCreater> {
         None
     }
+
+    /// A resource whose `create` is a create on a subresource of another kind's object,
+    /// named by the body's `metadata.name` (`LegacyBindingREST`: POST `bindings` is POST
+    /// `pods/<name>/binding`).
+    fn create_forwards_to(&self) -> Option<ForwardedCreate> {
+        None
+    }
 }
+
+/// Where [`Strategy::create_forwards_to`] sends a create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardedCreate {
+    pub group: &'static str,
+    pub kind: &'static str,
+    pub subresource: &'static str,
+}
+
+/// How a subresource create changes the object it is posted to, as a storage-level
+/// `GuaranteedUpdate` (`BindingREST` sets a pod's node): the stored object in, the object
+/// to store out, or the error that refuses the create. It may run more than once when
+/// another write wins the race.
+pub type ObjectChange = Box<dyn Fn(&Value) -> Result<Value, ApiError> + Send + Sync>;
 
 /// Read access to stored objects, for a subresource that looks at other objects.
 pub trait ObjectReader {
@@ -175,10 +196,12 @@ pub struct SubresourceCreate<'a> {
     pub issuer: Option<&'a ServiceAccountIssuer>,
 }
 
-/// What a subresource `create` answers: the object (201) and any warnings.
+/// What a subresource `create` answers: the object (201) and any warnings, and the
+/// change it makes to the named object first, if it makes one.
 pub struct Created {
     pub object: Value,
     pub warnings: Vec<String>,
+    pub change: Option<ObjectChange>,
 }
 
 /// `rest.NamedCreater`: a subresource whose `create` answers an object of its own kind.

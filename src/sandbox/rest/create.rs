@@ -27,6 +27,9 @@ impl Apiserver {
         if res.namespaced && req.path.namespace.is_none() {
             return Err(ApiError::resource_not_found());
         }
+        if let Some(to) = res.strategy.create_forwards_to() {
+            return self.forward_create(res, req, to).await;
+        }
         let mut warnings = vec![];
         let mut obj = self.decode_body(res, req, opts.field_validation, &mut warnings)?;
         if let Some(answer) = res.strategy.answer_create(&obj) {
@@ -39,6 +42,21 @@ impl Apiserver {
             Some(s) => encode_raw(res, req, status, &s.raw, warnings),
             None => encode_value(res, req, status, &obj, warnings),
         }
+    }
+
+    /// A create that is a create on `to.subresource` of the object the body names.
+    async fn forward_create(&self, res: &ResourceInfo, req: &ApiRequest, to: registry::ForwardedCreate) -> Result<Reply, ApiError> {
+        if req.body.len() > super::MAX_BODY_BYTES {
+            return Err(ApiError::too_large("the request body is too large"));
+        }
+        let body = super::body::parse_body(res, &req.media_type, &req.body)?;
+        let name = meta::name(&body).unwrap_or_default().to_string();
+        let target = self
+            .catalogue()
+            .find_kind(to.group, to.kind)
+            .cloned()
+            .ok_or_else(|| ApiError::internal(format!("no resource serves {}", to.kind)))?;
+        self.create_named(&target, req, to.subresource, &name, body).await
     }
 
     /// Fills metadata, runs the create strategy and stores `obj`. `None` for a dry run

@@ -196,7 +196,7 @@ impl Apiserver {
             (Verb::List(opts), None) => self.list(res, req, opts),
             (Verb::Watch(_), _) => Err(ApiError::method_not_allowed()),
             (Verb::Create(opts), None) => self.create(res, req, opts).await,
-            (Verb::Create(_), Some(name)) if p.subresource.is_some() => self.create_on_subresource(res, req, name),
+            (Verb::Create(_), Some(name)) if p.subresource.is_some() => self.create_on_subresource(res, req, name).await,
             _ if create_only => Err(ApiError::method_not_allowed()),
             (Verb::DeleteCollection(dopts, lopts), None) if res.has_verb("deletecollection") => {
                 self.delete_collection(res, req, dopts, lopts).await

@@ -166,9 +166,8 @@ impl Deleter {
         let mut updated = ns.clone();
         if updater.update(updated.status.get_or_insert_with(Default::default)) {
             let api: Api<Namespace> = Api::all(self.client.clone());
-            let body = serde_json::to_vec(&updated).map_err(kube::Error::SerdeError)?;
             // Upstream only logs a failed condition update; the next pass writes it again.
-            let _ = api.replace_status(&name, &PostParams::default(), body).await;
+            let _ = api.replace_status(&name, &PostParams::default(), &updated).await;
         }
         Ok(out)
     }

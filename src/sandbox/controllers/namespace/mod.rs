@@ -76,8 +76,7 @@ impl NamespaceController {
         let mut next = ns.clone();
         next.status.get_or_insert_with(Default::default).phase = Some("Terminating".into());
         let name = ns.metadata.name.clone().unwrap_or_default();
-        let body = serde_json::to_vec(&next).map_err(kube::Error::SerdeError)?;
-        api.replace_status(&name, &PostParams::default(), body).await
+        api.replace_status(&name, &PostParams::default(), &next).await
     }
 
     /// `finalizeNamespace`: `kubernetes` leaves `spec.finalizers` through `/finalize`.
@@ -87,9 +86,7 @@ impl NamespaceController {
             spec.finalizers = Some(spec.finalizers.take().unwrap_or_default().into_iter().filter(|f| f != FINALIZER).collect());
         }
         let name = ns.metadata.name.clone().unwrap_or_default();
-        api.replace_subresource("finalize", &name, &PostParams::default(), serde_json::to_vec(&finalized).map_err(kube::Error::SerdeError)?)
-            .await
-            .map(|_| ())
+        api.replace_subresource("finalize", &name, &PostParams::default(), &finalized).await.map(|_| ())
     }
 }
 

@@ -123,7 +123,11 @@ async fn foreground_keeps_the_owner_until_blocking_dependents_are_gone() {
     config_map(&cms, "leaf", vec![owner_ref(&mid, true)], &[HOLD]).await;
     cms.delete("top", &DeleteParams::foreground()).await.unwrap();
     eventually("the middle waits in the foreground", || async {
-        cms.get_opt("mid").await.ok().flatten().is_some_and(|m| m.metadata.deletion_timestamp.is_some() && m.finalizers() == ["foregroundDeletion"])
+        cms.get_opt("mid")
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.metadata.deletion_timestamp.is_some() && m.finalizers() == ["foregroundDeletion"])
     })
     .await;
     assert!(cms.get_opt("top").await.unwrap().is_some(), "the top waits for the middle");
@@ -161,7 +165,11 @@ async fn dangling_owner_references_make_garbage() {
     eventually("dependents of missing owners are collected", || async { gone(&cms, "of-ghost").await && gone(&cms, "of-impostor").await })
         .await;
     eventually("the dangling reference is patched out", || async {
-        cms.get_opt("half-dangling").await.ok().flatten().is_some_and(|c| c.owner_references().iter().map(|r| r.name.as_str()).collect::<Vec<_>>() == ["alive"])
+        cms.get_opt("half-dangling")
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.owner_references().iter().map(|r| r.name.as_str()).collect::<Vec<_>>() == ["alive"])
     })
     .await;
 }
@@ -174,7 +182,11 @@ async fn a_dependent_goes_with_its_last_owner() {
     config_map(&cms, "shared", vec![owner_ref(&a, false), owner_ref(&b, false)], &[]).await;
     cms.delete("owner-a", &DeleteParams::background()).await.unwrap();
     eventually("the reference to the deleted owner is removed", || async {
-        cms.get_opt("shared").await.ok().flatten().is_some_and(|c| c.owner_references().len() == 1 && c.owner_references()[0].name == "owner-b")
+        cms.get_opt("shared")
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.owner_references().len() == 1 && c.owner_references()[0].name == "owner-b")
     })
     .await;
     cms.delete("owner-b", &DeleteParams::background()).await.unwrap();

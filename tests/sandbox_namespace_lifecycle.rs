@@ -86,9 +86,13 @@ async fn conditions_tell_what_holds_a_terminating_namespace_until_it_is_empty() 
 
     // Meanwhile nothing new may be created in it.
     let (code, body) =
-        raw(&client, "POST", "/api/v1/namespaces/doomed/configmaps", Some("application/json"), Some(r#"{"metadata":{"name":"late"}}"#)).await;
+        raw(&client, "POST", "/api/v1/namespaces/doomed/configmaps", Some("application/json"), Some(r#"{"metadata":{"name":"late"}}"#))
+            .await;
     assert_eq!(code, 403);
-    assert_eq!(body["message"], "configmaps \"late\" is forbidden: unable to create new content in namespace doomed because it is being terminated");
+    assert_eq!(
+        body["message"],
+        "configmaps \"late\" is forbidden: unable to create new content in namespace doomed because it is being terminated"
+    );
     assert_eq!(body["details"]["causes"][0]["reason"], "NamespaceTerminating");
 
     // The finalizer done, the next pass (after half the 15 s estimate) empties and finalizes it.

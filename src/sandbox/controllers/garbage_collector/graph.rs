@@ -99,10 +99,7 @@ impl Graph {
     /// `blockingDependents`: the dependents whose reference to `uid` has
     /// `blockOwnerDeletion: true` — a foreground deletion waits for these.
     pub fn blocking_dependents(&self, uid: &str) -> Vec<Node> {
-        self.dependents(uid)
-            .into_iter()
-            .filter(|d| d.owners.iter().any(|o| o.uid == uid && o.block_owner_deletion == Some(true)))
-            .collect()
+        self.dependents(uid).into_iter().filter(|d| d.owners.iter().any(|o| o.uid == uid && o.block_owner_deletion == Some(true))).collect()
     }
 }
 
@@ -117,12 +114,7 @@ pub fn insert_node(nodes: &mut HashMap<String, Node>, node: Node) -> Vec<String>
 }
 
 /// `addDependentToOwners`.
-pub fn add_dependent_to_owners(
-    nodes: &mut HashMap<String, Node>,
-    uid: &str,
-    namespace: &str,
-    owners: &[OwnerReference],
-) -> Vec<String> {
+pub fn add_dependent_to_owners(nodes: &mut HashMap<String, Node>, uid: &str, namespace: &str, owners: &[OwnerReference]) -> Vec<String> {
     let mut virtual_owners = Vec::new();
     for owner in owners {
         let entry = nodes.entry(owner.uid.clone()).or_insert_with(|| {

@@ -74,12 +74,7 @@ impl GraphEvent {
             event_type: EventType::Delete,
             api_version: identity.api_version.clone(),
             kind: identity.kind.clone(),
-            obj: Meta {
-                uid: identity.uid.clone(),
-                name: identity.name.clone(),
-                namespace: identity.namespace.clone(),
-                ..Meta::default()
-            },
+            obj: Meta { uid: identity.uid.clone(), name: identity.name.clone(), namespace: identity.namespace.clone(), ..Meta::default() },
             old: None,
             virtual_: true,
         }
@@ -110,7 +105,9 @@ pub fn monitor(
             let r = &m.resource;
             let key = format!("garbage-collector/{}", resource_key(&r.group, &r.version, &r.plural));
             let (client, r) = (client.clone(), r.clone());
-            factory.informer_with(&key, move || Arc::new(Api::<DynamicObject>::all_with(client, &r)) as Arc<dyn ListerWatcher<DynamicObject>>)?
+            factory.informer_with(&key, move || {
+                Arc::new(Api::<DynamicObject>::all_with(client, &r)) as Arc<dyn ListerWatcher<DynamicObject>>
+            })?
         }
         other => other?,
     };
@@ -205,10 +202,12 @@ fn apply(gc: &GarbageCollector, event: &GraphEvent) {
                 if !added.is_empty() || !removed.is_empty() || !changed.is_empty() {
                     // `addUnblockedOwnersToDeleteQueue`: an owner waiting for this dependent
                     // may go now that the dependent no longer blocks it.
-                    let unblocked = removed
-                        .iter()
-                        .filter(|r| r.block_owner_deletion == Some(true))
-                        .chain(changed.iter().filter(|(o, n)| o.block_owner_deletion == Some(true) && n.block_owner_deletion != Some(true)).map(|(o, _)| o));
+                    let unblocked = removed.iter().filter(|r| r.block_owner_deletion == Some(true)).chain(
+                        changed
+                            .iter()
+                            .filter(|(o, n)| o.block_owner_deletion == Some(true) && n.block_owner_deletion != Some(true))
+                            .map(|(o, _)| o),
+                    );
                     for r in unblocked {
                         if nodes.get(&r.uid).is_some_and(|o| o.deleting_dependents) {
                             to_delete.push(r.uid.clone());
@@ -259,7 +258,12 @@ fn apply(gc: &GarbageCollector, event: &GraphEvent) {
 
 /// `processTransitions`: an owner whose deletion started with `orphan` goes to the orphan
 /// queue; with `foregroundDeletion`, it and all its dependents go to the delete queue.
-fn transitions(nodes: &mut std::collections::HashMap<String, Node>, event: &GraphEvent, to_delete: &mut Vec<String>, to_orphan: &mut Vec<String>) {
+fn transitions(
+    nodes: &mut std::collections::HashMap<String, Node>,
+    event: &GraphEvent,
+    to_delete: &mut Vec<String>,
+    to_orphan: &mut Vec<String>,
+) {
     let uid = &event.obj.uid;
     if deletion_starts_with_finalizer(event.old.as_ref(), &event.obj, ORPHAN) {
         to_orphan.push(uid.clone());

@@ -18,10 +18,10 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
 impl GarbageCollector {
     /// The API of the object `identity` names (its namespace dropped when cluster-scoped).
     fn api(&self, identity: &Identity) -> Result<Api<DynamicObject>, GcError> {
-        let m = self.mapper.mapping(&identity.api_version, &identity.kind).ok_or_else(|| GcError::RestMapping {
-            kind: identity.kind.clone(),
-            api_version: identity.api_version.clone(),
-        })?;
+        let m = self
+            .mapper
+            .mapping(&identity.api_version, &identity.kind)
+            .ok_or_else(|| GcError::RestMapping { kind: identity.kind.clone(), api_version: identity.api_version.clone() })?;
         if !m.namespaced {
             return Ok(Api::all_with(self.client.clone(), &m.resource));
         }
@@ -74,7 +74,10 @@ impl GarbageCollector {
                     Ok(l) => l,
                 };
                 let same_owners = live.metadata.owner_references.as_deref().unwrap_or_default() == owners_at_version;
-                if live.metadata.uid.as_deref() == Some(identity.uid.as_str()) && live.metadata.resource_version != resource_version && same_owners {
+                if live.metadata.uid.as_deref() == Some(identity.uid.as_str())
+                    && live.metadata.resource_version != resource_version
+                    && same_owners
+                {
                     return Box::pin(self.delete_object(identity, None, &[], policy)).await;
                 }
                 Err(e.into())
@@ -87,13 +90,8 @@ impl GarbageCollector {
     pub async fn delete_owner_refs(&self, identity: &Identity, owner_uids: &[String]) -> Result<(), GcError> {
         let api = self.api(identity)?;
         let Some(live) = self.get_object(identity).await? else { return Ok(()) };
-        let refs: Vec<OwnerReference> = live
-            .metadata
-            .owner_references
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| !owner_uids.contains(&r.uid))
-            .collect();
+        let refs: Vec<OwnerReference> =
+            live.metadata.owner_references.unwrap_or_default().into_iter().filter(|r| !owner_uids.contains(&r.uid)).collect();
         let refs = if refs.is_empty() { json!(null) } else { json!(refs) };
         let patch = json!({"metadata": {"resourceVersion": live.metadata.resource_version, "ownerReferences": refs}});
         api.patch(&identity.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;

@@ -38,9 +38,7 @@ impl RestMapper {
             for version in group.versions() {
                 for (resource, caps) in group.versioned_resources(version) {
                     let namespaced = caps.scope == Scope::Namespaced;
-                    by_kind
-                        .entry((resource.api_version.clone(), resource.kind.clone()))
-                        .or_insert(Mapping { resource, namespaced });
+                    by_kind.entry((resource.api_version.clone(), resource.kind.clone())).or_insert(Mapping { resource, namespaced });
                 }
             }
             for (resource, caps) in group.recommended_resources() {

@@ -89,7 +89,10 @@ impl ConditionUpdater {
                     changed = true;
                 }
                 Some(old) => {
-                    if old.status != status_value || old.reason.as_deref() != Some(reason) || old.message.as_deref() != Some(message.as_str()) {
+                    if old.status != status_value
+                        || old.reason.as_deref() != Some(reason)
+                        || old.message.as_deref() != Some(message.as_str())
+                    {
                         if old.status != status_value {
                             old.last_transition_time = Some(now());
                         }
@@ -117,7 +120,10 @@ mod tests {
     fn conditions_say_what_remains_then_that_all_is_gone() {
         let mut status = NamespaceStatus::default();
         let mut u = ConditionUpdater::default();
-        u.content_totals(&BTreeMap::from([("pods.".to_string(), 2), ("configmaps.".to_string(), 0)]), &BTreeMap::from([("example.com/hold".to_string(), 2)]));
+        u.content_totals(
+            &BTreeMap::from([("pods.".to_string(), 2), ("configmaps.".to_string(), 0)]),
+            &BTreeMap::from([("example.com/hold".to_string(), 2)]),
+        );
         assert!(u.update(&mut status));
         assert_eq!(status.conditions.as_ref().map(Vec::len), Some(5));
         let remaining = find(&status, "NamespaceContentRemaining");

@@ -119,7 +119,11 @@ impl super::Reconciler for NamespaceController {
         if outcome.estimate > 0 {
             // `ResourcesRemainingError`: look again after half the estimate.
             let left: Vec<String> = outcome.remaining.iter().map(|(r, n)| format!("{r} has {n} resource instances")).collect();
-            self.decisions.say("namespace", &name, &format!("waiting about {}s for remaining content: {}", outcome.estimate, left.join(", ")));
+            self.decisions.say(
+                "namespace",
+                &name,
+                &format!("waiting about {}s for remaining content: {}", outcome.estimate, left.join(", ")),
+            );
             return Ok(Some(Duration::from_secs((outcome.estimate / 2 + 1) as u64)));
         }
         // The live object again: the condition update moved its resourceVersion.

@@ -15,12 +15,16 @@ pub mod graph_builder;
 pub mod operations;
 pub mod rest_mapper;
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use kube::discovery::Discovery;
 use tokio::sync::mpsc;
 
+use crate::machinery::informer_factory::{resource_key, SharedInformerFactory};
 use crate::machinery::rate_limiting_queue::RateLimitingQueue;
+use crate::machinery::stop::StopSignal;
 
 use graph::{AbsentOwners, Graph};
 use graph_builder::GraphEvent;
@@ -31,6 +35,8 @@ pub const WHO: &str = "garbagecollector";
 /// kube-controller-manager runs 20 attempt-to-delete workers (`--concurrent-gc-syncs`).
 const DELETE_WORKERS: usize = 4;
 const ORPHAN_WORKERS: usize = 1;
+/// How often discovery is run again for new resources (kube-controller-manager: 30 s).
+const DISCOVERY_RESYNC: Duration = Duration::from_secs(30);
 
 /// Why one attempt failed; all but the first two are retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +68,10 @@ impl GcError {
 /// What the graph builder and both workers share.
 pub struct GarbageCollector {
     pub client: kube::Client,
-    pub mapper: RestMapper,
+    /// Replaced by each discovery resync.
+    mapper: RwLock<Arc<RestMapper>>,
+    /// Factory keys of the resources monitored so far.
+    monitored: Mutex<BTreeSet<String>>,
     pub graph: Graph,
     pub absent_owners: AbsentOwners,
     pub attempt_to_delete: RateLimitingQueue<String>,
@@ -72,31 +81,64 @@ pub struct GarbageCollector {
     pub decisions: super::Decisions,
 }
 
+impl GarbageCollector {
+    /// The mapper of the latest discovery.
+    pub fn mapper(&self) -> Arc<RestMapper> {
+        self.mapper.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// `resyncMonitors`: takes a new discovery's mapper, and monitors the resources not
+    /// monitored yet (CRDs created since). Monitors of resources gone stay, idle.
+    fn resync_monitors(&self, mapper: RestMapper, factory: &SharedInformerFactory, stop: &StopSignal) {
+        let mapper = Arc::new(mapper);
+        *self.mapper.write().unwrap_or_else(|e| e.into_inner()) = mapper.clone();
+        let mut monitored = self.monitored.lock().unwrap_or_else(|e| e.into_inner());
+        for m in &mapper.monitored {
+            let r = &m.resource;
+            if !monitored.insert(resource_key(&r.group, &r.version, &r.plural)) {
+                continue;
+            }
+            if let Err(e) = graph_builder::monitor(factory, &self.client, m, self.graph_changes.clone()) {
+                self.decisions.say(WHO, "-", &format!("cannot monitor {}: {e}", r.plural));
+            }
+        }
+        factory.start(stop);
+    }
+}
+
+/// Discovery, retried every second until it answers or stop (`None`).
+async fn discover(client: &kube::Client, stop: &StopSignal, decisions: &super::Decisions) -> Option<RestMapper> {
+    loop {
+        match Discovery::new(client.clone()).run().await {
+            Ok(d) => return Some(RestMapper::new(&d)),
+            Err(e) => {
+                decisions.say(WHO, "-", &format!("discovery failed, retrying: {e}"));
+                tokio::select! {
+                    _ = stop.stopped() => return None,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
 /// Starts the GC: discovery, monitors and workers run in a task of their own, since the
-/// monitors can only be chosen once discovery has answered. List this loop after every
-/// loop that asks the factory for a typed informer (see [`graph_builder::monitor`]).
+/// monitors can only be chosen once discovery has answered; discovery is run again every
+/// [`DISCOVERY_RESYNC`] so owners of kinds installed later are monitored too. List this
+/// loop after every loop that asks the factory for a typed informer (see
+/// [`graph_builder::monitor`]).
 pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
     let client = ctx.client("kube-controller-manager");
     let factory = ctx.factory.clone();
     let stop = ctx.stop.clone();
     let decisions = ctx.decisions.clone();
     tokio::spawn(async move {
-        let discovery = loop {
-            match Discovery::new(client.clone()).run().await {
-                Ok(d) => break d,
-                Err(e) => {
-                    decisions.say(WHO, "-", &format!("discovery failed, retrying: {e}"));
-                    tokio::select! {
-                        _ = stop.stopped() => return,
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                    }
-                }
-            }
-        };
+        let Some(mapper) = discover(&client, &stop, &decisions).await else { return };
         let (tx, rx) = mpsc::unbounded_channel();
         let gc = Arc::new(GarbageCollector {
             client: client.clone(),
-            mapper: RestMapper::new(&discovery),
+            mapper: RwLock::new(Arc::new(RestMapper::empty())),
+            monitored: Mutex::new(BTreeSet::new()),
             graph: Graph::default(),
             absent_owners: AbsentOwners::default(),
             attempt_to_delete: RateLimitingQueue::with_default_rate_limiter(),
@@ -104,12 +146,7 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
             graph_changes: tx,
             decisions: decisions.clone(),
         });
-        for m in &gc.mapper.monitored {
-            if let Err(e) = graph_builder::monitor(&factory, &client, m, gc.graph_changes.clone()) {
-                decisions.say(WHO, "-", &format!("cannot monitor {}: {e}", m.resource.plural));
-            }
-        }
-        factory.start(&stop);
+        gc.resync_monitors(mapper, &factory, &stop);
         tokio::spawn(graph_builder::process_graph_changes(gc.clone(), rx, stop.clone()));
         factory.wait_for_cache_sync(&stop).await;
         for _ in 0..DELETE_WORKERS {
@@ -117,6 +154,14 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
         }
         for _ in 0..ORPHAN_WORKERS {
             tokio::spawn(super::run(Arc::new(attempt_to_orphan::AttemptToOrphan(gc.clone())), stop.clone()));
+        }
+        loop {
+            tokio::select! {
+                _ = stop.stopped() => return,
+                _ = tokio::time::sleep(DISCOVERY_RESYNC) => {}
+            }
+            let Some(mapper) = discover(&client, &stop, &decisions).await else { return };
+            gc.resync_monitors(mapper, &factory, &stop);
         }
     });
     Ok(())

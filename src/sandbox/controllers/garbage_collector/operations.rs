@@ -18,8 +18,8 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
 impl GarbageCollector {
     /// The API of the object `identity` names (its namespace dropped when cluster-scoped).
     fn api(&self, identity: &Identity) -> Result<Api<DynamicObject>, GcError> {
-        let m = self
-            .mapper
+        let mapper = self.mapper();
+        let m = mapper
             .mapping(&identity.api_version, &identity.kind)
             .ok_or_else(|| GcError::RestMapping { kind: identity.kind.clone(), api_version: identity.api_version.clone() })?;
         if !m.namespaced {
@@ -33,7 +33,7 @@ impl GarbageCollector {
 
     /// Whether `api_version`/`kind` is namespaced.
     pub fn namespaced(&self, api_version: &str, kind: &str) -> Result<bool, GcError> {
-        self.mapper
+        self.mapper()
             .mapping(api_version, kind)
             .map(|m| m.namespaced)
             .ok_or_else(|| GcError::RestMapping { kind: kind.into(), api_version: api_version.into() })

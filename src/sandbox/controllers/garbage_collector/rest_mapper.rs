@@ -31,6 +31,11 @@ fn deletable(caps: &ApiCapabilities) -> bool {
 }
 
 impl RestMapper {
+    /// Before the first discovery: maps nothing.
+    pub fn empty() -> Self {
+        Self { by_kind: HashMap::new(), monitored: Vec::new() }
+    }
+
     pub fn new(discovery: &Discovery) -> Self {
         let mut by_kind = HashMap::new();
         let mut monitored = Vec::new();

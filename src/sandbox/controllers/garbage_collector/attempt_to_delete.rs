@@ -99,7 +99,7 @@ impl GarbageCollector {
             // waits for the whole tree. A dependent itself deleting dependents would wait
             // on us in a cycle: unblock our references first.
             if self.graph.dependents(&item.identity.uid).iter().any(|d| d.deleting_dependents) {
-                self.unblock_owner_refs(&item.identity).await?;
+                self.unblock_owner_refs(&item.identity, &item.owners).await?;
             }
             self.delete_object(&item.identity, rv, &owners, PropagationPolicy::Foreground).await?;
             self.decisions.say(WHO, &key, &format!("deleting in the foreground (owner {} is deleting its dependents)", describe(&waiting)));

@@ -86,33 +86,45 @@ impl GarbageCollector {
         }
     }
 
-    /// `deleteOwnerRefJSONMergePatch`: removes the references to `owner_uids` from the object.
-    pub async fn delete_owner_refs(&self, identity: &Identity, owner_uids: &[String]) -> Result<(), GcError> {
+    /// `patch`: a strategic merge patch, or where the resource has none (custom
+    /// resources: 415) the JSON merge patch `jmp` builds from the live object.
+    async fn patch_refs(
+        &self,
+        identity: &Identity,
+        smp: serde_json::Value,
+        jmp: impl FnOnce(Vec<OwnerReference>) -> Vec<OwnerReference>,
+    ) -> Result<(), GcError> {
         let api = self.api(identity)?;
+        match api.patch(&identity.name, &PatchParams::default(), &Patch::Strategic(&smp)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_status(&e, 415) => {}
+            Err(e) => return Err(e.into()),
+        }
         let Some(live) = self.get_object(identity).await? else { return Ok(()) };
-        let refs: Vec<OwnerReference> =
-            live.metadata.owner_references.unwrap_or_default().into_iter().filter(|r| !owner_uids.contains(&r.uid)).collect();
+        let refs = jmp(live.metadata.owner_references.unwrap_or_default());
         let refs = if refs.is_empty() { json!(null) } else { json!(refs) };
         let patch = json!({"metadata": {"resourceVersion": live.metadata.resource_version, "ownerReferences": refs}});
         api.patch(&identity.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         Ok(())
     }
 
-    /// `unblockOwnerReferencesJSONMergePatch`: every reference of the object set to
-    /// `blockOwnerDeletion: false`, so owners waiting for it may go.
-    pub async fn unblock_owner_refs(&self, identity: &Identity) -> Result<(), GcError> {
-        let api = self.api(identity)?;
-        let Some(live) = self.get_object(identity).await? else { return Ok(()) };
-        let refs: Vec<OwnerReference> = live
-            .metadata
-            .owner_references
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| OwnerReference { block_owner_deletion: Some(false), ..r })
-            .collect();
-        let patch = json!({"metadata": {"resourceVersion": live.metadata.resource_version, "ownerReferences": refs}});
-        api.patch(&identity.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
-        Ok(())
+    /// `GenerateDeleteOwnerRefStrategicMergeBytes` (or `deleteOwnerRefJSONMergePatch`):
+    /// removes the references to `owner_uids`; the dependent's uid guards against a
+    /// recreated object.
+    pub async fn delete_owner_refs(&self, identity: &Identity, owner_uids: &[String]) -> Result<(), GcError> {
+        let deletes: Vec<serde_json::Value> = owner_uids.iter().map(|u| json!({"$patch": "delete", "uid": u})).collect();
+        let smp = json!({"metadata": {"ownerReferences": deletes, "uid": identity.uid}});
+        self.patch_refs(identity, smp, |refs| refs.into_iter().filter(|r| !owner_uids.contains(&r.uid)).collect()).await
+    }
+
+    /// `unblockOwnerReferencesStrategicMergePatch` (or its JSON merge twin): the blocking
+    /// references set to `blockOwnerDeletion: false`, so owners waiting for it may go.
+    pub async fn unblock_owner_refs(&self, identity: &Identity, owners: &[OwnerReference]) -> Result<(), GcError> {
+        let unblocked = |r: OwnerReference| OwnerReference { block_owner_deletion: Some(false), ..r };
+        let blocking: Vec<OwnerReference> =
+            owners.iter().filter(|r| r.block_owner_deletion == Some(true)).cloned().map(unblocked).collect();
+        let smp = json!({"metadata": {"ownerReferences": blocking, "uid": identity.uid}});
+        self.patch_refs(identity, smp, |refs| refs.into_iter().map(unblocked).collect()).await
     }
 
     /// `removeFinalizer`, retried on conflict.

@@ -14,9 +14,6 @@ use super::graph_builder::{GraphEvent, FOREGROUND, ORPHAN};
 use super::{GarbageCollector, GcError, WHO};
 use crate::machinery::rate_limiting_queue::RateLimitingQueue;
 
-/// How soon a virtual node that exists but no informer has shown is looked at again.
-const UNOBSERVED_RECHECK: Duration = Duration::from_secs(1);
-
 pub struct AttemptToDelete(pub Arc<GarbageCollector>);
 
 /// How one owner reference stands (`classifyReferences`).
@@ -47,7 +44,8 @@ impl super::super::Reconciler for AttemptToDelete {
         let gc = &self.0;
         let Some(node) = gc.graph.read(&uid) else { return Ok(None) };
         match gc.attempt_to_delete_item(&node).await {
-            Ok(()) if !node.observed => Ok(Some(UNOBSERVED_RECHECK)),
+            // A virtual node that exists: looked at again, with backoff, until observed.
+            Ok(()) if !node.observed => Err(GcError::NotYetObserved(node.identity.key()).into_kube()),
             Ok(()) | Err(GcError::EnqueuedVirtualDeleteEvent | GcError::NamespacedOwnerOfClusterScopedObject) => Ok(None),
             Err(e) => Err(e.into_kube()),
         }

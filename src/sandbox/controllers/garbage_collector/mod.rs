@@ -49,6 +49,8 @@ pub enum GcError {
     NamespacedOwnerOfClusterScopedObject,
     #[error("unable to get REST mapping for {kind}/{api_version}")]
     RestMapping { kind: String, api_version: String },
+    #[error("item {0} hasn't been observed via informer yet")]
+    NotYetObserved(String),
     #[error("updateMaxRetries(5) has reached. The garbage collector will retry later for owner {0}")]
     Conflicts(String),
     #[error(transparent)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Kubectl, TestSandbox};
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
@@ -153,7 +153,7 @@ async fn orphan_removes_the_owner_reference_and_keeps_dependents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dangling_owner_references_make_garbage() {
-    let (_t, _, cms) = sandbox().await;
+    let (_t, client, cms) = sandbox().await;
     let alive = config_map(&cms, "alive", vec![], &[]).await;
     // An owner absent by uid, and one whose name exists under another uid.
     let absent = OwnerReference { uid: "00000000-0000-0000-0000-000000000001".into(), name: "ghost".into(), ..owner_ref(&alive, false) };
@@ -162,8 +162,32 @@ async fn dangling_owner_references_make_garbage() {
     config_map(&cms, "of-impostor", vec![impostor], &[]).await;
     // With a live owner besides, only the dangling reference goes.
     config_map(&cms, "half-dangling", vec![absent, owner_ref(&alive, false)], &[]).await;
-    eventually("dependents of missing owners are collected", || async { gone(&cms, "of-ghost").await && gone(&cms, "of-impostor").await })
-        .await;
+    // References cannot cross namespaces: an owner by that uid in another namespace is absent.
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "elsewhere"}})).unwrap()).await.unwrap();
+    let elsewhere: Api<ConfigMap> = Api::namespaced(client, "elsewhere");
+    config_map(&elsewhere, "of-foreign", vec![owner_ref(&alive, false)], &[]).await;
+    eventually("dependents of missing owners are collected", || async {
+        gone(&cms, "of-ghost").await && gone(&cms, "of-impostor").await && gone(&elsewhere, "of-foreign").await
+    })
+    .await;
+    let events: Api<Event> = Api::namespaced(elsewhere.clone().into_client(), "elsewhere");
+    let message = format!(
+        "ownerRef [v1/ConfigMap, namespace: elsewhere, name: alive, uid: {}] does not exist in namespace \"elsewhere\"",
+        alive.uid().unwrap()
+    );
+    eventually("the foreign dependent gets an OwnerRefInvalidNamespace event", || async {
+        events.list(&Default::default()).await.is_ok_and(|l| {
+            l.items.iter().any(|e| {
+                e.reason.as_deref() == Some("OwnerRefInvalidNamespace")
+                    && e.type_.as_deref() == Some("Warning")
+                    && e.involved_object.name.as_deref() == Some("of-foreign")
+                    && e.message.as_deref() == Some(message.as_str())
+                    && e.source.as_ref().and_then(|s| s.component.as_deref()) == Some("garbage-collector-controller")
+            })
+        })
+    })
+    .await;
     eventually("the dangling reference is patched out", || async {
         cms.get_opt("half-dangling")
             .await

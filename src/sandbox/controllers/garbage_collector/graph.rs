@@ -103,27 +103,60 @@ impl Graph {
     }
 }
 
-/// `insertNode`: adds `node` and links it to its owners, creating virtual nodes for owners
-/// not in the graph. Returns the uids of those virtual owners (to be verified).
-pub fn insert_node(nodes: &mut HashMap<String, Node>, node: Node) -> Vec<String> {
-    let uid = node.identity.uid.clone();
-    let owners = node.owners.clone();
-    let namespace = node.identity.namespace.clone();
-    nodes.insert(uid.clone(), node);
-    add_dependent_to_owners(nodes, &uid, &namespace, &owners)
+/// What linking a dependent to its owners found out.
+#[derive(Debug, Default, PartialEq)]
+pub struct Linked {
+    /// Owners not in the graph, now virtual nodes to be verified.
+    pub virtual_owners: Vec<String>,
+    /// A reference disagrees with its owner's node (namespace or coordinates): the
+    /// dependent must be checked against the live owners.
+    pub recheck_dependent: bool,
+    /// Observed namespaced owners in another namespace than the dependent's.
+    pub invalid_namespace_owners: Vec<String>,
 }
 
-/// `addDependentToOwners`.
-pub fn add_dependent_to_owners(nodes: &mut HashMap<String, Node>, uid: &str, namespace: &str, owners: &[OwnerReference]) -> Vec<String> {
-    let mut virtual_owners = Vec::new();
+/// `insertNode`: adds `node` and links it to its owners.
+pub fn insert_node(nodes: &mut HashMap<String, Node>, node: Node) -> Linked {
+    let identity = node.identity.clone();
+    let owners = node.owners.clone();
+    nodes.insert(identity.uid.clone(), node);
+    add_dependent_to_owners(nodes, &identity, &owners)
+}
+
+/// `ownerReferenceMatchesCoordinates`.
+fn matches_coordinates(r: &OwnerReference, id: &Identity) -> bool {
+    r.uid == id.uid && r.name == id.name && r.kind == id.kind && r.api_version == id.api_version
+}
+
+/// `addDependentToOwners`: virtual nodes for owners not in the graph; references that
+/// disagree with their owner's node mark the dependent for a recheck.
+pub fn add_dependent_to_owners(nodes: &mut HashMap<String, Node>, dependent: &Identity, owners: &[OwnerReference]) -> Linked {
+    let mut linked = Linked::default();
     for owner in owners {
-        let entry = nodes.entry(owner.uid.clone()).or_insert_with(|| {
-            virtual_owners.push(owner.uid.clone());
-            Node::virtual_owner(Identity::of_owner(owner, namespace))
-        });
-        entry.dependents.insert(uid.to_string());
+        let Some(o) = nodes.get_mut(&owner.uid) else {
+            let mut virtual_owner = Node::virtual_owner(Identity::of_owner(owner, &dependent.namespace));
+            virtual_owner.dependents.insert(dependent.uid.clone());
+            nodes.insert(owner.uid.clone(), virtual_owner);
+            linked.virtual_owners.push(owner.uid.clone());
+            continue;
+        };
+        o.dependents.insert(dependent.uid.clone());
+        if linked.recheck_dependent {
+            continue;
+        }
+        let owner_namespaced = !o.identity.namespace.is_empty();
+        if owner_namespaced && o.identity.namespace != dependent.namespace {
+            if o.observed {
+                linked.invalid_namespace_owners.push(owner.uid.clone());
+            }
+            linked.recheck_dependent = true;
+        } else if !matches_coordinates(owner, &o.identity)
+            || (!owner_namespaced && o.identity.namespace != dependent.namespace && !o.observed)
+        {
+            linked.recheck_dependent = true;
+        }
     }
-    virtual_owners
+    linked
 }
 
 /// `removeDependentFromOwners`.
@@ -215,19 +248,38 @@ mod tests {
     fn an_unknown_owner_becomes_a_virtual_node_and_removal_unlinks() {
         let graph = Graph::default();
         let mut nodes = graph.lock();
-        let virtuals = insert_node(&mut nodes, node("child", vec![owner("parent", Some(true))]));
-        assert_eq!(virtuals, vec!["parent".to_string()]);
+        let linked = insert_node(&mut nodes, node("child", vec![owner("parent", Some(true))]));
+        assert_eq!(linked.virtual_owners, vec!["parent".to_string()]);
         assert!(!nodes["parent"].observed);
         assert_eq!(nodes["parent"].identity.namespace, "default");
         assert!(nodes["parent"].dependents.contains("child"));
         // A second dependent of the same owner creates nothing new.
-        assert!(insert_node(&mut nodes, node("sibling", vec![owner("parent", None)])).is_empty());
+        assert_eq!(insert_node(&mut nodes, node("sibling", vec![owner("parent", None)])), Linked::default());
         drop(nodes);
         let blocking: Vec<String> = graph.blocking_dependents("parent").into_iter().map(|n| n.identity.uid).collect();
         assert_eq!(blocking, vec!["child".to_string()]);
         let mut nodes = graph.lock();
         remove_node(&mut nodes, "child");
         assert_eq!(nodes["parent"].dependents.iter().collect::<Vec<_>>(), vec!["sibling"]);
+    }
+
+    #[test]
+    fn references_that_disagree_with_the_owner_node_recheck_the_dependent() {
+        let graph = Graph::default();
+        let mut nodes = graph.lock();
+        insert_node(&mut nodes, node("owner", vec![]));
+        // Same namespace, same coordinates: nothing to recheck.
+        assert_eq!(insert_node(&mut nodes, node("fine", vec![owner("owner", None)])), Linked::default());
+        // Another namespace than the observed owner's: recheck, and an Event.
+        let mut foreign = node("foreign", vec![owner("owner", None)]);
+        foreign.identity.namespace = "elsewhere".into();
+        let linked = insert_node(&mut nodes, foreign);
+        assert!(linked.recheck_dependent);
+        assert_eq!(linked.invalid_namespace_owners, vec!["owner".to_string()]);
+        // Another name under the owner's uid: recheck, no Event.
+        let renamed = OwnerReference { name: "other".into(), ..owner("owner", None) };
+        let linked = insert_node(&mut nodes, node("renamed", vec![renamed]));
+        assert!(linked.recheck_dependent && linked.invalid_namespace_owners.is_empty());
     }
 
     #[test]

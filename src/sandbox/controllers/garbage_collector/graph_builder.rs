@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, DynamicObject};
 use tokio::sync::mpsc;
@@ -16,6 +17,7 @@ use crate::machinery::informer_factory::{resource_key, FactoryError, SharedInfor
 use crate::machinery::reflector::ListerWatcher;
 use crate::machinery::shared_informer::ResourceEventHandlerFuncs;
 use crate::machinery::stop::StopSignal;
+use crate::sandbox::controllers::EventType as EventKind;
 
 pub const FOREGROUND: &str = "foregroundDeletion";
 pub const ORPHAN: &str = "orphan";
@@ -165,20 +167,25 @@ fn apply(gc: &GarbageCollector, event: &GraphEvent) {
     }
     let mut to_delete: Vec<String> = Vec::new();
     let mut to_orphan: Vec<String> = Vec::new();
+    let mut invalid_namespace: Vec<(ObjectReference, String)> = Vec::new();
     {
         let mut nodes = gc.graph.lock();
-        if !event.virtual_ {
-            if let Some(n) = nodes.get_mut(&uid) {
-                if !n.observed {
-                    // A virtual node now seen: its dependents guessed its coordinates; recheck
-                    // them if they guessed wrong.
-                    let observed = event.identity();
-                    if n.identity != observed {
-                        to_delete.extend(n.dependents.iter().cloned());
-                        n.identity = observed;
+        if !event.virtual_ && nodes.get(&uid).is_some_and(|n| !n.observed) {
+            // A virtual node now seen: its dependents guessed its coordinates; recheck them
+            // if they guessed wrong, and tell those in another namespace than the owner's.
+            let observed = event.identity();
+            let dependents: Vec<String> = nodes.get(&uid).map(|n| n.dependents.iter().cloned().collect()).unwrap_or_default();
+            if nodes.get(&uid).is_some_and(|n| n.identity != observed) {
+                for dep in dependents.iter().filter_map(|d| nodes.get(d)) {
+                    if !observed.namespace.is_empty() && dep.identity.namespace != observed.namespace {
+                        invalid_namespace.extend(invalid_namespace_owner_ref(&dep.identity, &dep.owners, &uid));
                     }
-                    n.observed = true;
                 }
+                to_delete.extend(dependents);
+            }
+            if let Some(n) = nodes.get_mut(&uid) {
+                n.identity = observed;
+                n.observed = true;
             }
         }
         let found = nodes.contains_key(&uid);
@@ -193,7 +200,10 @@ fn apply(gc: &GarbageCollector, event: &GraphEvent) {
                     being_deleted: obj.being_deleted,
                     deleting_dependents: obj.being_deleted && obj.has_finalizer(FOREGROUND),
                 };
-                to_delete.extend(graph::insert_node(&mut nodes, node));
+                let dependent = node.identity.clone();
+                let owners = node.owners.clone();
+                let linked = graph::insert_node(&mut nodes, node);
+                link_findings(&dependent, &owners, linked, &mut to_delete, &mut invalid_namespace);
                 transitions(&mut nodes, event, &mut to_delete, &mut to_orphan);
             }
             EventType::Add | EventType::Update => {
@@ -216,8 +226,9 @@ fn apply(gc: &GarbageCollector, event: &GraphEvent) {
                     if let Some(n) = nodes.get_mut(&uid) {
                         n.owners = event.obj.owners.clone();
                     }
-                    let ns = event.obj.namespace.clone();
-                    to_delete.extend(graph::add_dependent_to_owners(&mut nodes, &uid, &ns, &added));
+                    let dependent = event.identity();
+                    let linked = graph::add_dependent_to_owners(&mut nodes, &dependent, &added);
+                    link_findings(&dependent, &event.obj.owners, linked, &mut to_delete, &mut invalid_namespace);
                     graph::remove_dependent_from_owners(&mut nodes, &uid, &removed);
                 }
                 if event.obj.being_deleted {
@@ -248,12 +259,52 @@ fn apply(gc: &GarbageCollector, event: &GraphEvent) {
             }
         }
     }
+    for (dependent, message) in invalid_namespace {
+        gc.recorder.event(&dependent, EventKind::Warning, "OwnerRefInvalidNamespace", message);
+    }
     for uid in to_delete {
         gc.attempt_to_delete.add(uid);
     }
     for uid in to_orphan {
         gc.attempt_to_orphan.add(uid);
     }
+}
+
+/// What linking a dependent to its owners asks for: verify virtual owners, recheck the
+/// dependent, report references to owners in another namespace.
+fn link_findings(
+    dependent: &Identity,
+    owners: &[OwnerReference],
+    linked: graph::Linked,
+    to_delete: &mut Vec<String>,
+    invalid_namespace: &mut Vec<(ObjectReference, String)>,
+) {
+    to_delete.extend(linked.virtual_owners);
+    if linked.recheck_dependent {
+        to_delete.push(dependent.uid.clone());
+    }
+    for owner in &linked.invalid_namespace_owners {
+        invalid_namespace.extend(invalid_namespace_owner_ref(dependent, owners, owner));
+    }
+}
+
+/// `reportInvalidNamespaceOwnerRef`: the Event a dependent gets when the owner its
+/// reference names turned out to live in another namespace (references cannot cross them).
+fn invalid_namespace_owner_ref(id: &Identity, owners: &[OwnerReference], owner_uid: &str) -> Option<(ObjectReference, String)> {
+    let r = owners.iter().find(|r| r.uid == owner_uid)?;
+    let object = ObjectReference {
+        api_version: Some(id.api_version.clone()),
+        kind: Some(id.kind.clone()),
+        namespace: Some(id.namespace.clone()),
+        name: Some(id.name.clone()),
+        uid: Some(id.uid.clone()),
+        ..ObjectReference::default()
+    };
+    let message = format!(
+        "ownerRef [{}/{}, namespace: {}, name: {}, uid: {}] does not exist in namespace {:?}",
+        r.api_version, r.kind, id.namespace, r.name, r.uid, id.namespace
+    );
+    Some((object, message))
 }
 
 /// `processTransitions`: an owner whose deletion started with `orphan` goes to the orphan

@@ -81,6 +81,8 @@ pub struct GarbageCollector {
     /// The graph builder's `graphChanges` queue (informer events and virtual deletes).
     pub graph_changes: mpsc::UnboundedSender<GraphEvent>,
     pub decisions: super::Decisions,
+    /// Events as `garbage-collector-controller`.
+    pub recorder: super::EventRecorder,
 }
 
 impl GarbageCollector {
@@ -134,6 +136,7 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
     let factory = ctx.factory.clone();
     let stop = ctx.stop.clone();
     let decisions = ctx.decisions.clone();
+    let recorder = ctx.recorder("garbage-collector-controller", None);
     tokio::spawn(async move {
         let Some(mapper) = discover(&client, &stop, &decisions).await else { return };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -147,6 +150,7 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
             attempt_to_orphan: RateLimitingQueue::with_default_rate_limiter(),
             graph_changes: tx,
             decisions: decisions.clone(),
+            recorder,
         });
         gc.resync_monitors(mapper, &factory, &stop);
         tokio::spawn(graph_builder::process_graph_changes(gc.clone(), rx, stop.clone()));

@@ -16,6 +16,7 @@ pub mod controller_ref;
 pub mod decisions;
 pub mod deployment;
 pub mod events_recorder;
+pub mod garbage_collector;
 pub mod namespace;
 pub mod pod_control;
 pub mod recorder;
@@ -61,6 +62,9 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "replicaset-controller", alias: "replicaset", start: replicaset::start },
     Loop { name: "deployment-controller", alias: "deployment", start: deployment::start },
     Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },
+    // Last: it monitors every resource, so the typed informers other loops ask for must
+    // exist first (see `garbage_collector::graph_builder::monitor`).
+    Loop { name: "garbage-collector-controller", alias: "garbagecollector", start: garbage_collector::start },
 ];
 
 /// The full name of a loop given by its name or alias.

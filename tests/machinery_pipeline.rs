@@ -471,3 +471,33 @@ async fn tombstone_objects_carry_the_last_known_state() {
     assert!(t.is_tombstone());
     assert_eq!(t.object().metadata.resource_version.as_deref(), Some("9"));
 }
+
+#[tokio::test]
+async fn a_metadata_reader_shares_the_typed_informer_and_gets_metadata_only() {
+    use kubelab::machinery::metadata_informer::MetadataEvent;
+    let factory = SharedInformerFactory::without_client();
+    let lw = Arc::new(FakeListerWatcher::default().list("10", vec![cm("a", "1"), cm("b", "2")]));
+    factory.informer_with::<ConfigMap>("core/v1/configmaps", || lw.clone()).unwrap();
+    // No client: a new metadata informer could not be made, so this must be the typed one.
+    let resource = kube::api::ApiResource::erase::<ConfigMap>(&());
+    let events = factory.metadata_informer(&resource).expect("the typed informer, seen through its metadata");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    events.add_metadata_handler(
+        "reader",
+        Arc::new(move |e| {
+            if let MetadataEvent::Add(m) = e {
+                s.lock().unwrap().push(m.name.clone().unwrap_or_default());
+            }
+        }),
+    );
+    let stop = StopSignal::new();
+    factory.start(&stop);
+    eventually("both adds", || seen.lock().unwrap().len() == 2).await;
+    assert_eq!(factory.keys(), vec!["core/v1/configmaps"], "one informer, one watch");
+    assert_eq!(lw.list_calls().len(), 1);
+    let secrets = kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&());
+    assert_eq!(factory.metadata_informer(&secrets).err().map(|e| e.to_string()), Some(FactoryError::NoClient.to_string()));
+    stop.stop();
+    factory.shutdown().await;
+}

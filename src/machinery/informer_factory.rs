@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
+use super::metadata_informer::{MetadataEvents, MetadataListerWatcher, MetadataObject};
 use super::reflector::{ListerWatcher, Transform};
 use super::shared_informer::{InformerOptions, SharedIndexInformer};
 use super::stop::StopSignal;
@@ -58,6 +59,8 @@ struct Entry {
     /// The typed informer, for `downcast_ref` when it is asked for again.
     informer: Box<dyn Any + Send + Sync>,
     runner: Arc<dyn InformerRunner>,
+    /// The same informer seen by a metadata-only reader.
+    metadata: Arc<dyn MetadataEvents>,
 }
 
 /// `group/version/plural`, the factory's key for a resource type (`core` for the legacy group).
@@ -173,7 +176,10 @@ impl SharedInformerFactory {
                 .ok_or_else(|| FactoryError::TypeMismatch(key.to_string()));
         }
         let informer = SharedIndexInformer::new(lister_watcher(), self.options(key));
-        informers.insert(key.to_string(), Entry { informer: Box::new(informer.clone()), runner: Arc::new(informer.clone()) });
+        informers.insert(
+            key.to_string(),
+            Entry { informer: Box::new(informer.clone()), runner: Arc::new(informer.clone()), metadata: Arc::new(informer.clone()) },
+        );
         Ok(informer)
     }
 
@@ -194,6 +200,21 @@ impl SharedInformerFactory {
         self.informer_with(&key, move || {
             Arc::new(Api::<DynamicObject>::all_with(client, resource)) as Arc<dyn ListerWatcher<DynamicObject>>
         })
+    }
+
+    /// The garbage collector's `ForResource`: the informer of `resource` already shared
+    /// (typed or dynamic) seen through its metadata, or else a new metadata-only one, so a
+    /// metadata reader never opens a second watch nor caches whole objects.
+    pub fn metadata_informer(&self, resource: &ApiResource) -> Result<Arc<dyn MetadataEvents>, FactoryError> {
+        let key = resource_key(&resource.group, &resource.version, &resource.plural);
+        if let Some(entry) = self.lock().get(&key) {
+            return Ok(entry.metadata.clone());
+        }
+        let client = self.client.clone().ok_or(FactoryError::NoClient)?;
+        let informer = self.informer_with(&key, move || {
+            Arc::new(MetadataListerWatcher(Api::<DynamicObject>::all_with(client, resource))) as Arc<dyn ListerWatcher<MetadataObject>>
+        })?;
+        Ok(Arc::new(informer))
     }
 
     /// Keys of the informers requested so far.

@@ -30,6 +30,7 @@ pub mod delta_fifo;
 pub mod indexer;
 pub mod informer_factory;
 pub mod lister;
+pub mod metadata_informer;
 pub mod rate_limiter;
 pub mod rate_limiting_queue;
 pub mod reflector;

@@ -6,16 +6,13 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, DynamicObject};
 use tokio::sync::mpsc;
 
 use super::graph::{self, Identity, Node};
 use super::rest_mapper::Mapping;
 use super::GarbageCollector;
-use crate::machinery::delta_fifo::DeltaObject;
-use crate::machinery::informer_factory::{resource_key, FactoryError, SharedInformerFactory};
-use crate::machinery::reflector::ListerWatcher;
-use crate::machinery::shared_informer::ResourceEventHandlerFuncs;
+use crate::machinery::informer_factory::{FactoryError, SharedInformerFactory};
+use crate::machinery::metadata_informer::{MetadataEvent, MetadataHandler};
 use crate::machinery::stop::StopSignal;
 use crate::sandbox::controllers::EventType as EventKind;
 
@@ -93,50 +90,27 @@ impl GraphEvent {
     }
 }
 
-/// `controllerFor`: an informer over `m` whose events go to `changes`. It is the factory's
-/// shared dynamic informer; when a loop already holds a typed informer of that resource
-/// (the factory keeps one Rust type per resource), the GC watches it on its own.
-pub fn monitor(
-    factory: &SharedInformerFactory,
-    client: &kube::Client,
-    m: &Mapping,
-    changes: mpsc::UnboundedSender<GraphEvent>,
-) -> Result<(), FactoryError> {
-    let informer = match factory.dynamic_informer(&m.resource) {
-        Err(FactoryError::TypeMismatch(_)) => {
-            let r = &m.resource;
-            let key = format!("garbage-collector/{}", resource_key(&r.group, &r.version, &r.plural));
-            let (client, r) = (client.clone(), r.clone());
-            factory.informer_with(&key, move || {
-                Arc::new(Api::<DynamicObject>::all_with(client, &r)) as Arc<dyn ListerWatcher<DynamicObject>>
-            })?
-        }
-        other => other?,
-    };
+/// `controllerFor`: the metadata of `m`'s objects, as the factory shares them (the typed
+/// informer another loop already runs, else a metadata-only one), sent to `changes`.
+pub fn monitor(factory: &SharedInformerFactory, m: &Mapping, changes: mpsc::UnboundedSender<GraphEvent>) -> Result<(), FactoryError> {
+    let informer = factory.metadata_informer(&m.resource)?;
     let (api_version, kind) = (m.resource.api_version.clone(), m.resource.kind.clone());
-    let event = move |event_type, obj: &DynamicObject, old: Option<&DynamicObject>| GraphEvent {
-        event_type,
-        api_version: api_version.clone(),
-        kind: kind.clone(),
-        obj: Meta::of(&obj.metadata),
-        old: old.map(|o| Meta::of(&o.metadata)),
-        virtual_: false,
-    };
-    let (e1, e2, e3) = (event.clone(), event.clone(), event);
-    let (c1, c2, c3) = (changes.clone(), changes.clone(), changes);
-    informer.add_named_event_handler(
-        "garbage-collector",
-        ResourceEventHandlerFuncs::new()
-            .on_add(move |o: &Arc<DynamicObject>, _| {
-                let _ = c1.send(e1(EventType::Add, o, None));
-            })
-            .on_update(move |old: &Arc<DynamicObject>, new: &Arc<DynamicObject>| {
-                let _ = c2.send(e2(EventType::Update, new, Some(old)));
-            })
-            .on_delete(move |o: &DeltaObject<DynamicObject>| {
-                let _ = c3.send(e3(EventType::Delete, o.object(), None));
-            }),
-    );
+    let handler: MetadataHandler = Arc::new(move |event| {
+        let (event_type, obj, old) = match event {
+            MetadataEvent::Add(o) => (EventType::Add, o, None),
+            MetadataEvent::Update { old, new } => (EventType::Update, new, Some(old)),
+            MetadataEvent::Delete(o) => (EventType::Delete, o, None),
+        };
+        let _ = changes.send(GraphEvent {
+            event_type,
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+            obj: Meta::of(obj),
+            old: old.map(Meta::of),
+            virtual_: false,
+        });
+    });
+    informer.add_metadata_handler("garbage-collector", handler);
     Ok(())
 }
 

@@ -102,7 +102,7 @@ impl GarbageCollector {
             if !monitored.insert(resource_key(&r.group, &r.version, &r.plural)) {
                 continue;
             }
-            if let Err(e) = graph_builder::monitor(factory, &self.client, m, self.graph_changes.clone()) {
+            if let Err(e) = graph_builder::monitor(factory, m, self.graph_changes.clone()) {
                 self.decisions.say(WHO, "-", &format!("cannot monitor {}: {e}", r.plural));
             }
         }

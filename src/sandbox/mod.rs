@@ -7,6 +7,7 @@
 
 pub mod connection;
 pub mod controllers;
+pub mod cri_log;
 pub mod conversion;
 pub mod daemon;
 pub mod deprecation;

@@ -68,6 +68,17 @@ fn reply_to_response(r: Reply) -> Response<Body> {
     b.body(Full::new(r.body).boxed()).expect("a valid response")
 }
 
+/// A streamed subresource's answer (`pods/log?follow=true` goes on until it ends).
+fn streamed_response(s: super::registry::Streamed) -> Response<Body> {
+    let stream = futures::StreamExt::map(s.body, |b| Ok::<_, Infallible>(Frame::data(b)));
+    Response::builder()
+        .status(200)
+        .header("Content-Type", s.content_type)
+        .header("Cache-Control", "no-cache, private")
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .expect("a valid response")
+}
+
 fn error_response(e: &ApiError) -> Response<Body> {
     reply_to_response(Reply::error(e))
 }
@@ -220,6 +231,12 @@ impl Server {
             Err(e) => return error_response(&e),
         };
         let http = HttpRequest { method, path: api_path, query, content_type, accept: Some(accept), user_agent, body };
+        if let Some(streamed) = self.api.stream(&http, &self.data_dir) {
+            return match streamed {
+                Ok(s) => streamed_response(s),
+                Err(e) => error_response(&e),
+            };
+        }
         if http.is_watch() && http.path.name.is_none() {
             return self.watch(http);
         }

@@ -22,6 +22,8 @@ mod nodes;
 mod persistentvolumeclaims;
 mod persistentvolumes;
 mod pod_admission;
+mod pod_connect;
+mod pod_log;
 mod pod_template;
 mod pod_update;
 mod pods;
@@ -48,7 +50,10 @@ pub use allocators::Allocators;
 pub use custom_resources::CustomResourceStrategy;
 pub use namespaces::admit_namespace_lifecycle;
 pub use reviews::is_review;
-pub use strategy::{Created, Generic, NamedCreater, ObjectReader, ScalePaths, Strategy, StrategyRef, SubresourceCreate};
+pub use strategy::{
+    Created, Generic, NamedCreater, ObjectReader, ScalePaths, Strategy, StrategyRef, Streamed, SubresourceCreate, SubresourceStream,
+    SubresourceStreamer,
+};
 
 /// What the client asked for with `?fieldValidation=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -356,6 +356,17 @@ impl Strategy for PodStrategy {
         let spec_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
         Some(if on_node && !finished { requested.unwrap_or(spec_grace).max(0) } else { 0 })
     }
+    /// `pods/log` reads the kubelet's container logs; exec, attach and port-forward are
+    /// refused, as no process runs.
+    fn streamer(&self, subresource: &str) -> Option<&dyn super::SubresourceStreamer> {
+        match subresource {
+            "log" => Some(&super::pod_log::PodLog),
+            "exec" => Some(&super::pod_connect::EXEC),
+            "attach" => Some(&super::pod_connect::ATTACH),
+            "portforward" => Some(&super::pod_connect::PORT_FORWARD),
+            _ => None,
+        }
+    }
     fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
         let text = |p: &str| field_text(obj, p);
         let ips: Vec<String> = obj

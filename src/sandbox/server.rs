@@ -69,8 +69,20 @@ fn reply_to_response(r: Reply) -> Response<Body> {
 }
 
 /// A streamed subresource's answer (`pods/log?follow=true` goes on until it ends).
+/// The stream is pumped by a task of its own, so a client that leaves (dropping the
+/// receiving end) ends it.
 fn streamed_response(s: super::registry::Streamed) -> Response<Body> {
-    let stream = futures::StreamExt::map(s.body, |b| Ok::<_, Infallible>(Frame::data(b)));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let mut body = s.body;
+    tokio::spawn(async move {
+        while let Some(b) = futures::StreamExt::next(&mut body).await {
+            if tx.send(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let received = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let stream = futures::StreamExt::map(received, |b| Ok::<_, Infallible>(Frame::data(b)));
     Response::builder()
         .status(200)
         .header("Content-Type", s.content_type)

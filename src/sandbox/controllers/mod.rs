@@ -11,6 +11,7 @@
 //! too, so `--controllers` chooses every loop the sandbox runs.
 
 pub mod decisions;
+pub mod kubelet;
 pub mod namespace;
 pub mod recorder;
 pub mod root_ca;
@@ -50,6 +51,7 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "namespace-controller", alias: "namespace", start: namespace::start },
     Loop { name: "serviceaccount-controller", alias: "serviceaccount", start: serviceaccount::start },
     Loop { name: "root-ca-certificate-publisher-controller", alias: "root-ca-cert-publisher", start: root_ca::start },
+    Loop { name: "kubelet", alias: "kubelet", start: kubelet::start },
 ];
 
 /// The full name of a loop given by its name or alias.

@@ -24,10 +24,10 @@ impl State {
 /// Where an image pull stands for a container whose image cannot be pulled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PullFailure {
-    /// Just failed: `ErrImagePull`; the back-off starts at the next sync.
-    Failed { attempts: u32 },
-    /// Waiting out the back-off before the next pull: `ImagePullBackOff`.
-    BackingOff { attempts: u32 },
+    /// Just failed: `ErrImagePull`; the back-off is reported `at`.
+    Failed { attempts: u32, at: Instant },
+    /// Waiting out the back-off before the next pull at `retry_at`: `ImagePullBackOff`.
+    BackingOff { attempts: u32, retry_at: Instant },
 }
 
 /// One container as the runtime knows it.

@@ -7,8 +7,8 @@
 
 pub mod connection;
 pub mod controllers;
-pub mod cri_log;
 pub mod conversion;
+pub mod cri_log;
 pub mod daemon;
 pub mod deprecation;
 pub mod discovery;

@@ -16,9 +16,7 @@ const DEFAULT_NODES: &[(&str, &str, &str)] = &[("kubelab-worker-1", "172.18.0.2"
 /// conditions the kubelet's setters report on a healthy node.
 fn node(name: &str, ip: &str, arch: &str) -> Value {
     let now = super::meta::now_rfc3339();
-    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
-        json!({"type": kind, "status": status, "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now})
-    };
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| json!({"type": kind, "status": status, "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now});
     json!({
         "apiVersion": "v1",
         "kind": "Node",

@@ -97,7 +97,10 @@ pub fn choose_container(pod: &Value, asked: Option<&str>) -> Result<String, ApiE
             match regular.as_slice() {
                 [only] => Ok(only.clone()),
                 [] => Err(ApiError::bad_request(format!("a container name must be specified for pod {name}"))),
-                _ => Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", all.join(" ")))),
+                _ => Err(ApiError::bad_request(format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    all.join(" ")
+                ))),
             }
         }
     }
@@ -155,11 +158,8 @@ pub fn check_log_status(pod: &Value, container: &str, previous: bool) -> Result<
 
 /// The kubelet's log reading over a file's lines: since, tail, timestamps, limitBytes.
 pub fn render(text: &str, opts: &LogOptions) -> (String, bool) {
-    let entries: Vec<cri_log::Entry> = text
-        .lines()
-        .filter_map(|l| cri_log::parse_line(l).ok())
-        .filter(|e| opts.since.is_none_or(|s| e.time >= s))
-        .collect();
+    let entries: Vec<cri_log::Entry> =
+        text.lines().filter_map(|l| cri_log::parse_line(l).ok()).filter(|e| opts.since.is_none_or(|s| e.time >= s)).collect();
     let skip = opts.tail_lines.map(|t| entries.len().saturating_sub(t)).unwrap_or(0);
     let mut out = String::new();
     for e in &entries[skip..] {
@@ -324,13 +324,17 @@ mod tests {
 
     #[test]
     fn the_log_status_is_checked_as_the_kubelet_does() {
-        let with = |state: Value| {
-            json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [{"name": "c", "state": state, "lastState": {}}]}})
-        };
+        let with = |state: Value| json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [{"name": "c", "state": state, "lastState": {}}]}});
         let cases = [
             (with(json!({"running": {}})), Ok(())),
-            (with(json!({"waiting": {"reason": "ContainerCreating"}})), Err("container \"c\" in pod \"p\" is waiting to start: ContainerCreating")),
-            (with(json!({"waiting": {"reason": "ErrImagePull"}})), Err("container \"c\" in pod \"p\" is waiting to start: image can't be pulled")),
+            (
+                with(json!({"waiting": {"reason": "ContainerCreating"}})),
+                Err("container \"c\" in pod \"p\" is waiting to start: ContainerCreating"),
+            ),
+            (
+                with(json!({"waiting": {"reason": "ErrImagePull"}})),
+                Err("container \"c\" in pod \"p\" is waiting to start: image can't be pulled"),
+            ),
             (
                 with(json!({"waiting": {"reason": "ImagePullBackOff"}})),
                 Err("container \"c\" in pod \"p\" is waiting to start: trying and failing to pull image"),
@@ -371,7 +375,11 @@ mod tests {
     fn options_are_validated() {
         let now = Utc::now();
         let bad = |q: &str| LogOptions::parse(&Query::parse(Some(q)), now).map_err(|e| e.message).unwrap_err();
-        assert!(bad("tailLines=-1").contains("tailLines: Invalid value: -1: must be greater than or equal to 0"), "{}", bad("tailLines=-1"));
+        assert!(
+            bad("tailLines=-1").contains("tailLines: Invalid value: -1: must be greater than or equal to 0"),
+            "{}",
+            bad("tailLines=-1")
+        );
         assert!(bad("limitBytes=0").contains("limitBytes: Invalid value: 0: must be greater than 0"));
         assert!(bad("sinceSeconds=5&sinceTime=2026-01-01T00:00:00Z").contains("at most one of"));
         let ok = LogOptions::parse(&Query::parse(Some("container=c&follow=true&tailLines=3&timestamps=true")), now).unwrap();

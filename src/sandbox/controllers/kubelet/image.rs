@@ -23,7 +23,9 @@ pub struct Pulled {
 /// containerd's answer to a pull of an image that is not in its registry.
 pub fn not_found_error(image: &str) -> String {
     let r = normalize(image);
-    format!("rpc error: code = NotFound desc = failed to pull and unpack image \"{r}\": failed to resolve reference \"{r}\": {r}: not found")
+    format!(
+        "rpc error: code = NotFound desc = failed to pull and unpack image \"{r}\": failed to resolve reference \"{r}\": {r}: not found"
+    )
 }
 
 /// Docker's reference normalization (`docker.io/library/` for official images, `:latest`

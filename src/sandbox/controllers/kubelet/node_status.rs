@@ -32,7 +32,8 @@ pub fn heartbeat_conditions(old: &[Value], now: &str) -> Vec<Value> {
         .iter()
         .map(|(kind, status, reason, message)| {
             let prev = old.iter().find(|c| c["type"] == *kind);
-            let transition = prev.filter(|p| p["status"] == *status).and_then(|p| p.get("lastTransitionTime")).cloned().unwrap_or(json!(now));
+            let transition =
+                prev.filter(|p| p["status"] == *status).and_then(|p| p.get("lastTransitionTime")).cloned().unwrap_or(json!(now));
             json!({"type": kind, "status": status, "reason": reason, "message": message,
                    "lastHeartbeatTime": now, "lastTransitionTime": transition})
         })
@@ -84,8 +85,13 @@ async fn renew_lease(client: &kube::Client, node: &Node) -> Result<(), kube::Err
             lease.metadata.namespace = Some(LEASE_NAMESPACE.into());
             // The lease goes with its node (`setNodeOwnerFunc`).
             if let Some(uid) = node.metadata.uid.clone() {
-                lease.metadata.owner_references =
-                    Some(vec![OwnerReference { api_version: "v1".into(), kind: "Node".into(), name: name.clone(), uid, ..Default::default() }]);
+                lease.metadata.owner_references = Some(vec![OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "Node".into(),
+                    name: name.clone(),
+                    uid,
+                    ..Default::default()
+                }]);
             }
             leases.create(&PostParams::default(), &lease).await.map(|_| ())
         }

@@ -102,8 +102,8 @@ fn names(cs: &[&Container]) -> String {
 pub fn generate(rt: &PodRuntime, i: &Inputs<'_>) -> Value {
     let text = |p: &str| i.pod.pointer(p).and_then(Value::as_str);
     let restart_policy = text("/spec/restartPolicy").unwrap_or("Always");
-    let unready = i.pod.pointer(&format!("/metadata/annotations/{}", READY_ANNOTATION.replace('/', "~1"))).and_then(Value::as_str)
-        == Some("false");
+    let unready =
+        i.pod.pointer(&format!("/metadata/annotations/{}", READY_ANNOTATION.replace('/', "~1"))).and_then(Value::as_str) == Some("false");
     let phase = phase(rt, restart_policy, i.terminal);
     let ready_of = |c: &Container| c.is_running() && !unready && !i.terminal;
     let init_done = rt.pending_init().is_empty();
@@ -113,13 +113,23 @@ pub fn generate(rt: &PodRuntime, i: &Inputs<'_>) -> Value {
     let initialized = if init_done {
         condition("Initialized", true, None, None)
     } else {
-        condition("Initialized", false, Some("ContainersNotInitialized"), Some(format!("containers with incomplete status: {}", names(&rt.pending_init()))))
+        condition(
+            "Initialized",
+            false,
+            Some("ContainersNotInitialized"),
+            Some(format!("containers with incomplete status: {}", names(&rt.pending_init()))),
+        )
     };
     let ready = |kind: &str| {
         if finished {
             condition(kind, false, Some("PodCompleted"), None)
         } else if !init_done {
-            condition(kind, false, Some("ContainersNotInitialized"), Some(format!("containers with incomplete status: {}", names(&rt.pending_init()))))
+            condition(
+                kind,
+                false,
+                Some("ContainersNotInitialized"),
+                Some(format!("containers with incomplete status: {}", names(&rt.pending_init()))),
+            )
         } else if unready_list.is_empty() {
             condition(kind, true, None, None)
         } else {
@@ -144,7 +154,8 @@ pub fn generate(rt: &PodRuntime, i: &Inputs<'_>) -> Value {
         if c.get("lastTransitionTime").is_some() {
             continue;
         }
-        let kept = old.iter().find(|o| o["type"] == c["type"] && o["status"] == c["status"]).and_then(|o| o.get("lastTransitionTime")).cloned();
+        let kept =
+            old.iter().find(|o| o["type"] == c["type"] && o["status"] == c["status"]).and_then(|o| o.get("lastTransitionTime")).cloned();
         c["lastTransitionTime"] = kept.unwrap_or_else(|| json!(i.now));
     }
 
@@ -261,7 +272,10 @@ mod tests {
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": "then"},
             {"type": "Ready", "status": "True", "lastTransitionTime": "earlier"},
         ]}});
-        let s = generate(&rt(vec![], vec![container("c", running())]), &Inputs { pod: &pod, host_ip: Some("172.18.0.2"), now: "now", terminal: false });
+        let s = generate(
+            &rt(vec![], vec![container("c", running())]),
+            &Inputs { pod: &pod, host_ip: Some("172.18.0.2"), now: "now", terminal: false },
+        );
         let types: Vec<&str> = s["conditions"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]);
         assert_eq!(cond(&s, "Ready")["lastTransitionTime"], "earlier");
@@ -275,7 +289,10 @@ mod tests {
         assert_eq!((c["ready"].as_bool(), c["started"].as_bool(), c["restartCount"].as_i64()), (Some(true), Some(true), Some(0)));
         assert_eq!(c["containerID"], "containerd://1");
         // A waiting container shows the spec's image and no ids.
-        let w = generate(&rt(vec![], vec![container("c", State::waiting("ContainerCreating"))]), &Inputs { pod: &pod, host_ip: None, now: "now", terminal: false });
+        let w = generate(
+            &rt(vec![], vec![container("c", State::waiting("ContainerCreating"))]),
+            &Inputs { pod: &pod, host_ip: None, now: "now", terminal: false },
+        );
         let c = &w["containerStatuses"][0];
         assert_eq!((c["image"].as_str(), c["imageID"].as_str(), c.get("containerID")), (Some("nginx"), Some(""), None));
     }

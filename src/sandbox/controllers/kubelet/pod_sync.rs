@@ -283,7 +283,10 @@ impl Kubelets {
                         &r,
                         EventType::Normal,
                         "Pulled",
-                        format!("Successfully pulled image {:?} in {took} ({took} including waiting). Image size: {} bytes.", c.image, p.size),
+                        format!(
+                            "Successfully pulled image {:?} in {took} ({took} including waiting). Image size: {} bytes.",
+                            c.image, p.size
+                        ),
                     );
                     self.remember_image(node, &c.image);
                 }

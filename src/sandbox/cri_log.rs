@@ -98,7 +98,9 @@ mod tests {
 
     #[test]
     fn parse_follows_parse_cri_log() {
-        let cases: &[(&str, Result<(&str, &str, bool), ParseError>)] = &[
+        // (line, Ok((stream, content, partial)) or the error)
+        type Case<'a> = (&'a str, Result<(&'a str, &'a str, bool), ParseError>);
+        let cases: &[Case] = &[
             ("2026-01-01T00:00:00Z stderr P part", Ok(("stderr", "part", true))),
             ("2026-01-01T00:00:00Z stdout F ", Ok(("stdout", "", false))),
             ("2026-01-01T00:00:00Z stdout F", Ok(("stdout", "", false))),

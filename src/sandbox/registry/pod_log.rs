@@ -309,7 +309,9 @@ mod tests {
 
     #[test]
     fn the_container_is_chosen_as_validate_container_does() {
-        let cases: &[(&[&str], &[&str], Option<&str>, Result<&str, &str>)] = &[
+        // (containers, init containers, asked for, chosen or the error)
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], Option<&'a str>, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
             (&["a"], &[], None, Ok("a")),
             (&["a", "b"], &[], Some("b"), Ok("b")),
             (&["a"], &["i"], Some("i"), Ok("i")),

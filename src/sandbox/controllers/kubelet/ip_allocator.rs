@@ -52,8 +52,8 @@ impl IpAllocator {
         let size = self.last - self.first + 1;
         for i in 0..size {
             let candidate = self.first + (self.next - self.first + i) % size;
-            if !self.held.contains_key(&candidate) {
-                self.held.insert(candidate, uid.to_string());
+            if let std::collections::hash_map::Entry::Vacant(e) = self.held.entry(candidate) {
+                e.insert(uid.to_string());
                 self.next = if candidate == self.last { self.first } else { candidate + 1 };
                 return Ok(Ipv4Addr::from(candidate));
             }

@@ -319,6 +319,27 @@ async fn kubectl_logs_reads_what_the_containers_would_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_whose_images_are_being_pulled_is_container_creating() {
+    let (_t, client) = sandbox().await;
+    create(&client, pod("early", json!([{"name": "app", "image": "nginx"}]))).await;
+    let creating = |p: &Value| p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating";
+    let p = until(&client, "early", "ContainerCreating", creating).await;
+    assert_eq!(p["status"]["phase"], "Pending");
+    let (code, body) = common::raw(&client, "GET", "/api/v1/namespaces/default/pods/early/log", None, None).await;
+    assert_eq!(
+        (code, body["message"].as_str()),
+        (400, Some("container \"app\" in pod \"early\" is waiting to start: ContainerCreating")),
+        "{body}"
+    );
+    // The pull takes a while: Pulling comes first, and Pulled only once it is done.
+    let pulling = event(&client, "early", "Pulling").await;
+    let p = until(&client, "early", "Running", running).await;
+    let pulled = event(&client, "early", "Pulled").await;
+    assert!(pulled.first_timestamp >= pulling.first_timestamp);
+    assert!(p["status"]["containerStatuses"][0]["state"]["running"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_logs_follow_ends_when_the_pod_goes() {
     let (t, client) = sandbox().await;
     create(&client, pod("followed", json!([{"name": "app", "image": "nginx"}]))).await;

@@ -192,7 +192,7 @@ mod tests {
             pulled: image::pull("nginx").ok(),
             id: Some("containerd://1".into()),
             state,
-            pull_failure: None,
+            pull: None,
             exits_with: None,
         }
     }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::container_log;
 use super::image;
 use super::pod_status::{self, Inputs};
-use super::runtime::{self, Container, PodRuntime, PullFailure, Stage, State};
+use super::runtime::{self, Container, PodRuntime, Pull, Stage, State};
 use super::{lock, Kubelets, WHO};
 use crate::sandbox::controllers::recorder::reference;
 use crate::sandbox::controllers::{EventRecorder, EventType};
@@ -23,6 +23,8 @@ use crate::sandbox::cri_log;
 
 /// How long creating the sandbox takes: the containers wait (ContainerCreating) this long.
 const SANDBOX_CREATION: Duration = Duration::from_millis(500);
+/// A pull of an image the registry does not have takes this long to fail.
+const PULL_FAILS_AFTER: Duration = Duration::from_millis(300);
 /// A failed pull shows ErrImagePull this long before the back-off starts.
 const PULL_FAILED_FOR: Duration = Duration::from_secs(1);
 /// The image back-off: 10 s, doubling, at most 300 s (`flowcontrol.NewBackOff`).
@@ -44,15 +46,6 @@ fn backoff(attempts: u32) -> Duration {
 fn specs(pod: &Pod) -> (Vec<ContainerSpec>, Vec<ContainerSpec>) {
     let spec = pod.spec.clone().unwrap_or_default();
     (spec.init_containers.unwrap_or_default(), spec.containers)
-}
-
-/// Ready to be started: not yet created, or waiting out a back-off whose time has come.
-fn due(c: &Container, now: Instant) -> bool {
-    match (&c.state, &c.pull_failure) {
-        (State::Waiting { .. }, None) => true,
-        (State::Waiting { .. }, Some(PullFailure::BackingOff { retry_at, .. })) => now >= *retry_at,
-        _ => false,
-    }
 }
 
 /// The node's InternalIP, as `hostIP`.
@@ -121,7 +114,7 @@ impl Kubelets {
             pulled: None,
             id: None,
             state: State::waiting(waiting),
-            pull_failure: None,
+            pull: None,
             // Init containers run to completion; a regular one stays terminated only when
             // the restart policy would not start it again.
             exits_with: {
@@ -178,7 +171,7 @@ impl Kubelets {
                 pulled: image::pull(spec.image.as_deref().unwrap_or_default()).ok(),
                 id: s.container_id.clone(),
                 state,
-                pull_failure: None,
+                pull: None,
                 exits_with: None,
             })
         };
@@ -234,18 +227,25 @@ impl Kubelets {
         for (i, spec) in main_specs.iter().enumerate() {
             if let Some(c) = rt.main.get_mut(i) {
                 self.step(pod, node, &recorder, spec, c, "containers", now);
+                // Image pulls are serialized: the next container waits for this pull.
+                if matches!(c.pull, Some(Pull::InProgress { .. })) {
+                    break;
+                }
             }
         }
         next_look(rt, now)
     }
 
-    /// Moves one container on: from a failed pull into back-off, or a due start.
+    /// Moves one container on: starts its pull, finishes it (created and started, or
+    /// ErrImagePull), moves a failed pull into back-off, or retries after the back-off.
     #[allow(clippy::too_many_arguments)]
     fn step(&self, pod: &Pod, node: &str, recorder: &EventRecorder, spec: &ContainerSpec, c: &mut Container, list: &str, now: Instant) {
         let mut r = reference(pod);
         r.field_path = Some(format!("spec.{list}{{{}}}", c.name));
-        if let Some(PullFailure::Failed { attempts, at }) = c.pull_failure.clone() {
-            if now >= at {
+        let attempts = match c.pull.clone() {
+            _ if !matches!(c.state, State::Waiting { .. }) => return,
+            Some(p) if now < p.next_at() => return,
+            Some(Pull::Failed { attempts, .. }) => {
                 let prev = match &c.state {
                     State::Waiting { message, .. } => message.clone().unwrap_or_default(),
                     _ => String::new(),
@@ -256,60 +256,73 @@ impl Kubelets {
                     reason: "ImagePullBackOff".into(),
                     message: Some(format!("Back-off pulling image {:?}: ErrImagePull: {prev}", c.image)),
                 };
-                c.pull_failure = Some(PullFailure::BackingOff { attempts, retry_at: now + backoff(attempts) });
-            }
-            return;
-        }
-        if !due(c, now) {
-            return;
-        }
-        // The spec's image may have been changed while the pull was failing.
-        c.image = spec.image.clone().unwrap_or_default();
-        let attempts = match &c.pull_failure {
-            Some(PullFailure::BackingOff { attempts, .. }) => *attempts,
-            _ => 0,
-        };
-        let policy = spec.image_pull_policy.as_deref().unwrap_or("IfNotPresent");
-        let pulled = if policy != "Always" && self.image_present(node, &c.image) {
-            recorder.event(&r, EventType::Normal, "Pulled", format!("Container image {:?} already present on machine", c.image));
-            image::pull(&c.image)
-        } else {
-            recorder.event(&r, EventType::Normal, "Pulling", format!("Pulling image {:?}", c.image));
-            let pulled = image::pull(&c.image);
-            match &pulled {
-                Ok(p) => {
-                    let took = image::go_duration(p.took);
-                    recorder.event(
-                        &r,
-                        EventType::Normal,
-                        "Pulled",
-                        format!(
-                            "Successfully pulled image {:?} in {took} ({took} including waiting). Image size: {} bytes.",
-                            c.image, p.size
-                        ),
-                    );
-                    self.remember_image(node, &c.image);
-                }
-                Err(e) => {
-                    recorder.event(&r, EventType::Warning, "Failed", format!("Failed to pull image {:?}: {e}", c.image));
-                    recorder.event(&r, EventType::Warning, "Failed", "Error: ErrImagePull");
-                }
-            }
-            pulled
-        };
-        let pulled = match pulled {
-            Ok(p) => p,
-            Err(e) => {
-                c.state = State::Waiting { reason: "ErrImagePull".into(), message: Some(e) };
-                c.pull_failure = Some(PullFailure::Failed { attempts: attempts + 1, at: now + PULL_FAILED_FOR });
-                self.decisions.say(WHO, &super::pod_key(pod), &format!("image {:?} of container {} cannot be pulled", c.image, c.name));
+                c.pull = Some(Pull::BackingOff { attempts, retry_at: now + backoff(attempts) });
                 return;
             }
+            Some(Pull::InProgress { outcome, attempts, .. }) => {
+                match outcome {
+                    Ok(p) => {
+                        let took = image::go_duration(p.took);
+                        recorder.event(
+                            &r,
+                            EventType::Normal,
+                            "Pulled",
+                            format!(
+                                "Successfully pulled image {:?} in {took} ({took} including waiting). Image size: {} bytes.",
+                                c.image, p.size
+                            ),
+                        );
+                        self.remember_image(node, &c.image);
+                        c.pull = None;
+                        self.run(pod, recorder, &r, spec, c, p);
+                    }
+                    Err(e) => {
+                        recorder.event(&r, EventType::Warning, "Failed", format!("Failed to pull image {:?}: {e}", c.image));
+                        recorder.event(&r, EventType::Warning, "Failed", "Error: ErrImagePull");
+                        c.state = State::Waiting { reason: "ErrImagePull".into(), message: Some(e) };
+                        c.pull = Some(Pull::Failed { attempts: attempts + 1, at: now + PULL_FAILED_FOR });
+                        self.decisions.say(
+                            WHO,
+                            &super::pod_key(pod),
+                            &format!("image {:?} of container {} cannot be pulled", c.image, c.name),
+                        );
+                    }
+                }
+                return;
+            }
+            Some(Pull::BackingOff { attempts, .. }) => attempts,
+            None => 0,
         };
-        c.pull_failure = None;
+        // The spec's image may have been changed while the pull was failing.
+        c.image = spec.image.clone().unwrap_or_default();
+        let policy = spec.image_pull_policy.as_deref().unwrap_or("IfNotPresent");
+        if policy != "Always" && self.image_present(node, &c.image) {
+            if let Ok(p) = image::pull(&c.image) {
+                recorder.event(&r, EventType::Normal, "Pulled", format!("Container image {:?} already present on machine", c.image));
+                c.pull = None;
+                self.run(pod, recorder, &r, spec, c, p);
+                return;
+            }
+        }
+        recorder.event(&r, EventType::Normal, "Pulling", format!("Pulling image {:?}", c.image));
+        let outcome = image::pull(&c.image);
+        let takes = outcome.as_ref().map(|p| p.took).unwrap_or(PULL_FAILS_AFTER);
+        c.pull = Some(Pull::InProgress { done_at: now + takes, outcome, attempts });
+    }
+
+    /// `startContainer` after the pull: create, start, and the container's first log lines.
+    fn run(
+        &self,
+        pod: &Pod,
+        recorder: &EventRecorder,
+        r: &k8s_openapi::api::core::v1::ObjectReference,
+        spec: &ContainerSpec,
+        c: &mut Container,
+        pulled: image::Pulled,
+    ) {
         let id = runtime::container_id();
-        recorder.event(&r, EventType::Normal, "Created", format!("Created container: {}", c.name));
-        recorder.event(&r, EventType::Normal, "Started", format!("Started container {}", c.name));
+        recorder.event(r, EventType::Normal, "Created", format!("Created container: {}", c.name));
+        recorder.event(r, EventType::Normal, "Started", format!("Started container {}", c.name));
         let started_at = now_rfc3339();
         let mut lines = container_log::start_lines(
             &c.name,
@@ -433,17 +446,13 @@ impl Kubelets {
     }
 }
 
-/// The soonest moment something in `rt` is due (a back-off ending, a failed pull to
-/// report as back-off).
+/// The soonest moment something in `rt` is due (a pull finishing, a failed pull to
+/// report as back-off, a back-off ending).
 fn next_look(rt: &PodRuntime, now: Instant) -> Option<Duration> {
     rt.init
         .iter()
         .chain(&rt.main)
-        .filter_map(|c| match &c.pull_failure {
-            Some(PullFailure::Failed { at, .. }) => Some(*at),
-            Some(PullFailure::BackingOff { retry_at, .. }) => Some(*retry_at),
-            None => None,
-        })
+        .filter_map(|c| c.pull.as_ref().map(Pull::next_at))
         .min()
         .map(|t| t.saturating_duration_since(now).max(Duration::from_millis(10)))
 }

@@ -21,13 +21,27 @@ impl State {
     }
 }
 
-/// Where an image pull stands for a container whose image cannot be pulled.
+/// Where a container's image pull stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PullFailure {
+pub enum Pull {
+    /// Being pulled (the kubelet pulls one image at a time); the outcome is known at
+    /// `done_at`. `attempts` counts the failed pulls before this one.
+    InProgress { done_at: Instant, outcome: Result<Pulled, String>, attempts: u32 },
     /// Just failed: `ErrImagePull`; the back-off is reported `at`.
     Failed { attempts: u32, at: Instant },
     /// Waiting out the back-off before the next pull at `retry_at`: `ImagePullBackOff`.
     BackingOff { attempts: u32, retry_at: Instant },
+}
+
+impl Pull {
+    /// When this pull next needs the kubelet.
+    pub fn next_at(&self) -> Instant {
+        match self {
+            Pull::InProgress { done_at, .. } => *done_at,
+            Pull::Failed { at, .. } => *at,
+            Pull::BackingOff { retry_at, .. } => *retry_at,
+        }
+    }
 }
 
 /// One container as the runtime knows it.
@@ -40,7 +54,8 @@ pub struct Container {
     /// `containerd://<64 hex>` once created.
     pub id: Option<String>,
     pub state: State,
-    pub pull_failure: Option<PullFailure>,
+    /// The pull under way or failed; `None` before the first and once pulled.
+    pub pull: Option<Pull>,
     /// The exit code its command ends with, when the sandbox can tell (`sh -c "exit 3"`)
     /// and the restart policy lets it stay terminated.
     pub exits_with: Option<i32>,

@@ -127,6 +127,11 @@ async fn pods_on_a_node_run_with_ips_from_its_cidr_and_the_kubelets_events() {
     // The second pod's image: already on the node, unless its policy is Always (`:latest` is).
     let second = event(&client, "web-2", "Pulled").await.message.unwrap_or_default();
     assert!(second.starts_with("Successfully pulled image \"nginx\""), "{second}");
+    // Once running, the status is written no more: resyncs find nothing to change.
+    let api = Api::<Pod>::namespaced(client.clone(), "default");
+    let rv = api.get("web-1").await.unwrap().metadata.resource_version;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(api.get("web-1").await.unwrap().metadata.resource_version, rv);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,4 +378,29 @@ async fn kubectl_exec_says_the_sandbox_runs_no_processes() {
     let (code, body) = common::raw(&client, "POST", "/api/v1/namespaces/default/pods/shell/exec?command=ls&stdout=true", None, None).await;
     assert_eq!((code, body["reason"].as_str()), (400, Some("BadRequest")));
     assert!(body["message"].as_str().unwrap().contains("pods/exec is not available in the kubelab sandbox"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_sandbox_keeps_its_running_pods_and_their_ips() {
+    let (t, client) = sandbox().await;
+    create(&client, pod("steady", json!([{"name": "app", "image": "nginx"}]))).await;
+    let before = until(&client, "steady", "Running", running).await;
+    let TestSandbox { sandbox, home } = t;
+    drop(client);
+    drop(sandbox);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let controllers = kubelab::sandbox::controllers::Selection::parse("kubelet").unwrap();
+    let sandbox = kubelab::sandbox::Sandbox::start_with(home.path(), kubelab::sandbox::Options { controllers, ..Default::default() })
+        .await
+        .expect("the sandbox starts again");
+    let client = sandbox.client().await.unwrap();
+    // A new pod on the same node gets another IP: the old pod's is still held.
+    create(&client, pod("newcomer", json!([{"name": "app", "image": "nginx"}]))).await;
+    let newcomer = until(&client, "newcomer", "Running", running).await;
+    assert_ne!(newcomer["status"]["podIP"], before["status"]["podIP"]);
+    let after = until(&client, "steady", "Running", running).await;
+    assert_eq!(after["status"]["podIP"], before["status"]["podIP"]);
+    assert_eq!(after["status"]["containerStatuses"][0]["containerID"], before["status"]["containerStatuses"][0]["containerID"]);
+    let started = events_of(&client, "steady").await.iter().filter(|e| e.reason.as_deref() == Some("Started")).count();
+    assert_eq!(started, 1, "the container was not started again");
 }

@@ -136,23 +136,24 @@ pub fn generate(rt: &PodRuntime, i: &Inputs<'_>) -> Value {
             condition(kind, false, Some("ContainersNotReady"), Some(format!("containers with unready status: {}", names(&unready_list))))
         }
     };
-    let mut conditions = vec![
+    let old: Vec<Value> = i.pod.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    // Conditions the kubelet does not own (DisruptionTarget, readiness gates) come first
+    // and stay as they are; then the kubelet's, PodScheduled always True.
+    let ours = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
+    let mut conditions: Vec<Value> = old.iter().filter(|c| !ours.iter().any(|o| c["type"] == *o)).cloned().collect();
+    let kept = conditions.len();
+    conditions.extend([
         condition("PodReadyToStartContainers", rt.sandbox_ready && !finished, None, None),
         initialized,
         ready("Ready"),
         ready("ContainersReady"),
-    ];
-    let old: Vec<Value> = i.pod.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-    match old.iter().find(|c| c["type"] == "PodScheduled") {
-        Some(s) => conditions.push(s.clone()),
-        None => conditions.push(condition("PodScheduled", true, None, None)),
-    }
-    // Conditions others own (DisruptionTarget, readiness gates) stay.
-    let ours = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
-    conditions.extend(old.iter().filter(|c| !ours.iter().any(|o| c["type"] == *o)).cloned());
-    for c in conditions.iter_mut() {
-        if c.get("lastTransitionTime").is_some() {
-            continue;
+        condition("PodScheduled", true, None, None),
+    ]);
+    // PodObservedGenerationTracking (beta, on in 1.34): each says which spec it saw.
+    let generation = i.pod.pointer("/metadata/generation").and_then(Value::as_i64);
+    for c in conditions.iter_mut().skip(kept) {
+        if let Some(g) = generation {
+            c["observedGeneration"] = json!(g);
         }
         let kept =
             old.iter().find(|o| o["type"] == c["type"] && o["status"] == c["status"]).and_then(|o| o.get("lastTransitionTime")).cloned();
@@ -160,6 +161,9 @@ pub fn generate(rt: &PodRuntime, i: &Inputs<'_>) -> Value {
     }
 
     let mut status = Map::new();
+    if let Some(g) = generation {
+        status.insert("observedGeneration".into(), json!(g));
+    }
     status.insert("phase".into(), json!(phase));
     status.insert("conditions".into(), Value::Array(conditions));
     if let Some(h) = i.host_ip {
@@ -268,7 +272,8 @@ mod tests {
 
     #[test]
     fn statuses_carry_ips_ids_and_kept_transition_times() {
-        let pod = json!({"spec": {}, "status": {"conditions": [
+        let pod = json!({"metadata": {"generation": 2}, "spec": {}, "status": {"conditions": [
+            {"type": "DisruptionTarget", "status": "True", "lastTransitionTime": "t"},
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": "then"},
             {"type": "Ready", "status": "True", "lastTransitionTime": "earlier"},
         ]}});
@@ -277,7 +282,9 @@ mod tests {
             &Inputs { pod: &pod, host_ip: Some("172.18.0.2"), now: "now", terminal: false },
         );
         let types: Vec<&str> = s["conditions"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]);
+        assert_eq!(types, ["DisruptionTarget", "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]);
+        assert_eq!((s["observedGeneration"].as_i64(), cond(&s, "Ready")["observedGeneration"].as_i64()), (Some(2), Some(2)));
+        assert_eq!(cond(&s, "DisruptionTarget").get("observedGeneration"), None);
         assert_eq!(cond(&s, "Ready")["lastTransitionTime"], "earlier");
         assert_eq!(cond(&s, "PodScheduled")["lastTransitionTime"], "then");
         assert_eq!(cond(&s, "Initialized")["lastTransitionTime"], "now");

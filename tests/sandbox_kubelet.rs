@@ -220,6 +220,37 @@ async fn commands_that_exit_end_pods_that_are_not_restarted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_that_keeps_failing_is_restarted_then_backs_off() {
+    let (t, client) = sandbox().await;
+    create(&client, pod("crash", json!([{"name": "app", "image": "busybox:1.36", "command": ["sh", "-c", "exit 1"]}]))).await;
+    let backing_off = |p: &Value| p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff";
+    let p = until(&client, "crash", "CrashLoopBackOff", backing_off).await;
+    let c = &p["status"]["containerStatuses"][0];
+    assert_eq!(p["status"]["phase"], "Running", "{p:#}");
+    assert_eq!(c["restartCount"], 1);
+    let last = &c["lastState"]["terminated"];
+    assert_eq!((last["exitCode"].as_i64(), last["reason"].as_str()), (Some(1), Some("Error")), "{c}");
+    let uid = p["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        c["state"]["waiting"]["message"].as_str(),
+        Some(format!("back-off 10s restarting failed container=app pod=crash_default({uid})").as_str())
+    );
+    let backoff = event(&client, "crash", "BackOff").await;
+    assert_eq!(backoff.message, Some(format!("Back-off restarting failed container app in pod crash_default({uid})")));
+    assert_eq!(condition(&p, "Ready")["status"], "False");
+    // Each run has its own log; --previous reads the one before.
+    let (previous, current) = kubectl(&t, |k| (k.ok(&["logs", "crash", "--previous"]), k.ok(&["logs", "crash"]))).await;
+    assert!(previous.contains("exited with code 1") && current.contains("exited with code 1"), "{previous}\n{current}");
+    let started = events_of(&client, "crash")
+        .await
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("Started"))
+        .map(|e| e.count.unwrap_or(1))
+        .sum::<i32>();
+    assert_eq!(started, 2, "started, then restarted once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_pod_is_stopped_then_removed() {
     let (t, client) = sandbox().await;
     create(&client, pod("doomed", json!([{"name": "app", "image": "nginx"}]))).await;

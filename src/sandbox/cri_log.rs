@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Where a container's log lives under the sandbox's data directory, as the kubelet lays
-/// out `/var/log/pods`: `pods/<namespace>_<name>_<uid>/<container>/<restart>.log`.
-pub fn path(data_dir: &Path, namespace: &str, name: &str, uid: &str, container: &str) -> PathBuf {
-    pod_dir(data_dir, namespace, name, uid).join(container).join("0.log")
+/// out `/var/log/pods`: `pods/<namespace>_<name>_<uid>/<container>/<restart>.log`, one
+/// file per run of the container (`restart` is its restartCount then).
+pub fn path(data_dir: &Path, namespace: &str, name: &str, uid: &str, container: &str, restart: i32) -> PathBuf {
+    pod_dir(data_dir, namespace, name, uid).join(container).join(format!("{restart}.log"))
 }
 
 /// The directory holding every container log of one pod.
@@ -120,7 +121,8 @@ mod tests {
 
     #[test]
     fn the_path_is_the_kubelets_layout() {
-        let p = path(Path::new("/d"), "default", "web", "u-1", "nginx");
+        let p = path(Path::new("/d"), "default", "web", "u-1", "nginx", 0);
         assert_eq!(p, PathBuf::from("/d/pods/default_web_u-1/nginx/0.log"));
+        assert_eq!(path(Path::new("/d"), "ns", "p", "u", "c", 2), PathBuf::from("/d/pods/ns_p_u/c/2.log"));
     }
 }

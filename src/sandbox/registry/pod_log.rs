@@ -253,7 +253,10 @@ impl SubresourceStreamer for PodLog {
         }
         check_log_status(&pod, &container, opts.previous)?;
         let (namespace, uid) = (text("/metadata/namespace"), text("/metadata/uid"));
-        let path = cri_log::path(req.data_dir, &namespace, req.name, &uid, &container);
+        // The current run's file, or the one before it for `previous`.
+        let restarts = container_status(&pod, &container).and_then(|s| s.get("restartCount")).and_then(Value::as_i64).unwrap_or(0);
+        let run = if opts.previous { restarts - 1 } else { restarts };
+        let path = cri_log::path(req.data_dir, &namespace, req.name, &uid, &container, run.max(0) as i32);
         let bytes = std::fs::read(&path).unwrap_or_default();
         let whole = String::from_utf8_lossy(&bytes).into_owned();
         let (out, reached) = render(&whole, &opts);

@@ -21,6 +21,17 @@ pub struct Inputs<'a> {
     pub terminal: bool,
 }
 
+/// `v1.ContainerStateTerminated` of a run that ended.
+fn terminated(t: &State, id: Option<&str>) -> Value {
+    match t {
+        State::Terminated { exit_code, reason, started_at, finished_at } => json!({
+            "exitCode": exit_code, "reason": reason, "startedAt": started_at, "finishedAt": finished_at,
+            "containerID": id.unwrap_or_default()
+        }),
+        _ => json!({}),
+    }
+}
+
 fn container_status(c: &Container, ready: bool) -> Value {
     let state = match &c.state {
         State::Waiting { reason, message } => {
@@ -31,10 +42,7 @@ fn container_status(c: &Container, ready: bool) -> Value {
             json!({"waiting": w})
         }
         State::Running { started_at } => json!({"running": {"startedAt": started_at}}),
-        State::Terminated { exit_code, reason, started_at, finished_at } => json!({"terminated": {
-            "exitCode": exit_code, "reason": reason, "startedAt": started_at, "finishedAt": finished_at,
-            "containerID": c.id.clone().unwrap_or_default()
-        }}),
+        t @ State::Terminated { .. } => json!({"terminated": terminated(t, c.id.as_deref())}),
     };
     let created = c.id.is_some() && !matches!(c.state, State::Waiting { .. });
     let mut s = json!({
@@ -42,10 +50,10 @@ fn container_status(c: &Container, ready: bool) -> Value {
         "image": c.pulled.as_ref().filter(|_| created).map(|p| p.reference.clone()).unwrap_or_else(|| c.image.clone()),
         "imageID": c.pulled.as_ref().filter(|_| created).map(|p| p.image_id.clone()).unwrap_or_default(),
         "ready": ready,
-        "restartCount": 0,
+        "restartCount": c.restarts,
         "started": c.is_running(),
         "state": state,
-        "lastState": {},
+        "lastState": c.last_terminated.as_ref().map(|t| json!({"terminated": terminated(t, c.last_id.as_deref())})).unwrap_or_else(|| json!({})),
     });
     if let (Some(id), true) = (&c.id, created) {
         s["containerID"] = json!(id);
@@ -61,9 +69,11 @@ fn phase(rt: &PodRuntime, restart_policy: &str, terminal: bool) -> &'static str 
     if !rt.pending_init().is_empty() {
         return "Pending";
     }
-    let waiting = rt.main.iter().filter(|c| matches!(c.state, State::Waiting { .. })).count();
+    // A container waiting to be restarted counts as stopped, as `getPhase` has it.
+    let restarting = |c: &&Container| matches!(c.state, State::Waiting { .. }) && c.last_terminated.is_some();
+    let waiting = rt.main.iter().filter(|c| matches!(c.state, State::Waiting { .. }) && !restarting(c)).count();
     let running = rt.main.iter().filter(|c| c.is_running()).count();
-    let stopped = rt.main.iter().filter(|c| c.is_terminated()).count();
+    let stopped = rt.main.iter().filter(|c| c.is_terminated() || restarting(c)).count();
     let succeeded = rt.main.iter().filter(|c| c.succeeded()).count();
     if waiting > 0 && !terminal {
         return "Pending";
@@ -198,6 +208,11 @@ mod tests {
             state,
             pull: None,
             exits_with: None,
+            restarts_on_exit: false,
+            restarts: 0,
+            last_terminated: None,
+            last_id: None,
+            restart_at: None,
         }
     }
     fn running() -> State {

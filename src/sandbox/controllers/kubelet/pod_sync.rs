@@ -94,7 +94,7 @@ impl Kubelets {
                 (rt, next)
             }
         };
-        if matches!(rt.stage, Stage::Started) && rt.main.iter().all(Container::is_terminated) {
+        if matches!(rt.stage, Stage::Started) && rt.main.iter().all(|c| c.is_terminated() && !c.restarts_on_exit) {
             // A finished pod's sandbox is torn down: its IP goes back to the pool.
             self.with_allocator(&node_name, None, |a| a.release(&rt.uid));
         }
@@ -108,6 +108,8 @@ impl Kubelets {
         let (init, main) = specs(pod);
         let waiting = if init.is_empty() { "ContainerCreating" } else { "PodInitializing" };
         let restart = pod.spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_else(|| "Always".into());
+        let code =
+            |c: &ContainerSpec| runtime::exit_code_of(c.command.as_deref().unwrap_or_default(), c.args.as_deref().unwrap_or_default());
         let make = |c: &ContainerSpec, regular: bool| Container {
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
@@ -115,17 +117,19 @@ impl Kubelets {
             id: None,
             state: State::waiting(waiting),
             pull: None,
-            // Init containers run to completion; a regular one stays terminated only when
-            // the restart policy would not start it again.
-            exits_with: {
-                let code = runtime::exit_code_of(c.command.as_deref().unwrap_or_default(), c.args.as_deref().unwrap_or_default());
-                match (regular, restart.as_str()) {
-                    (false, _) => Some(0),
-                    (true, "Never") => code,
-                    (true, "OnFailure") => code.filter(|c| *c == 0),
-                    _ => None,
-                }
-            },
+            // Init containers run to completion; a regular one ends as its command says, and
+            // is started again if the restart policy says so.
+            exits_with: if regular { code(c) } else { Some(0) },
+            restarts_on_exit: regular
+                && match restart.as_str() {
+                    "Always" => true,
+                    "OnFailure" => code(c) != Some(0),
+                    _ => false,
+                },
+            restarts: 0,
+            last_terminated: None,
+            last_id: None,
+            restart_at: None,
         };
         PodRuntime {
             uid: pod.metadata.uid.clone().unwrap_or_default(),
@@ -173,6 +177,11 @@ impl Kubelets {
                 state,
                 pull: None,
                 exits_with: None,
+                restarts_on_exit: false,
+                restarts: s.restart_count,
+                last_terminated: None,
+                last_id: None,
+                restart_at: None,
             })
         };
         let init: Option<Vec<Container>> = init_specs.iter().map(|c| from(c, &status.init_container_statuses)).collect();
@@ -242,6 +251,14 @@ impl Kubelets {
     fn step(&self, pod: &Pod, node: &str, recorder: &EventRecorder, spec: &ContainerSpec, c: &mut Container, list: &str, now: Instant) {
         let mut r = reference(pod);
         r.field_path = Some(format!("spec.{list}{{{}}}", c.name));
+        if let Some(at) = c.restart_at {
+            if now < at {
+                return;
+            }
+            if !self.restart(pod, recorder, &r, c, now) {
+                return;
+            }
+        }
         let attempts = match c.pull.clone() {
             _ if !matches!(c.state, State::Waiting { .. }) => return,
             Some(p) if now < p.next_at() => return,
@@ -310,6 +327,44 @@ impl Kubelets {
         c.pull = Some(Pull::InProgress { done_at: now + takes, outcome, attempts });
     }
 
+    /// An exited container the restart policy starts again: the first restart at once,
+    /// later ones after a CrashLoopBackOff of 10 s doubling to 300 s. True when it is to
+    /// be started now.
+    fn restart(
+        &self,
+        pod: &Pod,
+        recorder: &EventRecorder,
+        r: &k8s_openapi::api::core::v1::ObjectReference,
+        c: &mut Container,
+        now: Instant,
+    ) -> bool {
+        c.restart_at = None;
+        if c.is_terminated() {
+            c.last_terminated = Some(c.state.clone());
+            c.last_id = c.id.clone();
+            if c.restarts > 0 {
+                let delay = backoff(c.restarts as u32);
+                let who = format!(
+                    "{}_{}({})",
+                    pod.metadata.name.as_deref().unwrap_or_default(),
+                    pod.metadata.namespace.as_deref().unwrap_or_default(),
+                    pod.metadata.uid.as_deref().unwrap_or_default()
+                );
+                recorder.event(r, EventType::Warning, "BackOff", format!("Back-off restarting failed container {} in pod {who}", c.name));
+                c.state = State::Waiting {
+                    reason: "CrashLoopBackOff".into(),
+                    message: Some(format!("back-off {} restarting failed container={} pod={who}", image::go_duration(delay), c.name)),
+                };
+                c.restart_at = Some(now + delay);
+                return false;
+            }
+        }
+        c.restarts += 1;
+        c.state = State::waiting("ContainerCreating");
+        c.pull = None;
+        true
+    }
+
     /// `startContainer` after the pull: create, start, and the container's first log lines.
     fn run(
         &self,
@@ -343,10 +398,14 @@ impl Kubelets {
             }
             None => State::Running { started_at },
         };
+        if c.exits_with.is_some() && c.restarts_on_exit {
+            // The exit is seen for a moment before the restart policy acts on it.
+            c.restart_at = Some(Instant::now() + PULL_FAILED_FOR);
+        }
         c.pulled = Some(pulled);
         c.id = Some(id);
         let (ns, name) = (pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default());
-        let path = cri_log::path(&self.data_dir, ns, name, pod.metadata.uid.as_deref().unwrap_or_default(), &c.name);
+        let path = cri_log::path(&self.data_dir, ns, name, pod.metadata.uid.as_deref().unwrap_or_default(), &c.name, c.restarts);
         if let Err(e) = container_log::append(&path, &lines) {
             self.decisions.say(WHO, &super::pod_key(pod), &format!("could not write the log of container {}: {e}", c.name));
         }
@@ -372,7 +431,7 @@ impl Kubelets {
                             _ => String::new(),
                         };
                         c.state = State::Terminated { exit_code: 0, reason: "Completed".into(), started_at, finished_at: now_rfc3339() };
-                        let path = cri_log::path(&self.data_dir, ns, name, &rt.uid, &c.name);
+                        let path = cri_log::path(&self.data_dir, ns, name, &rt.uid, &c.name, c.restarts);
                         let _ = container_log::append(&path, &[format!("[kubelab] container {:?} received SIGTERM and stopped", c.name)]);
                     }
                 }
@@ -452,7 +511,7 @@ fn next_look(rt: &PodRuntime, now: Instant) -> Option<Duration> {
     rt.init
         .iter()
         .chain(&rt.main)
-        .filter_map(|c| c.pull.as_ref().map(Pull::next_at))
+        .filter_map(|c| c.pull.as_ref().map(Pull::next_at).or(c.restart_at))
         .min()
         .map(|t| t.saturating_duration_since(now).max(Duration::from_millis(10)))
 }

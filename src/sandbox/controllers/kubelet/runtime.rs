@@ -56,9 +56,18 @@ pub struct Container {
     pub state: State,
     /// The pull under way or failed; `None` before the first and once pulled.
     pub pull: Option<Pull>,
-    /// The exit code its command ends with, when the sandbox can tell (`sh -c "exit 3"`)
-    /// and the restart policy lets it stay terminated.
+    /// The exit code its command ends with, when the sandbox can tell (`sh -c "exit 3"`).
     pub exits_with: Option<i32>,
+    /// Whether the restart policy starts it again when it exits (Always; OnFailure after
+    /// a failure).
+    pub restarts_on_exit: bool,
+    /// `restartCount`.
+    pub restarts: i32,
+    /// `lastState`: how the previous run ended, and that run's container id.
+    pub last_terminated: Option<State>,
+    pub last_id: Option<String>,
+    /// When an exited container is next looked at: restarted, or put in CrashLoopBackOff.
+    pub restart_at: Option<Instant>,
 }
 
 impl Container {

@@ -221,6 +221,10 @@ mod tests {
     fn exited(code: i32) -> State {
         State::Terminated { exit_code: code, reason: "Completed".into(), started_at: "t".into(), finished_at: "t".into() }
     }
+    /// Waiting in CrashLoopBackOff after a failed run.
+    fn restarting(name: &str) -> Container {
+        Container { last_terminated: Some(exited(1)), restarts: 1, ..container(name, State::waiting("CrashLoopBackOff")) }
+    }
     fn rt(init: Vec<Container>, main: Vec<Container>) -> PodRuntime {
         PodRuntime {
             uid: "u".into(),
@@ -274,6 +278,20 @@ mod tests {
             (rt(vec![], vec![container("c", exited(3))]), "Never", false, false, ("Failed", "False", Some("PodCompleted"), None)),
             (rt(vec![], vec![container("c", exited(0))]), "OnFailure", false, false, ("Succeeded", "False", Some("PodCompleted"), None)),
             (rt(vec![], vec![container("c", exited(0))]), "Always", false, true, ("Succeeded", "False", Some("PodCompleted"), None)),
+            (
+                rt(vec![], vec![container("c", exited(1))]),
+                "OnFailure",
+                false,
+                false,
+                ("Running", "False", Some("ContainersNotReady"), Some("containers with unready status: [c]")),
+            ),
+            (
+                rt(vec![], vec![restarting("c")]),
+                "Always",
+                false,
+                false,
+                ("Running", "False", Some("ContainersNotReady"), Some("containers with unready status: [c]")),
+            ),
         ];
         for (r, policy, unready, terminal, (phase, ready, reason, message)) in cases {
             let p = pod(policy, unready);

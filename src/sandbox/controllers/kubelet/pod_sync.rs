@@ -153,48 +153,40 @@ impl Kubelets {
         if !self.with_allocator(&node_name, cidr.as_deref(), |a| a.reserve(ip, &uid)).unwrap_or(false) {
             return None;
         }
-        let (init_specs, main_specs) = specs(pod);
-        let from = |spec: &ContainerSpec, statuses: &Option<Vec<k8s_openapi::api::core::v1::ContainerStatus>>| {
-            let s = statuses.as_ref()?.iter().find(|s| s.name == spec.name)?;
-            let st = s.state.as_ref()?;
-            let state = if let Some(r) = &st.running {
-                State::Running { started_at: r.started_at.as_ref().map(|t| t.0.to_string()).unwrap_or_else(now_rfc3339) }
-            } else if let Some(t) = &st.terminated {
-                State::Terminated {
-                    exit_code: t.exit_code,
-                    reason: t.reason.clone().unwrap_or_default(),
-                    started_at: t.started_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
-                    finished_at: t.finished_at.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
+        let mut rt = self.admit(pod);
+        rt.ip = Some(ip);
+        rt.sandbox_ready = true;
+        rt.stage = Stage::Started;
+        rt.start_time = status.start_time.as_ref().map(|t| t.0.to_string()).unwrap_or_else(now_rfc3339);
+        let time =
+            |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| t.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
+        let ended = |t: &k8s_openapi::api::core::v1::ContainerStateTerminated| State::Terminated {
+            exit_code: t.exit_code,
+            reason: t.reason.clone().unwrap_or_default(),
+            started_at: time(&t.started_at),
+            finished_at: time(&t.finished_at),
+        };
+        let lists = [(&mut rt.init, &status.init_container_statuses), (&mut rt.main, &status.container_statuses)];
+        for (containers, statuses) in lists {
+            for c in containers.iter_mut() {
+                let s = statuses.as_ref()?.iter().find(|s| s.name == c.name)?;
+                let st = s.state.clone().unwrap_or_default();
+                let last = s.last_state.as_ref().and_then(|l| l.terminated.as_ref());
+                c.state = match (&st.running, &st.terminated, last) {
+                    (Some(r), _, _) => State::Running { started_at: time(&r.started_at) },
+                    (_, Some(t), _) => ended(t),
+                    // Waiting to be restarted: as if it had just exited.
+                    (_, _, Some(t)) if c.restarts_on_exit => ended(t),
+                    _ => return None,
+                };
+                if c.is_terminated() && c.restarts_on_exit {
+                    c.restart_at = Some(Instant::now());
                 }
-            } else {
-                return None;
-            };
-            Some(Container {
-                name: spec.name.clone(),
-                image: spec.image.clone().unwrap_or_default(),
-                pulled: image::pull(spec.image.as_deref().unwrap_or_default()).ok(),
-                id: s.container_id.clone(),
-                state,
-                pull: None,
-                exits_with: None,
-                restarts_on_exit: false,
-                restarts: s.restart_count,
-                last_terminated: None,
-                last_id: None,
-                restart_at: None,
-            })
-        };
-        let init: Option<Vec<Container>> = init_specs.iter().map(|c| from(c, &status.init_container_statuses)).collect();
-        let main: Option<Vec<Container>> = main_specs.iter().map(|c| from(c, &status.container_statuses)).collect();
-        let rt = PodRuntime {
-            uid: uid.clone(),
-            ip: Some(ip),
-            start_time: status.start_time.as_ref().map(|t| t.0.to_string()).unwrap_or_else(now_rfc3339),
-            sandbox_ready: true,
-            init: init?,
-            main: main?,
-            stage: Stage::Started,
-        };
+                c.id = s.container_id.clone().or_else(|| last.and_then(|t| t.container_id.clone()));
+                c.restarts = s.restart_count;
+                c.pulled = image::pull(&c.image).ok();
+            }
+        }
         Some(rt)
     }
 

@@ -230,6 +230,7 @@ async fn a_container_that_keeps_failing_is_restarted_then_backs_off() {
     assert_eq!(c["restartCount"], 1);
     let last = &c["lastState"]["terminated"];
     assert_eq!((last["exitCode"].as_i64(), last["reason"].as_str()), (Some(1), Some("Error")), "{c}");
+    assert_eq!(c["containerID"], last["containerID"], "the last run's id is kept while waiting: {c}");
     let uid = p["metadata"]["uid"].as_str().unwrap();
     assert_eq!(
         c["state"]["waiting"]["message"].as_str(),

@@ -44,7 +44,8 @@ fn container_status(c: &Container, ready: bool) -> Value {
         State::Running { started_at } => json!({"running": {"startedAt": started_at}}),
         t @ State::Terminated { .. } => json!({"terminated": terminated(t, c.id.as_deref())}),
     };
-    let created = c.id.is_some() && !matches!(c.state, State::Waiting { .. });
+    // A container waiting to be restarted still shows its last run's id and image.
+    let created = c.id.is_some() && (!matches!(c.state, State::Waiting { .. }) || c.last_terminated.is_some());
     let mut s = json!({
         "name": c.name,
         "image": c.pulled.as_ref().filter(|_| created).map(|p| p.reference.clone()).unwrap_or_else(|| c.image.clone()),

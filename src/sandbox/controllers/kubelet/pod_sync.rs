@@ -85,8 +85,13 @@ impl Kubelets {
                     (rt, Some(SANDBOX_CREATION))
                 }
             },
+            // Woken early (by its own status write): the sandbox is not ready yet.
+            Some(rt) if matches!(rt.stage, Stage::Creating { ready_at } if Instant::now() < ready_at) => {
+                let Stage::Creating { ready_at } = rt.stage else { return Ok(None) };
+                return Ok(Some(ready_at.saturating_duration_since(Instant::now())));
+            }
             Some(mut rt) => {
-                if rt.stage == Stage::Creating {
+                if matches!(rt.stage, Stage::Creating { .. }) {
                     self.create_sandbox(key, &pod, &node, &mut rt);
                     rt.stage = Stage::Started;
                 }
@@ -138,7 +143,7 @@ impl Kubelets {
             sandbox_ready: false,
             init: init.iter().map(|c| make(c, false)).collect(),
             main: main.iter().map(|c| make(c, true)).collect(),
-            stage: Stage::Creating,
+            stage: Stage::Creating { ready_at: Instant::now() + SANDBOX_CREATION },
         }
     }
 

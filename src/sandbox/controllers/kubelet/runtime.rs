@@ -85,8 +85,8 @@ impl Container {
 /// Where the kubelet is with the pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// The sandbox is being created and images pulled: containers wait (ContainerCreating).
-    Creating,
+    /// The sandbox is being created, until `ready_at`: containers wait (ContainerCreating).
+    Creating { ready_at: Instant },
     /// Containers were started (or failed to be).
     Started,
     /// Deleted: containers were sent SIGTERM; the pod is removed at `until`.

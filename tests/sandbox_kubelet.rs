@@ -324,6 +324,7 @@ async fn kubectl_logs_reads_what_the_containers_would_run() {
     until(&client, "one", "Running", running).await;
     until(&client, "two", "Running", running).await;
 
+    let (limited, since) = kubectl(&t, |k| (k.ok(&["logs", "one", "--limit-bytes=10"]), k.ok(&["logs", "one", "--since=1h"]))).await;
     let (plain, tail, stamped, b, bad_container) = kubectl(&t, |k| {
         (
             k.ok(&["logs", "one"]),
@@ -337,6 +338,8 @@ async fn kubectl_logs_reads_what_the_containers_would_run() {
     assert!(plain.contains("image \"busybox\" pulled as docker.io/library/busybox@sha256:"), "{plain}");
     assert!(plain.contains("would run: sh -c 'echo hello; sleep 3600'"), "{plain}");
     assert_eq!(tail.lines().count(), 1, "{tail}");
+    assert_eq!(limited, plain[..10]);
+    assert_eq!(since, plain);
     assert_eq!(tail, plain.lines().last().unwrap().to_string() + "\n");
     for (with, without) in stamped.lines().zip(plain.lines()) {
         let (ts, rest) = with.split_once(' ').unwrap();

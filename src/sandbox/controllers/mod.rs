@@ -13,6 +13,7 @@
 pub mod decisions;
 pub mod kubelet;
 pub mod namespace;
+pub mod node_lifecycle;
 pub mod recorder;
 pub mod root_ca;
 pub mod selection;
@@ -51,6 +52,7 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "namespace-controller", alias: "namespace", start: namespace::start },
     Loop { name: "serviceaccount-controller", alias: "serviceaccount", start: serviceaccount::start },
     Loop { name: "root-ca-certificate-publisher-controller", alias: "root-ca-cert-publisher", start: root_ca::start },
+    Loop { name: "node-lifecycle-controller", alias: "nodelifecycle", start: node_lifecycle::start },
     Loop { name: "kubelet", alias: "kubelet", start: kubelet::start },
 ];
 

@@ -270,6 +270,8 @@ async fn a_deleted_pod_is_stopped_then_removed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_create_and_renew_their_leases() {
     let (_t, client) = sandbox().await;
+    // A pulled image shows in the node's status from the next heartbeat.
+    create(&client, pod("puller", json!([{"name": "app", "image": "nginx"}]))).await;
     let leases = Api::<Lease>::namespaced(client.clone(), "kube-node-lease");
     let deadline = Instant::now() + Duration::from_secs(10);
     let first = loop {
@@ -298,6 +300,8 @@ async fn nodes_create_and_renew_their_leases() {
     let ready = condition(&node, "Ready");
     assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("True"), Some("KubeletReady")));
     assert_eq!(condition(&node, "MemoryPressure")["reason"], "KubeletHasSufficientMemory");
+    let images = node["status"]["images"].as_array().cloned().unwrap_or_default();
+    assert!(images.iter().any(|i| i["names"][1] == "docker.io/library/nginx:latest" && i["sizeBytes"].as_u64() > Some(0)), "{images:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,7 +132,7 @@ async fn heartbeat(k: Arc<Kubelets>, node: String, heartbeating: Arc<Mutex<HashS
     let mut failing = false;
     loop {
         let Some(n) = k.nodes.get(&node) else { break };
-        match node_status::beat(&k.client, &n).await {
+        match node_status::beat(&k.client, &n, node_status::images(&k.images_on(&node))).await {
             Ok(()) if failing => {
                 failing = false;
                 k.decisions.say(WHO, &node, "node status and lease updated again");
@@ -173,6 +173,12 @@ impl Kubelets {
     /// Whether `image` is already on `node`.
     fn image_present(&self, node: &str, image: &str) -> bool {
         lock(&self.per_node).get(node).is_some_and(|s| s.images.contains(image))
+    }
+
+    /// The images pulled onto `node`.
+    fn images_on(&self, node: &str) -> Vec<image::Pulled> {
+        let names: Vec<String> = lock(&self.per_node).get(node).map(|s| s.images.iter().cloned().collect()).unwrap_or_default();
+        names.iter().filter_map(|n| image::pull(n).ok()).collect()
     }
 
     /// Records that `image` was pulled onto `node`.

@@ -42,8 +42,23 @@ pub fn heartbeat_conditions(old: &[Value], now: &str) -> Vec<Value> {
     out
 }
 
-/// One heartbeat: the status patch, then the lease.
-pub async fn beat(client: &kube::Client, node: &Node) -> Result<(), kube::Error> {
+/// `nodeStatusMaxImages`.
+const MAX_IMAGES: usize = 50;
+
+/// The `Images` setter: the images on the node, largest first, each by digest and tag.
+pub fn images(pulled: &[super::image::Pulled]) -> Vec<Value> {
+    let mut list: Vec<&super::image::Pulled> = Vec::new();
+    for p in pulled {
+        if !list.iter().any(|q| q.image_id == p.image_id) {
+            list.push(p);
+        }
+    }
+    list.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.reference.cmp(&b.reference)));
+    list.into_iter().take(MAX_IMAGES).map(|p| json!({"names": [p.image_id, p.reference], "sizeBytes": p.size})).collect()
+}
+
+/// One heartbeat: the status patch (conditions and images), then the lease.
+pub async fn beat(client: &kube::Client, node: &Node, images: Vec<Value>) -> Result<(), kube::Error> {
     let name = node.metadata.name.clone().unwrap_or_default();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let old: Vec<Value> = node
@@ -53,7 +68,7 @@ pub async fn beat(client: &kube::Client, node: &Node) -> Result<(), kube::Error>
         .map(|cs| cs.iter().filter_map(|c| serde_json::to_value(c).ok()).collect())
         .unwrap_or_default();
     let nodes: Api<Node> = Api::all(client.clone());
-    let patch = json!({"status": {"conditions": heartbeat_conditions(&old, &now)}});
+    let patch = json!({"status": {"conditions": heartbeat_conditions(&old, &now), "images": images}});
     nodes.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     renew_lease(client, node).await
 }
@@ -101,6 +116,17 @@ async fn renew_lease(client: &kube::Client, node: &Node) -> Result<(), kube::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_are_listed_once_largest_first() {
+        let pulled: Vec<_> = ["busybox", "nginx", "nginx:latest", "redis"].iter().map(|i| super::super::image::pull(i).unwrap()).collect();
+        let list = images(&pulled);
+        assert_eq!(list.len(), 3, "nginx and nginx:latest are one image");
+        let sizes: Vec<u64> = list.iter().map(|i| i["sizeBytes"].as_u64().unwrap()).collect();
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        let nginx = list.iter().find(|i| i["names"][1] == "docker.io/library/nginx:latest").unwrap();
+        assert!(nginx["names"][0].as_str().unwrap().starts_with("docker.io/library/nginx@sha256:"));
+    }
 
     #[test]
     fn a_heartbeat_refreshes_every_setter_condition_and_keeps_transitions() {

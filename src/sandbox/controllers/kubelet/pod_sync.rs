@@ -353,6 +353,11 @@ impl Kubelets {
                     message: Some(format!("back-off {} restarting failed container={} pod={who}", image::go_duration(delay), c.name)),
                 };
                 c.restart_at = Some(now + delay);
+                self.decisions.say(
+                    WHO,
+                    &super::pod_key(pod),
+                    &format!("container {} keeps failing: back-off {}", c.name, image::go_duration(delay)),
+                );
                 return false;
             }
         }
@@ -399,6 +404,11 @@ impl Kubelets {
             // The exit is seen for a moment before the restart policy acts on it.
             c.restart_at = Some(Instant::now() + PULL_FAILED_FOR);
         }
+        let what = match &c.state {
+            State::Terminated { exit_code, .. } => format!("container {} started and exited with code {exit_code}", c.name),
+            _ => format!("container {} started", c.name),
+        };
+        self.decisions.say(WHO, &super::pod_key(pod), &what);
         c.pulled = Some(pulled);
         c.id = Some(id);
         let (ns, name) = (pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default());

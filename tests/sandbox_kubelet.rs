@@ -151,6 +151,12 @@ async fn the_unready_annotation_keeps_a_running_pod_unready() {
     }
     assert_eq!(p["status"]["containerStatuses"][0]["ready"], false);
     assert_eq!(p["status"]["containerStatuses"][0]["started"], true);
+    // Without the annotation the pod turns Ready.
+    let api = Api::<Pod>::namespaced(client.clone(), "default");
+    let unannotate = json!({"metadata": {"annotations": {"sandbox.kubelab.dev/ready": null}}});
+    api.patch("slow", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&unannotate)).await.unwrap();
+    let p = until(&client, "slow", "Ready", |p| condition(p, "Ready")["status"] == "True").await;
+    assert_eq!(p["status"]["containerStatuses"][0]["ready"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

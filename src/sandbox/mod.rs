@@ -8,6 +8,7 @@
 pub mod connection;
 pub mod controllers;
 pub mod conversion;
+pub mod cri_log;
 pub mod daemon;
 pub mod deprecation;
 pub mod discovery;

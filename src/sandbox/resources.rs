@@ -38,7 +38,8 @@ pub struct ResourceInfo {
     pub verbs: Vec<String>,
     /// `status`, `scale`, ... — served as `/<plural>/<name>/<sub>`.
     pub subresources: Vec<String>,
-    /// Discovery-only subresources (exec, log, proxy...) that are listed but not served.
+    /// Subresources discovery lists that the generic store does not serve (exec, log,
+    /// proxy...); a kind's strategy may serve some of them (`Strategy::streamer`).
     pub listed_subresources: Vec<(String, String, Vec<String>)>,
     pub storage_version_hash: String,
     /// Filled for custom resources; empty for built-ins (their tables are computed in code).
@@ -1009,7 +1010,9 @@ const BUILTINS: &[Builtin] = &[
     },
 ];
 
-/// Subresources listed by discovery that the sandbox does not serve (no kubelet to exec in).
+/// Subresources discovery lists beyond `status`/`scale`: served, if at all, by the kind's
+/// strategy (`pods/log` and the refused `exec`, `attach`, `portforward` are the pod
+/// strategy's streamers), never by the generic store.
 fn listed_subresources(group: &str, plural: &str) -> Vec<(String, String, Vec<String>)> {
     let e = |name: &str, kind: &str, verbs: &[&str]| (name.to_string(), kind.to_string(), verbs.iter().map(|v| v.to_string()).collect());
     match (group, plural) {

@@ -1,5 +1,6 @@
 //! What a new cluster has before anyone writes to it: the four system namespaces, the
-//! `kubernetes` service, and two worker nodes with realistic `status.nodeInfo`.
+//! `kubernetes` service, and two worker nodes with realistic `status.nodeInfo`: one
+//! `amd64` and one `arm64`, so scheduling by architecture can be shown.
 
 use serde_json::{json, Value};
 
@@ -8,12 +9,14 @@ use super::status::ApiError;
 
 const MANAGER: &str = "kube-apiserver";
 
-fn node(name: &str, ip: &str) -> Value {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        a => a,
-    };
+/// The default workers: name, InternalIP, architecture.
+const DEFAULT_NODES: &[(&str, &str, &str)] = &[("kubelab-worker-1", "172.18.0.2", "amd64"), ("kubelab-worker-2", "172.18.0.3", "arm64")];
+
+/// A worker as its kubelet registers it: 4 CPUs, 8Gi of memory, 110 pods, and the
+/// conditions the kubelet's setters report on a healthy node.
+fn node(name: &str, ip: &str, arch: &str) -> Value {
+    let now = super::meta::now_rfc3339();
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| json!({"type": kind, "status": status, "reason": reason, "message": message, "lastHeartbeatTime": now, "lastTransitionTime": now});
     json!({
         "apiVersion": "v1",
         "kind": "Node",
@@ -29,13 +32,15 @@ fn node(name: &str, ip: &str) -> Value {
         },
         "spec": {"podCIDR": format!("10.244.{}.0/24", &ip[ip.len() - 1..]), "podCIDRs": [format!("10.244.{}.0/24", &ip[ip.len() - 1..])]},
         "status": {
-            "capacity": {"cpu": "4", "ephemeral-storage": "61255492Ki", "hugepages-2Mi": "0", "memory": "8148240Ki", "pods": "110"},
-            "allocatable": {"cpu": "4", "ephemeral-storage": "61255492Ki", "hugepages-2Mi": "0", "memory": "8045840Ki", "pods": "110"},
+            "capacity": {"cpu": "4", "ephemeral-storage": "61255492Ki", "hugepages-2Mi": "0", "memory": "8Gi", "pods": "110"},
+            "allocatable": {"cpu": "4", "ephemeral-storage": "61255492Ki", "hugepages-2Mi": "0", "memory": "8Gi", "pods": "110"},
             "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
-            "conditions": [{
-                "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
-                "lastHeartbeatTime": super::meta::now_rfc3339(), "lastTransitionTime": super::meta::now_rfc3339()
-            }],
+            "conditions": [
+                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+            ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {
                 "architecture": arch,
@@ -75,8 +80,7 @@ pub async fn seed(api: &Apiserver, nodes: Option<&[Value]>) -> Result<(), ApiErr
     let nodes = match nodes {
         Some(n) => n,
         None => {
-            default_nodes =
-                [("kubelab-worker-1", "172.18.0.2"), ("kubelab-worker-2", "172.18.0.3")].iter().map(|(n, ip)| node(n, ip)).collect();
+            default_nodes = DEFAULT_NODES.iter().map(|(n, ip, arch)| node(n, ip, arch)).collect();
             &default_nodes
         }
     };

@@ -68,6 +68,29 @@ fn reply_to_response(r: Reply) -> Response<Body> {
     b.body(Full::new(r.body).boxed()).expect("a valid response")
 }
 
+/// A streamed subresource's answer (`pods/log?follow=true` goes on until it ends).
+/// The stream is pumped by a task of its own, so a client that leaves (dropping the
+/// receiving end) ends it.
+fn streamed_response(s: super::registry::Streamed) -> Response<Body> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let mut body = s.body;
+    tokio::spawn(async move {
+        while let Some(b) = futures::StreamExt::next(&mut body).await {
+            if tx.send(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let received = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    let stream = futures::StreamExt::map(received, |b| Ok::<_, Infallible>(Frame::data(b)));
+    Response::builder()
+        .status(200)
+        .header("Content-Type", s.content_type)
+        .header("Cache-Control", "no-cache, private")
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .expect("a valid response")
+}
+
 fn error_response(e: &ApiError) -> Response<Body> {
     reply_to_response(Reply::error(e))
 }
@@ -220,6 +243,12 @@ impl Server {
             Err(e) => return error_response(&e),
         };
         let http = HttpRequest { method, path: api_path, query, content_type, accept: Some(accept), user_agent, body };
+        if let Some(streamed) = self.api.stream(&http, &self.data_dir) {
+            return match streamed {
+                Ok(s) => streamed_response(s),
+                Err(e) => error_response(&e),
+            };
+        }
         if http.is_watch() && http.path.name.is_none() {
             return self.watch(http);
         }

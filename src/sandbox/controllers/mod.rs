@@ -17,6 +17,7 @@ pub mod decisions;
 pub mod deployment;
 pub mod events_recorder;
 pub mod garbage_collector;
+pub mod kubelet;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod pod_control;
@@ -63,6 +64,7 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "replicaset-controller", alias: "replicaset", start: replicaset::start },
     Loop { name: "deployment-controller", alias: "deployment", start: deployment::start },
     Loop { name: "node-lifecycle-controller", alias: "nodelifecycle", start: node_lifecycle::start },
+    Loop { name: "kubelet", alias: "kubelet", start: kubelet::start },
     Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },
     // Last: it monitors every resource, so the typed informers other loops ask for must
     // exist first (see `garbage_collector::graph_builder::monitor`).

@@ -23,6 +23,8 @@ mod persistentvolumeclaims;
 mod persistentvolumes;
 mod pod_admission;
 mod pod_binding;
+mod pod_connect;
+mod pod_log;
 mod pod_template;
 mod pod_update;
 mod pods;
@@ -51,7 +53,7 @@ pub use namespaces::admit_namespace_lifecycle;
 pub use qos::parse_quantity;
 pub use reviews::is_review;
 pub use strategy::{
-    Created, ForwardedCreate, Generic, NamedCreater, ObjectChange, ObjectReader, ScalePaths, Strategy, StrategyRef, SubresourceCreate,
+    Created, ForwardedCreate, Generic, NamedCreater, ObjectChange, ObjectReader, ScalePaths, Strategy, StrategyRef, Streamed, SubresourceCreate, SubresourceStream, SubresourceStreamer,
 };
 
 /// What the client asked for with `?fieldValidation=`.

@@ -359,6 +359,18 @@ impl Strategy for PodStrategy {
     fn named_creater(&self, subresource: &str) -> Option<&dyn super::strategy::NamedCreater> {
         (subresource == "binding").then_some(&super::pod_binding::BindingRest as &dyn super::strategy::NamedCreater)
     }
+
+    /// `pods/log` reads the kubelet's container logs; exec, attach and port-forward are
+    /// refused, as no process runs.
+    fn streamer(&self, subresource: &str) -> Option<&dyn super::SubresourceStreamer> {
+        match subresource {
+            "log" => Some(&super::pod_log::PodLog),
+            "exec" => Some(&super::pod_connect::EXEC),
+            "attach" => Some(&super::pod_connect::ATTACH),
+            "portforward" => Some(&super::pod_connect::PORT_FORWARD),
+            _ => None,
+        }
+    }
     fn selectable_fields(&self, obj: &Value) -> Vec<(&'static str, String)> {
         let text = |p: &str| field_text(obj, p);
         let ips: Vec<String> = obj

@@ -164,6 +164,37 @@ pub trait Strategy: Send + Sync {
     fn create_forwards_to(&self) -> Option<ForwardedCreate> {
         None
     }
+
+    /// The streamer serving `subresource` of a named object when that is neither the
+    /// object nor stored (`pods/log`, `pods/exec`: upstream's `GetterWithOptions` and
+    /// `Connecter`s, which answer from the kubelet rather than from etcd).
+    fn streamer(&self, _subresource: &str) -> Option<&dyn SubresourceStreamer> {
+        None
+    }
+}
+
+/// A request to a streamed subresource: the method, the URL's namespace, name and query,
+/// read access to the store for as long as the stream lasts, and the sandbox's data
+/// directory (where the kubelets keep what they serve).
+pub struct SubresourceStream<'a> {
+    pub method: &'a str,
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub query: &'a crate::sandbox::request::Query,
+    pub objects: std::sync::Arc<dyn ObjectReader + Send + Sync>,
+    pub data_dir: &'a std::path::Path,
+}
+
+/// What a streamed subresource answers: a content type and a body that may go on
+/// (`follow=true`) until the object goes or the client leaves.
+pub struct Streamed {
+    pub content_type: String,
+    pub body: futures::stream::BoxStream<'static, bytes::Bytes>,
+}
+
+/// `rest.GetterWithOptions` / `rest.Connecter`: a subresource answered as a stream.
+pub trait SubresourceStreamer: Send + Sync {
+    fn open(&self, req: SubresourceStream<'_>) -> Result<Streamed, ApiError>;
 }
 
 /// Where [`Strategy::create_forwards_to`] sends a create.

@@ -12,6 +12,7 @@ mod get;
 mod list;
 mod patch;
 mod scale;
+mod stream;
 mod subresource;
 mod update;
 pub mod watch;
@@ -156,7 +157,7 @@ impl Apiserver {
             return Err(ApiError::resource_not_found());
         }
         if let Some(sub) = &path.subresource {
-            if !res.has_subresource(sub) && res.strategy.named_creater(sub).is_none() {
+            if !res.has_subresource(sub) && res.strategy.named_creater(sub).is_none() && res.strategy.streamer(sub).is_none() {
                 return Err(ApiError::resource_not_found());
             }
         }

@@ -41,8 +41,8 @@ async fn a_deployment_runs_rolls_back_scales_and_is_deleted_as_on_a_cluster() {
     common::with_kubectl(|k| {
         k.ok(&["create", "deployment", "web", "--image=nginx", "--replicas=3"]);
         let pods = until(k, &["pods", "-l", "app=web"], "3 Running pods", |p| running(p).len() == 3);
-        let nodes: std::collections::BTreeSet<&str> = items(&pods).iter().map(|p| str_of(p, "/spec/nodeName")).collect::<Vec<_>>().into_iter().collect();
-        let nodes: Vec<&str> = nodes.into_iter().collect();
+        let nodes: std::collections::BTreeSet<String> = items(&pods).iter().map(|p| str_of(p, "/spec/nodeName").to_string()).collect();
+        let nodes: Vec<String> = nodes.into_iter().collect();
         assert_eq!(nodes, ["kubelab-worker-1", "kubelab-worker-2"], "spread over both nodes");
         for p in running(&pods) {
             assert!(str_of(&p, "/status/podIP").starts_with("10.244."), "{p}");
@@ -58,7 +58,10 @@ async fn a_deployment_runs_rolls_back_scales_and_is_deleted_as_on_a_cluster() {
         let rs = k.get_json(&["replicasets", "-l", "app=web"]);
         assert_eq!(items(&rs).len(), 2, "the old and the new ReplicaSet");
         let history = k.ok(&["rollout", "history", "deployment/web"]);
-        assert!(history.contains("REVISION") && history.lines().any(|l| l.starts_with('1')) && history.lines().any(|l| l.starts_with('2')), "{history}");
+        assert!(
+            history.contains("REVISION") && history.lines().any(|l| l.starts_with('1')) && history.lines().any(|l| l.starts_with('2')),
+            "{history}"
+        );
         k.ok(&["rollout", "undo", "deployment/web"]);
         k.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
         let d = k.get_json(&["deployment", "web"]);

@@ -53,7 +53,8 @@ pub use namespaces::admit_namespace_lifecycle;
 pub use qos::parse_quantity;
 pub use reviews::is_review;
 pub use strategy::{
-    Created, ForwardedCreate, Generic, NamedCreater, ObjectChange, ObjectReader, ScalePaths, Strategy, StrategyRef, Streamed, SubresourceCreate, SubresourceStream, SubresourceStreamer,
+    Created, ForwardedCreate, Generic, NamedCreater, ObjectChange, ObjectReader, ScalePaths, Strategy, StrategyRef, Streamed,
+    SubresourceCreate, SubresourceStream, SubresourceStreamer,
 };
 
 /// What the client asked for with `?fieldValidation=`.

@@ -135,11 +135,20 @@ async fn an_impossible_pod_says_why_and_a_namespace_empties_before_it_goes() {
         k.ok(&["create", "namespace", "shop"]);
         k.ok(&["create", "deployment", "cart", "--image=nginx", "--replicas=2", "-n", "shop"]);
         until(k, &["pods", "-n", "shop"], "shop pods", |p| running(p).len() == 2);
+        // Content with a finalizer holds the namespace while we look at it.
+        k.ok(&["create", "configmap", "held", "-n", "shop"]);
+        k.ok(&["patch", "configmap", "held", "-n", "shop", "--type=merge", "-p", r#"{"metadata":{"finalizers":["kubelab.dev/hold"]}}"#]);
         k.ok(&["delete", "namespace", "shop", "--wait=false"]);
         let ns = k.get_json(&["namespace", "shop"]);
         assert_eq!(str_of(&ns, "/status/phase"), "Terminating");
         let refused = k.fails(&["create", "configmap", "late", "-n", "shop"]);
         assert!(refused.contains("because it is being terminated"), "{refused}");
+        until(k, &["pods", "-n", "shop"], "the namespace's pods deleted", |p| items(p).is_empty());
+        let ns = until(k, &["namespace", "shop"], "content remaining reported", |n| {
+            n["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True"))
+        });
+        assert_eq!(str_of(&ns, "/status/phase"), "Terminating");
+        k.ok(&["patch", "configmap", "held", "-n", "shop", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
         until(k, &["namespaces"], "shop removed", |n| items(n).iter().all(|n| n["metadata"]["name"] != "shop"));
     })
     .await;

@@ -38,7 +38,8 @@ async fn kubectl_sees_a_real_api_server() {
         std::fs::write(&file, POD_YAML).unwrap();
         let f = file.to_str().unwrap();
         assert!(k.ok(&["create", "-f", f]).contains("pod/from-file created"));
-        k.ok(&["delete", "pod", "from-file", "--wait=false"]);
+        // Bound and running, it is stopped by its kubelet first: wait until it is gone.
+        k.ok(&["delete", "pod", "from-file"]);
         assert!(k.ok(&["apply", "-f", f]).contains("pod/from-file created"));
         std::fs::write(&file, POD_YAML.replace("app: demo", "app: demo\n    tier: front")).unwrap();
         assert!(k.ok(&["apply", "-f", f]).contains("pod/from-file configured"), "the second apply is a patch");

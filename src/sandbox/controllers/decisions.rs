@@ -28,6 +28,15 @@ impl Decisions {
         let _ = self.lines.send(line);
     }
 
+    /// A failed sync, told unless it is a conflict (the cache was behind; the retry
+    /// with backoff is routine). Hands the error back for the worker loop.
+    pub fn sync_failed(&self, who: &str, key: &str, e: kube::Error) -> kube::Error {
+        if !matches!(&e, kube::Error::Api(s) if s.code == 409) {
+            self.say(who, key, &format!("sync failed: {e}"));
+        }
+        e
+    }
+
     /// Every line from now on (a slow subscriber loses the oldest).
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
         self.lines.subscribe()

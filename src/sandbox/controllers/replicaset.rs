@@ -215,14 +215,7 @@ impl super::Reconciler for ReplicaSetController {
     }
 
     async fn sync(&self, key: String) -> Result<Option<Duration>, kube::Error> {
-        self.sync_replica_set(&key).await.map_err(|e| {
-            // A conflict only means the cache was behind; the retry is routine.
-            let conflict = matches!(&e, SyncError::Kube(kube::Error::Api(s)) if s.code == 409);
-            if !conflict {
-                self.decisions.say(LOOP, &key, &format!("sync failed: {e}"));
-            }
-            kube::Error::from(e)
-        })
+        self.sync_replica_set(&key).await.map_err(|e| self.decisions.sync_failed(LOOP, &key, kube::Error::from(e)))
     }
 }
 

@@ -192,13 +192,7 @@ impl super::Reconciler for DeploymentController {
     }
 
     async fn sync(&self, key: String) -> Result<Option<Duration>, kube::Error> {
-        self.sync_deployment(&key).await.map_err(|e| {
-            let conflict = matches!(&e, SyncError::Kube(kube::Error::Api(s)) if s.code == 409);
-            if !conflict {
-                self.decisions.say(LOOP, &key, &format!("sync failed: {e}"));
-            }
-            kube::Error::from(e)
-        })
+        self.sync_deployment(&key).await.map_err(|e| self.decisions.sync_failed(LOOP, &key, kube::Error::from(e)))
     }
 }
 

@@ -139,8 +139,17 @@ impl super::Reconciler for NodeLifecycle {
         let api: Api<Node> = Api::all(self.client.clone());
         match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(_) => {
-                let keys: Vec<String> = taints.iter().map(|t| format!("{}:{}", t.key, t.effect)).collect();
-                let what = if keys.is_empty() { "no condition taints".to_string() } else { format!("taints {}", keys.join(", ")) };
+                let key = |t: &k8s_openapi::api::core::v1::Taint| format!("{}:{}", t.key, t.effect);
+                let before: Vec<String> = node.spec.as_ref().and_then(|s| s.taints.as_ref()).into_iter().flatten().map(key).collect();
+                let after: Vec<String> = taints.iter().map(key).collect();
+                let added: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
+                let lifted: Vec<&String> = before.iter().filter(|t| !after.contains(t)).collect();
+                let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                let what = match (added.is_empty(), lifted.is_empty()) {
+                    (false, true) => format!("tainted {}", join(&added)),
+                    (true, false) => format!("lifted {}", join(&lifted)),
+                    _ => format!("tainted {}; lifted {}", join(&added), join(&lifted)),
+                };
                 self.decisions.say(WHO, &name, &what);
                 Ok(None)
             }

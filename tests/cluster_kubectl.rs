@@ -145,7 +145,9 @@ async fn an_impossible_pod_says_why_and_a_namespace_empties_before_it_goes() {
         assert!(refused.contains("because it is being terminated"), "{refused}");
         until(k, &["pods", "-n", "shop"], "the namespace's pods deleted", |p| items(p).is_empty());
         let ns = until(k, &["namespace", "shop"], "content remaining reported", |n| {
-            n["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True"))
+            n["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True"))
         });
         assert_eq!(str_of(&ns, "/status/phase"), "Terminating");
         k.ok(&["patch", "configmap", "held", "-n", "shop", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);

@@ -11,6 +11,7 @@
 //! too, so `--controllers` chooses every loop the sandbox runs.
 
 pub mod active_pods;
+pub mod clusterrole_aggregation;
 pub mod controller_expectations;
 pub mod controller_ref;
 pub mod decisions;
@@ -61,6 +62,7 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "namespace-controller", alias: "namespace", start: namespace::start },
     Loop { name: "serviceaccount-controller", alias: "serviceaccount", start: serviceaccount::start },
     Loop { name: "root-ca-certificate-publisher-controller", alias: "root-ca-cert-publisher", start: root_ca::start },
+    Loop { name: "clusterrole-aggregation-controller", alias: "clusterrole-aggregation", start: clusterrole_aggregation::start },
     Loop { name: "replicaset-controller", alias: "replicaset", start: replicaset::start },
     Loop { name: "deployment-controller", alias: "deployment", start: deployment::start },
     Loop { name: "node-lifecycle-controller", alias: "nodelifecycle", start: node_lifecycle::start },

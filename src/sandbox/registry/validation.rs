@@ -208,6 +208,19 @@ pub enum NameRule {
     Subdomain,
     Label,
     Dns1035,
+    /// `path.ValidatePathSegmentName`: anything a URL path segment can carry (RBAC's
+    /// `system:aggregate-to-admin`).
+    PathSegment,
+}
+
+/// `path.ValidatePathSegmentName`.
+pub fn path_segment_name(name: &str, prefix: bool) -> Vec<String> {
+    if !prefix {
+        if let Some(bad) = [".", ".."].into_iter().find(|b| *b == name) {
+            return vec![format!("may not be '{bad}'")];
+        }
+    }
+    ["/", "%"].into_iter().filter(|c| name.contains(c)).map(|c| format!("may not contain '{c}'")).collect()
 }
 
 impl NameRule {
@@ -216,12 +229,16 @@ impl NameRule {
         match (res.group.as_str(), res.kind.as_str()) {
             ("", "Namespace") => NameRule::Label,
             ("", "Service") => NameRule::Dns1035,
+            ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
             _ => NameRule::Subdomain,
         }
     }
 
     /// `prefix` is true for `generateName`: a trailing dash is fine since a suffix follows.
     pub fn check(self, name: &str, prefix: bool) -> Vec<String> {
+        if self == NameRule::PathSegment {
+            return path_segment_name(name, prefix);
+        }
         let owned;
         let name = if prefix && name.ends_with('-') {
             owned = format!("{}a", &name[..name.len() - 1]);
@@ -233,6 +250,7 @@ impl NameRule {
             NameRule::Subdomain => dns1123_subdomain(name),
             NameRule::Label => dns1123_label(name),
             NameRule::Dns1035 => dns1035_label(name),
+            NameRule::PathSegment => path_segment_name(name, prefix),
         }
     }
 }
@@ -476,5 +494,21 @@ mod tests {
         );
         assert_eq!(config_key(".."), vec!["must not be '..'".to_string()]);
         assert!(config_key("app.properties").is_empty());
+    }
+
+    #[test]
+    fn path_segment_names_refuse_only_what_a_path_cannot_carry() {
+        let cases: &[(&str, bool, &[&str])] = &[
+            ("system:aggregate-to-admin", false, &[]),
+            ("Upper_Case ok", false, &[]),
+            (".", false, &["may not be '.'"]),
+            ("..", false, &["may not be '..'"]),
+            ("..", true, &[]),
+            ("a/b%c", false, &["may not contain '/'", "may not contain '%'"]),
+            ("a/", true, &["may not contain '/'"]),
+        ];
+        for (name, prefix, want) in cases {
+            assert_eq!(path_segment_name(name, *prefix), want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{name}");
+        }
     }
 }

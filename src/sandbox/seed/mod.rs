@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::resources::ResourceInfo;
 use super::rest::Apiserver;
 use super::status::ApiError;
 
@@ -87,7 +88,47 @@ pub async fn seed(api: &Apiserver, nodes: Option<&[Value]>) -> Result<(), ApiErr
     for n in nodes {
         ignore_exists(api.create_internal(&node_res, n.clone(), "kubelet").await)?;
     }
+    // Concurrent creates share the store's group commits: one fsync for many objects.
+    let mut policy: Vec<(ResourceInfo, Value)> = Vec::new();
+    let priority_classes = cat.find("scheduling.k8s.io", "v1", "priorityclasses").expect("built in").clone();
+    policy.extend(system_priority_classes().into_iter().map(|pc| (priority_classes.clone(), pc)));
+    for obj in bootstrap_rbac() {
+        let plural = match obj["kind"].as_str().unwrap_or_default() {
+            "ClusterRole" => "clusterroles",
+            "ClusterRoleBinding" => "clusterrolebindings",
+            "Role" => "roles",
+            _ => "rolebindings",
+        };
+        policy.push((cat.find("rbac.authorization.k8s.io", "v1", plural).expect("built in").clone(), obj));
+    }
+    let created = futures::future::join_all(policy.iter().map(|(res, obj)| api.create_internal(res, obj.clone(), MANAGER))).await;
+    for r in created {
+        ignore_exists(r)?;
+    }
     Ok(())
+}
+
+/// `schedulingapiv1.SystemPriorityClasses()`, created by the apiserver's post-start hook.
+fn system_priority_classes() -> [Value; 2] {
+    let pc = |name: &str, value: i64, description: &str| {
+        json!({
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": name}, "value": value, "description": description, "preemptionPolicy": "PreemptLowerPriority",
+        })
+    };
+    [
+        pc("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+        pc(
+            "system-cluster-critical",
+            2_000_000_000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ),
+    ]
+}
+
+/// The RBAC bootstrap policy's objects (see the module's doc).
+fn bootstrap_rbac() -> Vec<Value> {
+    serde_json::from_str(include_str!("bootstrap_rbac.json")).expect("bootstrap_rbac.json is a JSON array")
 }
 
 fn ignore_exists(r: Result<Value, ApiError>) -> Result<(), ApiError> {

@@ -6,6 +6,7 @@
 //! background process ([`daemon`]).
 
 pub mod connection;
+pub mod apiextensions;
 pub mod controllers;
 pub mod conversion;
 pub mod cri_log;

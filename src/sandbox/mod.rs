@@ -5,8 +5,8 @@
 //! user's controller tests alike. `kubelab sandbox start` runs the same server as a
 //! background process ([`daemon`]).
 
-pub mod connection;
 pub mod apiextensions;
+pub mod connection;
 pub mod controllers;
 pub mod conversion;
 pub mod cri_log;

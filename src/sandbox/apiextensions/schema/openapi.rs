@@ -206,11 +206,14 @@ impl<'a> Validator<'a> {
             match compiled(pattern) {
                 Ok(re) if re.is_match(st) => {}
                 Ok(_) => out.push(messages::invalid(self.path, Some(&value), in_body(self.path, &format!("should match '{pattern}'")))),
-                Err(e) => out.push(messages::invalid(
-                    self.path,
-                    Some(&value),
-                    in_body(self.path, &format!("should match '{pattern}, but pattern is invalid: {e}'")),
-                )),
+                Err(_) => {
+                    let e = pattern_error(pattern).unwrap_or_default();
+                    out.push(messages::invalid(
+                        self.path,
+                        Some(&value),
+                        in_body(self.path, &format!("should match '{pattern}, but pattern is invalid: {e}'")),
+                    ))
+                }
             }
         }
     }
@@ -249,7 +252,11 @@ impl<'a> Validator<'a> {
                 (Some(i), fac) => {
                     let fac = fac as i64;
                     if i % fac != 0 {
-                        multiple.push(messages::invalid(self.path, Some(data), in_body(self.path, &format!("should be a multiple of {fac}"))));
+                        multiple.push(messages::invalid(
+                            self.path,
+                            Some(data),
+                            in_body(self.path, &format!("should be a multiple of {fac}")),
+                        ));
                     }
                 }
                 (None, fac) => {
@@ -316,7 +323,11 @@ impl<'a> Validator<'a> {
         let size = items.len();
         if let Some(min) = self.s.get("minItems").and_then(Value::as_u64) {
             if (size as u64) < min {
-                out.push(messages::invalid(self.path, Some(&size.into()), in_body(self.path, &format!("should have at least {min} items"))));
+                out.push(messages::invalid(
+                    self.path,
+                    Some(&size.into()),
+                    in_body(self.path, &format!("should have at least {min} items")),
+                ));
             }
         }
         if let Some(max) = self.s.get("maxItems").and_then(Value::as_u64) {
@@ -351,7 +362,11 @@ impl<'a> Validator<'a> {
         let n = map.len();
         if let Some(min) = self.s.get("minProperties").and_then(Value::as_u64) {
             if (n as u64) < min {
-                out.push(messages::invalid(self.path, Some(&n.into()), in_body(self.path, &format!("should have at least {min} properties"))));
+                out.push(messages::invalid(
+                    self.path,
+                    Some(&n.into()),
+                    in_body(self.path, &format!("should have at least {min} properties")),
+                ));
             }
         }
         if let Some(max) = self.s.get("maxProperties").and_then(Value::as_u64) {
@@ -405,7 +420,22 @@ fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
     Ok(re)
 }
 
-/// Whether Go's regexp would compile `pattern`, and its error if not.
+/// Why Go's regexp would not compile `pattern`, worded as Go words it
+/// (`error parsing regexp: missing closing ): `(``), or `None` if it compiles.
 pub fn pattern_error(pattern: &str) -> Option<String> {
-    compiled(pattern).err().map(|e| e.to_string())
+    let err = compiled(pattern).err()?.to_string();
+    const CODES: &[(&str, &str)] = &[
+        ("unclosed group", "missing closing )"),
+        ("unopened group", "unexpected )"),
+        ("unclosed character class", "missing closing ]"),
+        ("repetition operator missing expression", "missing argument to repetition operator"),
+        ("invalid character class range", "invalid character class range"),
+        ("incomplete escape sequence", "trailing backslash at end of expression"),
+        ("escape", "invalid escape sequence"),
+        ("repetition", "invalid repeat count"),
+        ("decimal", "invalid repeat count"),
+        ("capture group name", "invalid named capture"),
+    ];
+    let code = CODES.iter().find(|(needle, _)| err.contains(needle)).map_or("invalid or unsupported Perl syntax", |(_, code)| code);
+    Some(format!("error parsing regexp: {code}: `{pattern}`"))
 }

@@ -75,7 +75,11 @@ fn invariants(s: Node, lvl: Level, path: &str, errs: &mut Vec<FieldError>) {
         ));
     }
     if s.int_or_string() && s.embedded_resource() {
-        errs.push(FieldError::invalid(child(path, "x-kubernetes-embedded-resource"), &json!(true), "must be false if x-kubernetes-int-or-string is true"));
+        errs.push(FieldError::invalid(
+            child(path, "x-kubernetes-embedded-resource"),
+            &json!(true),
+            "must be false if x-kubernetes-int-or-string is true",
+        ));
     }
     let skip_any_of = is_int_or_string_any_of(s.list("anyOf"));
     let skip_first_all_of_any_of = s.list("allOf").first().is_some_and(|first| is_int_or_string_any_of(Node(first).list("anyOf")));
@@ -140,10 +144,17 @@ fn metadata_invariants(s: Node, check_metadata: bool, lvl: Level, path: &str, er
         "type" | "default" => false,
         "properties" => !props_only_names && !v.as_object().is_some_and(|p| p.is_empty()),
         // Unset booleans and empty lists are the zero value upstream compares against.
-        _ => !matches!(v, Value::Null | Value::Bool(false)) && !v.as_array().is_some_and(|a| a.is_empty()) && !v.as_str().is_some_and(str::is_empty),
+        _ => {
+            !matches!(v, Value::Null | Value::Bool(false))
+                && !v.as_array().is_some_and(|a| a.is_empty())
+                && !v.as_str().is_some_and(str::is_empty)
+        }
     });
     if anything_else {
-        errs.push(FieldError::forbidden(path, "must not specify anything other than name and generateName, but metadata is implicitly specified"));
+        errs.push(FieldError::forbidden(
+            path,
+            "must not specify anything other than name and generateName, but metadata is implicitly specified",
+        ));
     }
 }
 
@@ -173,7 +184,7 @@ fn value_validation(s: Node, skip_any_of: bool, skip_first_all_of_any_of: bool, 
             errs.push(FieldError::invalid(
                 child(path, "pattern"),
                 &json!(pattern),
-                format!("must be a valid regular expression, but isn't: {}", e.lines().last().unwrap_or_default().trim()),
+                format!("must be a valid regular expression, but isn't: {e}"),
             ));
         }
     }

@@ -9,12 +9,17 @@ use crate::sandbox::registry::validation::{dns1035_label, dns1123_label, validat
 use crate::sandbox::status::FieldError;
 
 pub fn validate(s: Node, path: &str, x: &Value, errs: &mut Vec<FieldError>) {
+    validate_at(s, false, path, x, errs)
+}
+
+/// `objectmeta.Validate`; `resource_root` checks `x` itself as a resource.
+pub fn validate_at(s: Node, resource_root: bool, path: &str, x: &Value, errs: &mut Vec<FieldError>) {
     if !s.0.is_object() {
         return;
     }
     match x {
         Value::Object(map) => {
-            if s.embedded_resource() {
+            if resource_root || s.embedded_resource() {
                 embedded_resource(path, map, errs);
             }
             for (k, v) in map {
@@ -104,11 +109,9 @@ fn embedded_resource(path: &str, x: &Map<String, Value>, errs: &mut Vec<FieldErr
 /// `path.ValidatePathSegmentName`: the name rule of custom resources.
 fn path_segment_name(name: &str, prefix: bool) -> Vec<String> {
     let mut msgs = Vec::new();
-    if !prefix {
-        if name == "." || name == ".." {
-            msgs.push(format!("may not be '{name}'"));
-            return msgs;
-        }
+    if !prefix && (name == "." || name == "..") {
+        msgs.push(format!("may not be '{name}'"));
+        return msgs;
     }
     for bad in ["/", "%"] {
         if name.contains(bad) {

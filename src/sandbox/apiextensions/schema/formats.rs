@@ -188,7 +188,7 @@ fn is_isbn10(s: &str) -> bool {
         return false;
     }
     let sum: u32 = b.iter().enumerate().map(|(i, c)| (i as u32 + 1) * if *c == b'X' { 10 } else { u32::from(c - b'0') }).sum();
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 fn is_isbn13(s: &str) -> bool {

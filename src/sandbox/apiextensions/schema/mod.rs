@@ -6,6 +6,7 @@
 //! Schemas stay plain JSON (`serde_json::Value`, as stored in the CRD); [`node::Node`]
 //! reads them. `x-kubernetes-validations` (CEL rules) are not evaluated.
 
+mod default_validation;
 mod defaulting;
 mod embedded;
 mod formats;
@@ -28,6 +29,12 @@ use node::Node;
 /// `spec.versions[0].schema.openAPIV3Schema`) is not a structural schema; empty if it is.
 pub fn structural_errors(schema: &Value, path: &str) -> Vec<FieldError> {
     structural::structural_errors(schema, path)
+}
+
+/// `ValidateDefaults` (run after [`structural_errors`] found nothing): every `default`
+/// must be pruned and valid against its own schema.
+pub fn default_errors(schema: &Value, path: &str) -> Vec<FieldError> {
+    default_validation::default_errors(schema, path)
 }
 
 /// A custom resource against its schema, as the CR strategy validates it: the kube-openapi

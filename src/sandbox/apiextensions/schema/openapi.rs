@@ -120,10 +120,8 @@ impl<'a> Validator<'a> {
         let is_float_int = sch_type == "number" && data.as_f64().is_some_and(is_json_integer) && self.types.contains(&"integer");
         let is_int_float = sch_type == "integer" && self.types.contains(&"number");
         let stringish = data.is_string() || data.is_array();
-        if !stringish
-            && !self.format.is_empty()
-            && !(self.types.contains(&sch_type) || format == self.format || is_float_int || is_int_float)
-        {
+        let type_or_format_matches = self.types.contains(&sch_type) || format == self.format || is_float_int || is_int_float;
+        if !stringish && !self.format.is_empty() && !type_or_format_matches {
             out.push(messages::invalid_type(self.path, self.format, format));
             return;
         }

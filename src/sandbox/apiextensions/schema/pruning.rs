@@ -39,6 +39,12 @@ pub fn prune_resource(s: &Value, obj: &mut Value) -> Vec<String> {
     walk.unknown
 }
 
+/// Prunes a value of schema `s` (a default, say); `embedded` treats it as a resource.
+pub fn prune_at(s: Node, embedded: bool, x: &mut Value) {
+    let mut walk = Walk { path: String::new(), unknown: Vec::new() };
+    prune(Some(s), embedded, x, &mut walk);
+}
+
 fn prune(s: Option<Node>, root: bool, x: &mut Value, walk: &mut Walk) {
     let s = s.filter(|s| s.0.is_object());
     if let Some(s) = s.filter(|s| s.preserve_unknown_fields()) {

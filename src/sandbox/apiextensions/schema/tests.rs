@@ -633,3 +633,43 @@ fn structural_schemas() {
         assert_eq!(got, want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "case {name}");
     }
 }
+
+#[test]
+fn defaults_must_be_valid_and_pruned() {
+    let field = |x: Value| json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"x": x}}}});
+    let at = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[x].default";
+    let cases: &[(&str, Value, Vec<String>)] = &[
+        ("valid", field(json!({"type": "integer", "minimum": 1, "default": 1})), vec![]),
+        (
+            "below minimum",
+            field(json!({"type": "integer", "minimum": 1, "default": 0})),
+            vec![format!("{at}: Invalid value: 0:  in body should be greater than or equal to 1")],
+        ),
+        (
+            "wrong type",
+            field(json!({"type": "integer", "default": "one"})),
+            vec![format!(r#"{at}: Invalid value: "string":  in body must be of type integer: "string""#)],
+        ),
+        (
+            "unknown field",
+            field(json!({"type": "object", "properties": {"a": {"type": "string"}}, "default": {"a": "x", "b": "y"}})),
+            vec![format!(r#"{at}: Invalid value: {{"a":"x","b":"y"}}: must not have unknown fields"#)],
+        ),
+        (
+            "nested path",
+            field(json!({"type": "object", "properties": {"a": {"type": "string"}}, "default": {"a": 1}})),
+            vec![format!(r#"{at}.a: Invalid value: "integer": a in body must be of type string: "integer""#)],
+        ),
+        (
+            "embedded resource default needs kind",
+            field(
+                json!({"type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true, "default": {"apiVersion": "v1"}}),
+            ),
+            vec![format!("{at}.kind: Required value")],
+        ),
+    ];
+    for (name, schema, want) in cases {
+        let got = messages(&default_errors(schema, P));
+        assert_eq!(&got, want, "case {name}");
+    }
+}

@@ -10,6 +10,7 @@ mod default_validation;
 mod defaulting;
 mod embedded;
 mod formats;
+mod go_regex;
 mod listtype;
 mod messages;
 pub mod node;

@@ -3,13 +3,10 @@
 //! object validators run in that order, each only where it applies to the value's JSON
 //! kind — so a string in an integer field gets a type error but no range errors.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-
-use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::formats;
+use super::go_regex::{compiled, pattern_error};
 use super::messages::{self, go_float, go_number, in_body};
 use super::node::{Additional, Node};
 use crate::sandbox::status::FieldError;
@@ -401,39 +398,4 @@ impl<'a> Validator<'a> {
             }
         }
     }
-}
-
-/// Patterns compile once (kube-openapi caches them too); Go's RE2 and the `regex` crate
-/// share their syntax.
-fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(re) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
-        return Ok(re);
-    }
-    let re = Regex::new(pattern)?;
-    if let Ok(mut c) = cache.lock() {
-        c.insert(pattern.to_string(), re.clone());
-    }
-    Ok(re)
-}
-
-/// Why Go's regexp would not compile `pattern`, worded as Go words it
-/// (`error parsing regexp: missing closing ): `(``), or `None` if it compiles.
-pub fn pattern_error(pattern: &str) -> Option<String> {
-    let err = compiled(pattern).err()?.to_string();
-    const CODES: &[(&str, &str)] = &[
-        ("unclosed group", "missing closing )"),
-        ("unopened group", "unexpected )"),
-        ("unclosed character class", "missing closing ]"),
-        ("repetition operator missing expression", "missing argument to repetition operator"),
-        ("invalid character class range", "invalid character class range"),
-        ("incomplete escape sequence", "trailing backslash at end of expression"),
-        ("escape", "invalid escape sequence"),
-        ("repetition", "invalid repeat count"),
-        ("decimal", "invalid repeat count"),
-        ("capture group name", "invalid named capture"),
-    ];
-    let code = CODES.iter().find(|(needle, _)| err.contains(needle)).map_or("invalid or unsupported Perl syntax", |(_, code)| code);
-    Some(format!("error parsing regexp: {code}: `{pattern}`"))
 }

@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
+use super::go_regex;
 use super::node::{Additional, Node};
-use super::openapi;
 use crate::sandbox::status::FieldError;
 
 /// Where a schema node sits, which decides what its `type` may be.
@@ -180,7 +180,7 @@ fn value_validation(s: Node, skip_any_of: bool, skip_first_all_of_any_of: bool, 
         nested(Node(not), false, &child(path, "not"), errs);
     }
     if let Some(pattern) = s.str("pattern").filter(|p| !p.is_empty()) {
-        if let Some(e) = openapi::pattern_error(pattern) {
+        if let Some(e) = go_regex::pattern_error(pattern) {
             errs.push(FieldError::invalid(
                 child(path, "pattern"),
                 &json!(pattern),

@@ -226,13 +226,22 @@ fn is_date(s: &str) -> bool {
         && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
 }
 
-/// `strfmt.ParseDateTime`: RFC 3339 with or without fractions, and the ISO 8601 local
-/// and minute-precision forms it also accepts.
+/// `strfmt.IsDateTime`: a date, `T` (either case), `hh:mm:ss`, optional fraction, and a
+/// zone (`Z` or `+hh:mm`) are required.
 fn is_date_time(s: &str) -> bool {
-    if chrono::DateTime::parse_from_rfc3339(s).is_ok() && s.as_bytes().get(10) == Some(&b'T') {
-        return true;
+    static TIME: OnceLock<Option<Regex>> = OnceLock::new();
+    if s.len() < 4 {
+        return false;
     }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M"].iter().any(|f| chrono::NaiveDateTime::parse_from_str(s, f).is_ok())
+    let lower = s.to_lowercase();
+    let parts: Vec<&str> = lower.split('t').collect();
+    if parts.len() < 2 || !is_date(parts[0]) {
+        return false;
+    }
+    let Some(re) = regex(&TIME, r"^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$") else { return false };
+    let Some(m) = re.captures(parts[1]) else { return false };
+    let part = |i: usize| m.get(i).map(|g| g.as_str()).unwrap_or_default();
+    part(1) <= "23" && part(2) <= "59" && part(3) <= "59"
 }
 
 /// `strfmt.ParseDuration`: Go's `time.ParseDuration` (`1h30m`, `-1.5s`), or a number and
@@ -266,43 +275,26 @@ fn is_go_duration(s: &str) -> bool {
     true
 }
 
+/// strfmt's fallback: anywhere in the text, a number and a unit word (`3 days`,
+/// `10 Minutes`), a unit matching a variant or starting with its longest one.
 fn is_unit_duration(s: &str) -> bool {
-    const UNITS: &[&str] = &[
-        "ns",
-        "nanosecond",
-        "nanoseconds",
-        "us",
-        "µs",
-        "microsecond",
-        "microseconds",
-        "mcs",
-        "ms",
-        "millisecond",
-        "milliseconds",
-        "s",
-        "sec",
-        "second",
-        "seconds",
-        "m",
-        "min",
-        "minute",
-        "minutes",
-        "h",
-        "hr",
-        "hour",
-        "hours",
-        "d",
-        "day",
-        "days",
-        "w",
-        "wk",
-        "week",
-        "weeks",
+    const UNITS: &[&[&str]] = &[
+        &["ns", "nano"],
+        &["us", "µs", "micro"],
+        &["ms", "milli"],
+        &["s", "sec"],
+        &["m", "min"],
+        &["h", "hr", "hour"],
+        &["d", "day"],
+        &["w", "wk", "week"],
     ];
-    let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    if digits_end == 0 {
-        return false;
-    }
-    let unit = s[digits_end..].trim_start();
-    UNITS.contains(&unit)
+    static MATCHER: OnceLock<Option<Regex>> = OnceLock::new();
+    let Some(re) = regex(&MATCHER, r"(([0-9]+)[\t\n\x0C\r ]*([A-Za-zµ]+))") else { return false };
+    re.captures_iter(s).any(|m| {
+        let unit = m.get(3).map(|u| u.as_str().trim().to_lowercase()).unwrap_or_default();
+        UNITS.iter().any(|variants| {
+            let last = variants.len() - 1;
+            variants.iter().enumerate().any(|(i, v)| (i == last && unit.starts_with(v)) || unit.eq_ignore_ascii_case(v))
+        })
+    })
 }

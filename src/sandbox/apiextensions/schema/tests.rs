@@ -677,3 +677,43 @@ fn defaults_must_be_valid_and_pruned() {
         assert_eq!(&got, want, "case {name}");
     }
 }
+
+#[test]
+fn whole_objects() {
+    let schema = json!({"type": "object", "properties": {
+        "metadata": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 5}}},
+        "spec": {"type": "object", "required": ["port"], "properties": {
+            "port": {"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}], "pattern": "^[a-z]+$"},
+            "pages": {"type": "integer", "minimum": 1}
+        }}
+    }});
+    let book = |name: &str, spec: Value| json!({"apiVersion": "example.com/v1", "kind": "Book", "metadata": {"name": name}, "spec": spec});
+    let cases: &[(&str, Value, &[&str])] = &[
+        ("valid with int port", book("a", json!({"port": 80, "pages": 3})), &[]),
+        ("valid with named port", book("a", json!({"port": "http"})), &[]),
+        (
+            "named port pattern",
+            book("a", json!({"port": "HTTP"})),
+            &[r#"spec.port: Invalid value: "HTTP": spec.port in body should match '^[a-z]+$'"#],
+        ),
+        ("schema restricts metadata.name", book("toolong", json!({"port": 1})), &["metadata.name: Too long: may not be more than 5 bytes"]),
+        (
+            "several errors",
+            book("a", json!({"pages": 0})),
+            &["spec.pages: Invalid value: 0: spec.pages in body should be greater than or equal to 1", "spec.port: Required value"],
+        ),
+    ];
+    for (name, obj, want) in cases {
+        let got = messages(&validate(&schema, obj));
+        assert_eq!(got, want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "case {name}");
+    }
+}
+
+#[test]
+fn preserve_unknown_fields_at_the_root_keeps_everything_unspecified() {
+    let schema = json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                        "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string"}}}}});
+    let mut obj = json!({"apiVersion": "a/v1", "kind": "K", "metadata": {}, "status": {"any": 1}, "spec": {"a": "x", "b": 1}});
+    assert_eq!(prune(&schema, &mut obj), ["spec.b"]);
+    assert_eq!(obj, json!({"apiVersion": "a/v1", "kind": "K", "metadata": {}, "status": {"any": 1}, "spec": {"a": "x"}}));
+}

@@ -50,6 +50,22 @@ pub fn validate(schema: &Value, obj: &Value) -> Vec<FieldError> {
     errs
 }
 
+/// An update of a custom resource (`ValidateUpdate` with validation ratcheting): values
+/// unchanged from `old` report no schema errors, and list-type errors count only if
+/// `old` had none.
+pub fn validate_update(schema: &Value, obj: &Value, old: &Value) -> Vec<FieldError> {
+    let s = Node(schema);
+    let mut errs = Vec::new();
+    openapi::validate_ratcheting(s, "", obj, Some(old), &mut errs);
+    embedded::validate(s, "", obj, &mut errs);
+    let mut old_list_errs = Vec::new();
+    listtype::validate(s, "", old, &mut old_list_errs);
+    if old_list_errs.is_empty() {
+        listtype::validate(s, "", obj, &mut errs);
+    }
+    errs
+}
+
 /// Drops the fields `schema` does not specify; returns their paths sorted, worded as
 /// strict field validation reports them (`spec.x`, `spec.items[0].y`).
 pub fn prune(schema: &Value, obj: &mut Value) -> Vec<String> {

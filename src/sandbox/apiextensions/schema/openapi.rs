@@ -13,10 +13,18 @@ use crate::sandbox::status::FieldError;
 
 /// Validates `data` at `path` (`""` at the root, `spec.pages` below) against `s`.
 pub fn validate(s: Node, path: &str, data: &Value, out: &mut Vec<FieldError>) {
-    if !s.0.is_object() {
+    validate_ratcheting(s, path, data, None, out)
+}
+
+/// Validation ratcheting (CRDValidationRatcheting, on by default): `old` is the value
+/// this one correlates with in the object being updated. A value equal to its old self
+/// reports nothing — its errors become warnings upstream — so an object that was valid
+/// under an older schema can still be updated elsewhere.
+pub fn validate_ratcheting(s: Node, path: &str, data: &Value, old: Option<&Value>, out: &mut Vec<FieldError>) {
+    if !s.0.is_object() || old.is_some_and(|o| o == data) {
         return;
     }
-    let v = Validator::of(s, path);
+    let v = Validator::of(s, path, old);
     if data.is_null() {
         v.types(data, out);
         v.enumeration(data, out);
@@ -40,9 +48,9 @@ pub fn validate(s: Node, path: &str, data: &Value, out: &mut Vec<FieldError>) {
 }
 
 /// Whether `data` passes `s` (what the composition keywords ask of each alternative).
-fn passes(s: Node, path: &str, data: &Value) -> (bool, Vec<FieldError>) {
+fn passes(s: Node, path: &str, data: &Value, old: Option<&Value>) -> (bool, Vec<FieldError>) {
     let mut errs = Vec::new();
-    validate(s, path, data, &mut errs);
+    validate_ratcheting(s, path, data, old, &mut errs);
     (errs.is_empty(), errs)
 }
 
@@ -53,6 +61,8 @@ struct Validator<'a> {
     types: Vec<&'a str>,
     /// `format` after unsupported formats are stripped.
     format: &'a str,
+    /// The correlated old value, on updates.
+    old: Option<&'a Value>,
 }
 
 /// The JSON type and the strfmt format kube-openapi infers from a decoded value.
@@ -86,7 +96,7 @@ fn fits_type(value: &Value, ty: &str) -> bool {
 }
 
 impl<'a> Validator<'a> {
-    fn of(s: Node<'a>, path: &'a str) -> Self {
+    fn of(s: Node<'a>, path: &'a str, old: Option<&'a Value>) -> Self {
         let types = if s.int_or_string() {
             vec!["integer", "string"]
         } else if s.ty().is_empty() {
@@ -95,7 +105,7 @@ impl<'a> Validator<'a> {
             vec![s.ty()]
         };
         let format = s.str("format").filter(|f| formats::is_supported(f)).unwrap_or_default();
-        Self { s, path, types, format }
+        Self { s, path, types, format, old }
     }
 
     fn child(&self, key: &str) -> String {
@@ -134,7 +144,7 @@ impl<'a> Validator<'a> {
     fn composition(&self, data: &Value, out: &mut Vec<FieldError>) {
         let any_of = self.s.list("anyOf");
         if !any_of.is_empty() {
-            let results: Vec<(bool, Vec<FieldError>)> = any_of.iter().map(|alt| passes(Node(alt), self.path, data)).collect();
+            let results: Vec<(bool, Vec<FieldError>)> = any_of.iter().map(|alt| passes(Node(alt), self.path, data, self.old)).collect();
             match results.iter().find(|(ok, _)| *ok) {
                 Some(_) => {}
                 None => {
@@ -149,7 +159,7 @@ impl<'a> Validator<'a> {
         }
         let one_of = self.s.list("oneOf");
         if !one_of.is_empty() {
-            let results: Vec<(bool, Vec<FieldError>)> = one_of.iter().map(|alt| passes(Node(alt), self.path, data)).collect();
+            let results: Vec<(bool, Vec<FieldError>)> = one_of.iter().map(|alt| passes(Node(alt), self.path, data, self.old)).collect();
             let valid = results.iter().filter(|(ok, _)| *ok).count();
             if valid != 1 {
                 let more = if valid == 0 { "Found none valid".to_string() } else { format!("Found {valid} valid alternatives") };
@@ -165,7 +175,7 @@ impl<'a> Validator<'a> {
         if !all_of.is_empty() {
             let mut valid = 0;
             for alt in all_of {
-                let (ok, errs) = passes(Node(alt), self.path, data);
+                let (ok, errs) = passes(Node(alt), self.path, data, self.old);
                 valid += usize::from(ok);
                 out.extend(errs);
             }
@@ -175,7 +185,7 @@ impl<'a> Validator<'a> {
             }
         }
         if let Some(not) = self.s.get("not") {
-            if passes(Node(not), self.path, data).0 {
+            if passes(Node(not), self.path, data, self.old).0 {
                 out.push(messages::plain(format!("{:?} must not validate the schema (not)", self.path)));
             }
         }
@@ -312,7 +322,8 @@ impl<'a> Validator<'a> {
     fn array(&self, items: &[Value], out: &mut Vec<FieldError>) {
         if let Some(item_schema) = self.s.items() {
             for (i, item) in items.iter().enumerate() {
-                validate(item_schema, &format!("{}[{i}]", self.path), item, out);
+                let old = self.old.and_then(|old| correlated_item(self.s, old, item));
+                validate_ratcheting(item_schema, &format!("{}[{i}]", self.path), item, old, out);
             }
         }
         let size = items.len();
@@ -379,7 +390,7 @@ impl<'a> Validator<'a> {
             }
             Additional::Schema(extra) => {
                 for (k, v) in map.iter().filter(|(k, _)| !known(k)) {
-                    validate(extra, &self.child(k), v, out);
+                    validate_ratcheting(extra, &self.child(k), v, self.old.and_then(|o| o.get(k)), out);
                 }
             }
             _ => {}
@@ -388,7 +399,10 @@ impl<'a> Validator<'a> {
             for (name, schema) in props {
                 if let Some(v) = map.get(name) {
                     let path = if self.path.is_empty() { name.clone() } else { self.child(name) };
-                    validate(Node(schema), &path, v, out);
+                    // apiVersion and kind of the resource never ratchet.
+                    let type_meta = self.path.is_empty() && (name == "apiVersion" || name == "kind");
+                    let old = self.old.filter(|_| !type_meta).and_then(|o| o.get(name));
+                    validate_ratcheting(Node(schema), &path, v, old, out);
                 }
             }
         }
@@ -398,4 +412,14 @@ impl<'a> Validator<'a> {
             }
         }
     }
+}
+
+/// The old item a new list item correlates with: only `x-kubernetes-list-type: map`
+/// items do, by their keys (atomic lists and sets do not ratchet per item).
+fn correlated_item<'v>(s: Node, old: &'v Value, item: &Value) -> Option<&'v Value> {
+    if s.list_type() != Some("map") {
+        return None;
+    }
+    let keys = s.list_map_keys();
+    old.as_array()?.iter().find(|o| keys.iter().all(|k| o.get(*k) == item.get(*k)))
 }

@@ -717,3 +717,54 @@ fn preserve_unknown_fields_at_the_root_keeps_everything_unspecified() {
     assert_eq!(prune(&schema, &mut obj), ["spec.b"]);
     assert_eq!(obj, json!({"apiVersion": "a/v1", "kind": "K", "metadata": {}, "status": {"any": 1}, "spec": {"a": "x"}}));
 }
+
+#[test]
+fn updates_ratchet_unchanged_values() {
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "pages": {"type": "integer", "minimum": 1},
+        "title": {"type": "string", "maxLength": 3},
+        "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                  "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer", "maximum": 100}}}},
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 2}}
+    }}}});
+    let obj = |spec: Value| json!({"apiVersion": "a/v1", "kind": "K", "metadata": {"name": "x"}, "spec": spec});
+    let old = obj(json!({"pages": 0, "title": "long", "ports": [{"name": "a", "port": 500}], "tags": ["long"]}));
+    let cases: &[(&str, Value, &[&str])] = &[
+        ("nothing changed", old.clone(), &[]),
+        (
+            "an unrelated change keeps old invalid values",
+            obj(json!({"pages": 0, "title": "long", "ports": [{"name": "a", "port": 500}, {"name": "b", "port": 1}], "tags": ["long"]})),
+            &[],
+        ),
+        (
+            "a changed invalid value is reported",
+            obj(json!({"pages": -1, "title": "long", "ports": [{"name": "a", "port": 500}], "tags": ["long"]})),
+            &["spec.pages: Invalid value: -1: spec.pages in body should be greater than or equal to 1"],
+        ),
+        (
+            "map-list items correlate by key, wherever they move",
+            obj(json!({"pages": 0, "title": "long", "ports": [{"name": "b", "port": 200}, {"name": "a", "port": 500}], "tags": ["long"]})),
+            &["spec.ports[0].port: Invalid value: 200: spec.ports[0].port in body should be less than or equal to 100"],
+        ),
+        (
+            "atomic list items do not correlate",
+            obj(json!({"pages": 0, "title": "long", "ports": [{"name": "a", "port": 500}], "tags": ["long", "ok"]})),
+            &["spec.tags[0]: Too long: may not be more than 2 bytes"],
+        ),
+    ];
+    for (name, new, want) in cases {
+        let got = messages(&validate_update(&schema, new, &old));
+        assert_eq!(got, want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "case {name}");
+    }
+    // Without an old object every problem counts.
+    assert_eq!(validate(&schema, &old).len(), 4);
+}
+
+#[test]
+fn updates_check_list_types_only_if_old_was_clean() {
+    let schema = spec_x(json!({"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}));
+    let dup = json!({"spec": {"x": ["a", "a"]}});
+    let dup_more = json!({"spec": {"x": ["a", "a", "b", "b"]}});
+    assert!(validate_update(&schema, &dup_more, &dup).is_empty());
+    assert_eq!(messages(&validate_update(&schema, &dup, &json!({"spec": {"x": ["a"]}}))), [r#"spec.x[1]: Duplicate value: "a""#]);
+}

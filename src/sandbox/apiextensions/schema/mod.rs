@@ -6,6 +6,7 @@
 //! Schemas stay plain JSON (`serde_json::Value`, as stored in the CRD); [`node::Node`]
 //! reads them. `x-kubernetes-validations` (CEL rules) are not evaluated.
 
+mod crd_rules;
 mod default_validation;
 mod defaulting;
 mod embedded;
@@ -30,6 +31,12 @@ use node::Node;
 /// `spec.versions[0].schema.openAPIV3Schema`) is not a structural schema; empty if it is.
 pub fn structural_errors(schema: &Value, path: &str) -> Vec<FieldError> {
     structural::structural_errors(schema, path)
+}
+
+/// `ValidateCustomResourceDefinitionOpenAPISchema` (without CEL): the keyword rules of a
+/// CRD schema (`$ref`, `uniqueItems`, list and map types, defaults in top-level metadata).
+pub fn schema_errors(schema: &Value, path: &str) -> Vec<FieldError> {
+    crd_rules::schema_errors(schema, path)
 }
 
 /// `ValidateDefaults` (run after [`structural_errors`] found nothing): every `default`

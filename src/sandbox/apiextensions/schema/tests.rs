@@ -768,3 +768,86 @@ fn updates_check_list_types_only_if_old_was_clean() {
     assert!(validate_update(&schema, &dup_more, &dup).is_empty());
     assert_eq!(messages(&validate_update(&schema, &dup, &json!({"spec": {"x": ["a"]}}))), [r#"spec.x[1]: Duplicate value: "a""#]);
 }
+
+#[test]
+fn crd_schema_keyword_rules() {
+    let field = |x: Value| json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"x": x}}}});
+    let at = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[x]";
+    let cases: &[(&str, Value, Vec<String>)] = &[
+        ("fine", field(json!({"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}})), vec![]),
+        (
+            "unknown type",
+            field(json!({"type": "float"})),
+            vec![format!(
+                r#"{at}.type: Unsupported value: "float": supported values: "array", "boolean", "integer", "number", "object", "string""#
+            )],
+        ),
+        (
+            "null type",
+            field(json!({"type": "null"})),
+            vec![
+                format!(
+                    r#"{at}.type: Unsupported value: "null": supported values: "array", "boolean", "integer", "number", "object", "string""#
+                ),
+                format!("{at}.type: Forbidden: type cannot be set to null, use nullable as an alternative"),
+            ],
+        ),
+        ("ref", field(json!({"$ref": "#/definitions/a"})), vec![format!("{at}.$ref: Forbidden: $ref is not supported")]),
+        (
+            "uniqueItems",
+            field(json!({"type": "array", "uniqueItems": true, "items": {"type": "string"}})),
+            vec![format!("{at}.uniqueItems: Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic")],
+        ),
+        (
+            "properties and additionalProperties",
+            field(json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "string"}})),
+            vec![format!("{at}.additionalProperties: Forbidden: additionalProperties and properties are mutual exclusive")],
+        ),
+        (
+            "preserve false",
+            field(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": false})),
+            vec![format!("{at}.x-kubernetes-preserve-unknown-fields: Invalid value: false: must be true or undefined")],
+        ),
+        (
+            "list type on a string",
+            field(json!({"type": "string", "x-kubernetes-list-type": "set"})),
+            vec![format!(r#"{at}.type: Invalid value: "string": must be array if x-kubernetes-list-type is specified"#)],
+        ),
+        (
+            "unknown list type",
+            field(json!({"type": "array", "x-kubernetes-list-type": "bag", "items": {"type": "string"}})),
+            vec![format!(r#"{at}.x-kubernetes-list-type: Unsupported value: "bag": supported values: "atomic", "set", "map""#)],
+        ),
+        (
+            "map list without keys",
+            field(
+                json!({"type": "array", "x-kubernetes-list-type": "map", "items": {"type": "object", "properties": {"a": {"type": "string"}}}}),
+            ),
+            vec![format!("{at}.x-kubernetes-list-map-keys: Required value: must not be empty if x-kubernetes-list-type is map")],
+        ),
+        (
+            "map list key not a property",
+            field(
+                json!({"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["b"], "items": {"type": "object", "properties": {"a": {"type": "string"}}}}),
+            ),
+            vec![format!(r#"{at}.x-kubernetes-list-map-keys: Invalid value: ["b"]: entries must all be names of item properties"#)],
+        ),
+        (
+            "keys without map",
+            field(
+                json!({"type": "array", "x-kubernetes-list-map-keys": ["a"], "items": {"type": "object", "properties": {"a": {"type": "string"}}}}),
+            ),
+            vec![format!("{at}.x-kubernetes-list-type: Required value: must be map if x-kubernetes-list-map-keys is non-empty")],
+        ),
+        (
+            "default in top-level metadata",
+            json!({"type": "object", "properties": {"metadata": {"type": "object", "default": {}}}}),
+            vec!["spec.versions[0].schema.openAPIV3Schema.properties[metadata].default: Forbidden: must not be set in top-level metadata"
+                .to_string()],
+        ),
+    ];
+    for (name, schema, want) in cases {
+        let got = messages(&schema_errors(schema, P));
+        assert_eq!(&got, want, "case {name}");
+    }
+}

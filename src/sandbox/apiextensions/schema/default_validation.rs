@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::node::Node;
-use super::{embedded, openapi, pruning};
+use super::{embedded, messages, openapi, pruning};
 use crate::sandbox::status::FieldError;
 
 fn child(path: &str, name: &str) -> String {
@@ -57,7 +57,7 @@ fn check_default(s: Node, embedded_here: bool, default: &Value, path: &str, errs
     if found.is_empty() {
         openapi::validate(s, "", default, &mut found);
         for e in &mut found {
-            e.field = if e.field.is_empty() { path.to_string() } else { child(path, &e.field) };
+            e.field = if e.field == messages::NIL_PATH { path.to_string() } else { child(path, &e.field) };
         }
     }
     errs.extend(found);

@@ -10,9 +10,16 @@ use crate::sandbox::status::FieldError;
 /// Every message of the CR validator says where the value came from: the request body.
 const IN: &str = "body";
 
+/// What Go prints for the nil `*field.Path` the CR validator starts from: errors about
+/// the object as a whole (and not about one named field) carry it.
+pub const NIL_PATH: &str = "<nil>";
+
 /// The field path of an error named `name` (`.spec` at the root becomes `spec`).
 fn field(name: &str) -> String {
-    name.strip_prefix('.').unwrap_or(name).to_string()
+    match name.strip_prefix('.').unwrap_or(name) {
+        "" => NIL_PATH.to_string(),
+        rest => rest.to_string(),
+    }
 }
 
 /// Go's `%v` of a float64: shortest form, exponent form below 1e-4 and from 1e21 on.
@@ -81,5 +88,5 @@ pub fn in_body(name: &str, rest: &str) -> String {
 /// An error that is not a `*errors.Validation` (composite schemas, range checks): no path
 /// of its own, the value `""`.
 pub fn plain(message: String) -> FieldError {
-    FieldError::invalid("", &Value::String(String::new()), message)
+    FieldError::invalid(NIL_PATH, &Value::String(String::new()), message)
 }

@@ -40,7 +40,7 @@ fn type_keyword() {
             json!(1.5),
             &[
                 r#"spec.x: Invalid value: "number": spec.x in body must be of type integer: "number""#,
-                r#"Invalid value: "": Checked value must be of type integer (default format) in spec.x"#,
+                r#"<nil>: Invalid value: "": Checked value must be of type integer (default format) in spec.x"#,
             ],
         ),
         ("number takes integers", json!({"type": "number"}), json!(3), &[]),
@@ -308,7 +308,7 @@ fn composition_keywords() {
             json!({"type": "integer", "anyOf": [{"minimum": 10}, {"maximum": 0}]}),
             json!(5),
             &[
-                r#"Invalid value: "": "spec.x" must validate at least one schema (anyOf)"#,
+                r#"<nil>: Invalid value: "": "spec.x" must validate at least one schema (anyOf)"#,
                 "spec.x: Invalid value: 5: spec.x in body should be greater than or equal to 10",
             ],
         ),
@@ -318,20 +318,20 @@ fn composition_keywords() {
             json!(5),
             &[
                 "spec.x: Invalid value: 5: spec.x in body should be greater than or equal to 10",
-                r#"Invalid value: "": "spec.x" must validate all the schemas (allOf). None validated"#,
+                r#"<nil>: Invalid value: "": "spec.x" must validate all the schemas (allOf). None validated"#,
             ],
         ),
         (
             "oneOf two",
             json!({"type": "integer", "oneOf": [{"minimum": 0}, {"maximum": 10}]}),
             json!(5),
-            &[r#"Invalid value: "": "spec.x" must validate one and only one schema (oneOf). Found 2 valid alternatives"#],
+            &[r#"<nil>: Invalid value: "": "spec.x" must validate one and only one schema (oneOf). Found 2 valid alternatives"#],
         ),
         (
             "not",
             json!({"type": "string", "not": {"enum": ["x"]}}),
             json!("x"),
-            &[r#"Invalid value: "": "spec.x" must not validate the schema (not)"#],
+            &[r#"<nil>: Invalid value: "": "spec.x" must not validate the schema (not)"#],
         ),
     ]);
 }

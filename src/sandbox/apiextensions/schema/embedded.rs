@@ -151,3 +151,63 @@ fn object_meta(meta: &Map<String, Value>, path: &str) -> Vec<FieldError> {
     errs.extend(validate_finalizers(meta.get("finalizers"), &child(path, "finalizers")));
     errs
 }
+
+/// The fields of `ObjectMeta`: anything else in an embedded resource's `metadata` is
+/// dropped when upstream round-trips it through the Go type.
+const OBJECT_META_FIELDS: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// `objectmeta.Coerce` of the embedded resources in `x`: their `metadata` keeps only
+/// `ObjectMeta` fields (a null `creationTimestamp` goes too); the dropped paths go to `unknown`
+/// (`spec.template.metadata.foo`).
+pub fn coerce(s: Node, path: &str, x: &mut Value, unknown: &mut Vec<String>) {
+    if !s.0.is_object() {
+        return;
+    }
+    match x {
+        Value::Object(map) => {
+            if s.embedded_resource() {
+                if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+                    let meta_path = child(path, "metadata");
+                    meta.retain(|k, v| {
+                        let known = OBJECT_META_FIELDS.contains(&k.as_str());
+                        if !known {
+                            unknown.push(child(&meta_path, k));
+                        }
+                        known && !(k == "creationTimestamp" && v.is_null())
+                    });
+                }
+            }
+            for (k, v) in map.iter_mut() {
+                if let Some(prop) = s.property(k) {
+                    coerce(prop, &child(path, k), v, unknown);
+                } else if let Some(extra) = s.additional_schema() {
+                    coerce(extra, &child(path, k), v, unknown);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = s.items() {
+                for (i, v) in items.iter_mut().enumerate() {
+                    coerce(item_schema, &format!("{path}[{i}]"), v, unknown);
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -73,10 +73,14 @@ pub fn validate_update(schema: &Value, obj: &Value, old: &Value) -> Vec<FieldErr
     errs
 }
 
-/// Drops the fields `schema` does not specify; returns their paths sorted, worded as
-/// strict field validation reports them (`spec.x`, `spec.items[0].y`).
+/// Drops the fields `schema` does not specify, and the non-`ObjectMeta` fields of embedded
+/// resources' `metadata`; returns their paths sorted, worded as strict field validation
+/// reports them (`spec.x`, `spec.items[0].y`, `spec.template.metadata.z`).
 pub fn prune(schema: &Value, obj: &mut Value) -> Vec<String> {
-    pruning::prune_resource(schema, obj)
+    let mut unknown = pruning::prune_resource(schema, obj);
+    embedded::coerce(Node(schema), "", obj, &mut unknown);
+    unknown.sort();
+    unknown
 }
 
 /// Structural defaulting of `obj`: missing (or non-nullable `null`) fields with a

@@ -462,11 +462,14 @@ fn pruning() {
             "list": [{"a": "x", "b": "y"}],
             "free": {"anything": {"goes": true}, "typed": {"dropped": 1}},
             "labels": {"any": "key"},
-            "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}, "extra": 1}
+            "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "bogus": 1, "creationTimestamp": null}, "spec": {}, "extra": 1}
         }
     });
     let pruned = prune(&schema, &mut obj);
-    assert_eq!(pruned, ["spec.free.typed.dropped", "spec.list[0].b", "spec.template.extra", "spec.unknown", "status"]);
+    assert_eq!(
+        pruned,
+        ["spec.free.typed.dropped", "spec.list[0].b", "spec.template.extra", "spec.template.metadata.bogus", "spec.unknown", "status"]
+    );
     assert_eq!(
         obj,
         json!({

@@ -90,3 +90,24 @@ pub fn in_body(name: &str, rest: &str) -> String {
 pub fn plain(message: String) -> FieldError {
     FieldError::invalid(NIL_PATH, &Value::String(String::new()), message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_as_go_prints_them() {
+        let cases: &[(f64, &str)] = &[
+            (1.0, "1"),
+            (2.5, "2.5"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (-3.25, "-3.25"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(go_float(*f), *want, "{f}");
+        }
+    }
+}

@@ -5,6 +5,12 @@
 //!
 //! Schemas stay plain JSON (`serde_json::Value`, as stored in the CRD); [`node::Node`]
 //! reads them. `x-kubernetes-validations` (CEL rules) are not evaluated.
+//!
+//! At CRD time upstream runs [`schema_errors`], then [`structural_errors`], and only if
+//! that found nothing [`default_errors`]. For a custom resource on create or update the
+//! order is: decode, [`prune`] (the paths feed strict field validation),
+//! [`prune_non_nullable_nulls`], [`apply_defaults`], then [`validate`] (create) or
+//! [`validate_update`] (update, with ratcheting).
 
 mod crd_rules;
 mod default_validation;

@@ -385,7 +385,11 @@ impl<'a> Validator<'a> {
         match self.s.additional() {
             Additional::Bool(false) => {
                 for k in map.keys().filter(|k| !known(k)) {
-                    out.push(messages::invalid(&self.child(k), None, format!("{}.{k} in body is a forbidden property", self.path)));
+                    out.push(messages::invalid(
+                        self.path,
+                        Some(&Value::String(k.clone())),
+                        format!("{}.{k} in body is a forbidden property", self.path),
+                    ));
                 }
             }
             Additional::Schema(extra) => {

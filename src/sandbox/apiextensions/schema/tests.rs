@@ -278,6 +278,12 @@ fn object_keywords() {
             &[r#"spec.x.n: Invalid value: "integer": spec.x.n in body must be of type string: "integer""#],
         ),
         (
+            "additionalProperties false",
+            json!({"type": "object", "additionalProperties": false}),
+            json!({"k": 1}),
+            &[r#"spec.x: Invalid value: "k": spec.x.k in body is a forbidden property"#],
+        ),
+        (
             "maxProperties",
             json!({"type": "object", "maxProperties": 1, "additionalProperties": {"type": "string"}}),
             json!({"a": "1", "b": "2"}),

@@ -1,7 +1,8 @@
 //! `ValidateCustomResourceDefinitionOpenAPISchema` without its CEL part: the rules a CRD's
 //! schema keywords obey before structure is even looked at — no `$ref`, `definitions` or
 //! tuple `items`, no `uniqueItems` (quadratic), sane list and map types, and no defaults
-//! in the resource's own `metadata`/`apiVersion`/`kind`.
+//! in the resource's own `metadata`/`apiVersion`/`kind`, and well-formed
+//! `x-kubernetes-validations` entries (their CEL is neither compiled nor costed).
 
 use serde_json::{json, Value};
 
@@ -133,6 +134,43 @@ fn walk(s: Node, path: &str, ctx: &Context, is_root: bool, errs: &mut Vec<FieldE
         errs.push(FieldError::invalid(child(path, "x-kubernetes-preserve-unknown-fields"), &json!(false), "must be true or undefined"));
     }
     list_and_map_types(s, path, errs);
+    validation_rules(s, path, errs);
+}
+
+/// The `reason`s a rule may give its failures.
+const RULE_REASONS: &[&str] = &["FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired"];
+
+/// The shape of each `x-kubernetes-validations` rule (the CEL itself is not compiled).
+fn validation_rules(s: Node, path: &str, errs: &mut Vec<FieldError>) {
+    let has_newlines = |t: &str| t.contains('\n') || t.contains('\r');
+    for (i, rule) in s.list("x-kubernetes-validations").iter().enumerate() {
+        let at = |name: &str| child(&format!("{}[{i}]", child(path, "x-kubernetes-validations")), name);
+        let text = |name: &str| rule.get(name).and_then(Value::as_str).unwrap_or_default();
+        let (expr, message, message_expr, field_path) = (text("rule"), text("message"), text("messageExpression"), text("fieldPath"));
+        if expr.trim().is_empty() {
+            errs.push(FieldError::required(at("rule"), "rule is not specified"));
+        } else if !message.is_empty() && message.trim().is_empty() {
+            errs.push(FieldError::invalid(at("message"), &json!(message), "must be non-empty if specified"));
+        } else if has_newlines(message.trim()) {
+            errs.push(FieldError::invalid(at("message"), &json!(message), "must not contain line breaks"));
+        } else if has_newlines(expr.trim()) && message.trim().is_empty() {
+            errs.push(FieldError::required(at("message"), "message must be specified if rule contains line breaks"));
+        }
+        if !message_expr.is_empty() && message_expr.trim().is_empty() {
+            errs.push(FieldError::required(at("messageExpression"), "messageExpression must be non-empty if specified"));
+        }
+        if let Some(reason) = rule.get("reason").and_then(Value::as_str) {
+            if !RULE_REASONS.contains(&reason) {
+                errs.push(FieldError::not_supported(at("reason"), &json!(reason), RULE_REASONS));
+            }
+        }
+        if !field_path.is_empty() && field_path.trim().is_empty() {
+            errs.push(FieldError::invalid(at("fieldPath"), &json!(field_path), "must be non-empty if specified"));
+        }
+        if has_newlines(field_path) {
+            errs.push(FieldError::invalid(at("fieldPath"), &json!(field_path), "must not contain line breaks"));
+        }
+    }
 }
 
 fn type_must_be(s: Node, path: &str, want: &str, why: &str, errs: &mut Vec<FieldError>) {

@@ -849,6 +849,23 @@ fn crd_schema_keyword_rules() {
             vec![format!("{at}.x-kubernetes-list-type: Required value: must be map if x-kubernetes-list-map-keys is non-empty")],
         ),
         (
+            "validation rule without rule",
+            field(json!({"type": "string", "x-kubernetes-validations": [{"rule": " ", "reason": "Bad"}]})),
+            vec![
+                format!("{at}.x-kubernetes-validations[0].rule: Required value: rule is not specified"),
+                format!(
+                    r#"{at}.x-kubernetes-validations[0].reason: Unsupported value: "Bad": supported values: "FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired""#
+                ),
+            ],
+        ),
+        (
+            "multi-line rule needs a message",
+            field(json!({"type": "string", "x-kubernetes-validations": [{"rule": "self.size() > 1 &&\nself != 'x'"}]})),
+            vec![format!(
+                "{at}.x-kubernetes-validations[0].message: Required value: message must be specified if rule contains line breaks"
+            )],
+        ),
+        (
             "default in top-level metadata",
             json!({"type": "object", "properties": {"metadata": {"type": "object", "default": {}}}}),
             vec!["spec.versions[0].schema.openAPIV3Schema.properties[metadata].default: Forbidden: must not be set in top-level metadata"

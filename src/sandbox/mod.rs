@@ -5,6 +5,7 @@
 //! user's controller tests alike. `kubelab sandbox start` runs the same server as a
 //! background process ([`daemon`]).
 
+pub mod apiextensions;
 pub mod connection;
 pub mod controllers;
 pub mod conversion;

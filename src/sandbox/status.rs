@@ -27,6 +27,8 @@ pub enum FieldErrorKind {
     Duplicate(String),
     TooLong(String, usize),
     TypeInvalid(String),
+    /// `field.TooMany`: the actual count (when known) and the maximum.
+    TooMany(Option<usize>, usize),
 }
 
 impl FieldError {
@@ -54,6 +56,10 @@ impl FieldError {
     pub fn duplicate(field: impl Into<String>, value: &Value) -> Self {
         Self { kind: FieldErrorKind::Duplicate(render_value(value)), field: field.into(), detail: String::new() }
     }
+    /// `field.TooMany`: `Too many: 4: must have at most 3 items`.
+    pub fn too_many(field: impl Into<String>, actual: Option<usize>, max: usize) -> Self {
+        Self { kind: FieldErrorKind::TooMany(actual, max), field: field.into(), detail: String::new() }
+    }
     pub fn type_invalid(field: impl Into<String>, value: &Value, detail: impl Into<String>) -> Self {
         Self { kind: FieldErrorKind::TypeInvalid(render_value(value)), field: field.into(), detail: detail.into() }
     }
@@ -68,6 +74,7 @@ impl FieldError {
             FieldErrorKind::Duplicate(_) => "FieldValueDuplicate",
             FieldErrorKind::TooLong(..) => "FieldValueTooLong",
             FieldErrorKind::TypeInvalid(_) => "FieldValueTypeInvalid",
+            FieldErrorKind::TooMany(..) => "FieldValueTooMany",
         }
     }
 
@@ -88,6 +95,13 @@ impl FieldError {
                 with_detail(format!("Too long: may not be more than {max} {}", if *max == 1 { "byte" } else { "bytes" }))
             }
             FieldErrorKind::TypeInvalid(v) => with_detail(format!("Invalid value: {v}")),
+            FieldErrorKind::TooMany(actual, max) => {
+                let what = format!("must have at most {max} {}", if *max == 1 { "item" } else { "items" });
+                match actual {
+                    Some(n) => with_detail(format!("Too many: {n}: {what}")),
+                    None => with_detail(format!("Too many: {what}")),
+                }
+            }
         }
     }
 

@@ -30,7 +30,7 @@ use kube::runtime::{reflector, watcher};
 use kubelab::machinery::reflector::{strip_managed_fields, Transform};
 use kubelab::machinery::shared_informer::{InformerOptions, ResourceEventHandlerFuncs, SharedIndexInformer};
 use kubelab::machinery::stop::StopSignal;
-use kubelab::sandbox::controllers::Selection;
+use kubelab::sandbox::controllers::{pod_cache, Selection};
 use kubelab::sandbox::{Options, Sandbox};
 
 /// The system allocator, counting the bytes currently allocated.
@@ -76,9 +76,17 @@ fn rss_kib() -> u64 {
 
 /// Ours: start an informer with one handler, wait for `has_synced` (polled every 1 ms,
 /// not WaitForCacheSync's 100 ms), return it still running.
-async fn kubelab_sync(api: &Api<Pod>, expect: usize, transform: Option<Transform>) -> (SharedIndexInformer<Pod>, StopSignal) {
+async fn kubelab_sync(
+    api: &Api<Pod>,
+    expect: usize,
+    transform: Option<Transform>,
+    trim: Option<fn(&mut Pod)>,
+) -> (SharedIndexInformer<Pod>, StopSignal) {
     let informer =
         SharedIndexInformer::new(Arc::new(api.clone()), InformerOptions { name: "pods".into(), transform, ..Default::default() });
+    if let Some(trim) = trim {
+        informer.set_transform(trim).expect("not started yet");
+    }
     let seen = Arc::new(AtomicUsize::new(0));
     let s = seen.clone();
     let registration = informer.add_event_handler(ResourceEventHandlerFuncs::new().on_add(move |_, _| {
@@ -132,10 +140,14 @@ fn bench(c: &mut Criterion) {
 
     // The cache's own heap, per object: live bytes with the cache minus without.
     rt.block_on(async {
-        for (what, transform) in [("as listed", None), ("managedFields stripped", Some(strip_managed_fields as Transform))] {
+        let strip = Some(strip_managed_fields as Transform);
+        let trim = Some(pod_cache::trim as fn(&mut Pod));
+        for (what, transform, trim) in
+            [("as listed", None, None), ("managedFields stripped", strip, None), ("as the sandbox's loops keep pods", strip, trim)]
+        {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let before = LIVE.load(Ordering::Relaxed);
-            let (informer, stop) = kubelab_sync(&api, objects, transform).await;
+            let (informer, stop) = kubelab_sync(&api, objects, transform, trim).await;
             // Let the list's buffers and the delivered notifications go.
             tokio::time::sleep(Duration::from_millis(500)).await;
             let after = LIVE.load(Ordering::Relaxed);
@@ -154,7 +166,7 @@ fn bench(c: &mut Criterion) {
     rt.block_on(async {
         let before = rss_kib();
         let t0 = Instant::now();
-        let (informer, stop) = kubelab_sync(&api, objects, None).await;
+        let (informer, stop) = kubelab_sync(&api, objects, None, None).await;
         let took = t0.elapsed();
         let after = rss_kib();
         eprintln!(
@@ -181,7 +193,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(15));
     group.bench_with_input(BenchmarkId::new("kubelab_shared_informer", objects), &objects, |b, &n| {
         b.to_async(&rt).iter(|| async {
-            let (informer, stop) = kubelab_sync(&api, n, None).await;
+            let (informer, stop) = kubelab_sync(&api, n, None, None).await;
             stop.stop();
             drop(informer);
         })

@@ -501,3 +501,29 @@ async fn a_metadata_reader_shares_the_typed_informer_and_gets_metadata_only() {
     stop.stop();
     factory.shutdown().await;
 }
+
+#[tokio::test]
+async fn transforms_shape_what_is_cached_and_only_before_the_start() {
+    use kubelab::machinery::reflector::strip_managed_fields;
+    use kubelab::machinery::shared_informer::TransformError;
+    fn drop_data(cm: &mut ConfigMap) {
+        cm.data = None;
+    }
+    let mut full = cm("a", "1");
+    full.data = Some([("k".to_string(), "v".to_string())].into());
+    full.metadata.managed_fields = Some(vec![Default::default()]);
+    let lw = Arc::new(FakeListerWatcher::default().list("10", vec![full]));
+    let factory = SharedInformerFactory::without_client()
+        .with_transform(Some(strip_managed_fields))
+        .with_object_transform::<ConfigMap>(drop_data);
+    let informer = factory.informer_with::<ConfigMap>("core/v1/configmaps", || lw.clone()).unwrap();
+    let stop = StopSignal::new();
+    factory.start(&stop);
+    eventually("synced", || informer.has_synced()).await;
+    let cached = informer.lister().get("ns/a").unwrap();
+    assert!(cached.data.is_none(), "the typed transform ran");
+    assert!(cached.metadata.managed_fields.is_none(), "the metadata transform ran");
+    assert_eq!(informer.set_transform(drop_data), Err(TransformError::AlreadyStarted));
+    stop.stop();
+    factory.shutdown().await;
+}

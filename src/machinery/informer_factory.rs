@@ -76,6 +76,9 @@ pub struct SharedInformerFactory {
     field_selector: Option<String>,
     tracer: Tracer,
     transform: Option<Transform>,
+    /// Per-resource `SetTransform`s (`fn(&mut K)` behind `Any`), given to the informer
+    /// when it is first made.
+    object_transforms: Mutex<BTreeMap<String, Box<dyn Any + Send + Sync>>>,
     informers: Mutex<BTreeMap<String, Entry>>,
     started: Mutex<Started>,
 }
@@ -107,6 +110,7 @@ impl SharedInformerFactory {
             field_selector: None,
             tracer: Tracer::none(),
             transform: None,
+            object_transforms: Mutex::new(BTreeMap::new()),
             informers: Mutex::new(BTreeMap::new()),
             started: Mutex::new(Started::default()),
         }
@@ -143,6 +147,17 @@ impl SharedInformerFactory {
         self
     }
 
+    /// The typed transform of `K`'s informer, whenever some loop first asks for it
+    /// (client-go callers call `SetTransform` on the informer before the factory starts).
+    pub fn with_object_transform<K>(self, transform: fn(&mut K)) -> Self
+    where
+        K: CacheObject + Resource<DynamicType = ()>,
+    {
+        let key = resource_key(&K::group(&()), &K::version(&()), &K::plural(&()));
+        self.object_transforms.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Box::new(transform));
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
         self.informers.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -176,6 +191,10 @@ impl SharedInformerFactory {
                 .ok_or_else(|| FactoryError::TypeMismatch(key.to_string()));
         }
         let informer = SharedIndexInformer::new(lister_watcher(), self.options(key));
+        if let Some(t) = self.object_transforms.lock().unwrap_or_else(|e| e.into_inner()).get(key).and_then(|t| t.downcast_ref::<fn(&mut K)>()) {
+            // A new informer has not started: this cannot fail.
+            let _ = informer.set_transform(*t);
+        }
         informers.insert(
             key.to_string(),
             Entry { informer: Box::new(informer.clone()), runner: Arc::new(informer.clone()), metadata: Arc::new(informer.clone()) },

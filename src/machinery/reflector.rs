@@ -226,6 +226,7 @@ pub struct Reflector<K: Clone> {
     last_sync_resource_version: Arc<Mutex<String>>,
     tracer: Tracer,
     transform: Option<Transform>,
+    object_transform: Option<fn(&mut K)>,
 }
 
 /// client-go's `TransformFunc`, on what every object has: its metadata. Applied to each
@@ -254,6 +255,7 @@ impl<K: CacheObject> Reflector<K> {
             last_sync_resource_version: Arc::new(Mutex::new(String::new())),
             tracer: Tracer::none(),
             transform: None,
+            object_transform: None,
         }
     }
 
@@ -263,9 +265,19 @@ impl<K: CacheObject> Reflector<K> {
         self
     }
 
+    /// Applies `transform` to every whole object too, after the metadata transform (an
+    /// informer's own `SetTransform`, knowing its type).
+    pub fn with_object_transform(mut self, transform: Option<fn(&mut K)>) -> Self {
+        self.object_transform = transform;
+        self
+    }
+
     fn transformed(&self, mut obj: K) -> Arc<K> {
         if let Some(t) = self.transform {
             t(obj.meta_mut());
+        }
+        if let Some(t) = self.object_transform {
+            t(&mut obj);
         }
         Arc::new(obj)
     }

@@ -305,6 +305,16 @@ struct Inner<K: Clone> {
     stopped: AtomicBool,
     next_listener_id: AtomicUsize,
     last_sync_resource_version: Arc<Mutex<String>>,
+    /// `SetTransform`, typed: set before the informer runs.
+    object_transform: Mutex<Option<fn(&mut K)>>,
+}
+
+/// Why [`SharedIndexInformer::set_transform`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransformError {
+    /// client-go's words: a running informer's cache would hold objects of both shapes.
+    #[error("informer has already started")]
+    AlreadyStarted,
 }
 
 /// client-go's `sharedIndexInformer`. Cloning gives another handle to the same informer.
@@ -342,8 +352,20 @@ impl<K: CacheObject> SharedIndexInformer<K> {
                 stopped: AtomicBool::new(false),
                 next_listener_id: AtomicUsize::new(0),
                 last_sync_resource_version: Arc::new(Mutex::new(String::new())),
+                object_transform: Mutex::new(None),
             }),
         }
+    }
+
+    /// client-go's `SetTransform`: every listed and watched object goes through
+    /// `transform` before it is cached and handed to handlers, so the cache keeps only
+    /// what its readers need. Only before the informer starts.
+    pub fn set_transform(&self, transform: fn(&mut K)) -> Result<(), TransformError> {
+        if self.inner.started.load(Ordering::SeqCst) {
+            return Err(TransformError::AlreadyStarted);
+        }
+        *self.inner.object_transform.lock().unwrap_or_else(|e| e.into_inner()) = Some(transform);
+        Ok(())
     }
 
     fn block_deltas(&self) -> MutexGuard<'_, ()> {
@@ -457,6 +479,7 @@ impl<K: CacheObject> SharedIndexInformer<K> {
             .with_field_selector(options.field_selector.clone())
             .with_tracer(options.tracer.clone())
             .with_transform(options.transform)
+            .with_object_transform(*self.inner.object_transform.lock().unwrap_or_else(|e| e.into_inner()))
             .with_last_sync_resource_version_handle(self.inner.last_sync_resource_version.clone());
         if let Some(backoff) = &options.backoff {
             reflector = reflector.with_backoff(backoff.clone());

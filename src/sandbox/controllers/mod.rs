@@ -21,6 +21,7 @@ pub mod garbage_collector;
 pub mod kubelet;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod pod_cache;
 pub mod pod_control;
 pub mod recorder;
 pub mod replicaset;
@@ -134,7 +135,8 @@ pub fn spawn_all(config: kube::Config, selection: &Selection, decisions: Decisio
     // As kube-controller-manager's factory, the caches drop managedFields: no loop reads them.
     let factory = Arc::new(
         SharedInformerFactory::new(component_client(&config, "kube-controller-manager"))
-            .with_transform(Some(crate::machinery::reflector::strip_managed_fields)),
+            .with_transform(Some(crate::machinery::reflector::strip_managed_fields))
+            .with_object_transform(pod_cache::trim),
     );
     let ctx = Context { factory, config, decisions, stop, data_dir, ca_pem };
     for l in LOOPS.iter().filter(|l| selection.is_enabled(l.name)) {

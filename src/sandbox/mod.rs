@@ -5,8 +5,8 @@
 //! user's controller tests alike. `kubelab sandbox start` runs the same server as a
 //! background process ([`daemon`]).
 
-pub mod connection;
 pub mod apiextensions;
+pub mod connection;
 pub mod controllers;
 pub mod conversion;
 pub mod cri_log;
@@ -171,7 +171,8 @@ impl Sandbox {
         private::write(&kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
         // The apiextensions-apiserver's own loops (naming, establishing, CRD finalizer) are
         // the API server's, so they run whatever `--controllers` selects.
-        let crd_loops = apiextensions::controller::Controllers::new(sandbox.api.clone(), sandbox.client().await?, sandbox.decisions.clone());
+        let crd_loops =
+            apiextensions::controller::Controllers::new(sandbox.api.clone(), sandbox.client().await?, sandbox.decisions.clone());
         tokio::spawn(crd_loops.run(sandbox.controllers.clone()));
         // The controller manager is a client like any other, over HTTPS.
         controllers::spawn_all(

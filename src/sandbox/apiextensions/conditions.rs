@@ -19,9 +19,10 @@ pub fn set(status: &mut Value, type_: &str, state: &str, reason: &str, message: 
     if !status.is_object() {
         *status = json!({});
     }
-    let old = status.get("conditions").and_then(Value::as_array).and_then(|cs| {
-        cs.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(type_)).cloned()
-    });
+    let old = status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(type_)).cloned());
     let time = match &old {
         Some(o) if o.get("status").and_then(Value::as_str) == Some(state) => o.get("lastTransitionTime").cloned().unwrap_or(Value::Null),
         _ => json!(crate::sandbox::meta::now_rfc3339()),

@@ -104,7 +104,14 @@ fn desired_status(crd: &Value, others: &[Value]) -> Value {
         if field == "singular" {
             let short_req = requested.get("shortNames").cloned().unwrap_or(Value::Null);
             if short_req != accepted.get("shortNames").cloned().unwrap_or(Value::Null) {
-                let had: Vec<String> = accepted.get("shortNames").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(String::from).collect();
+                let had: Vec<String> = accepted
+                    .get("shortNames")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect();
                 let errs: Vec<String> = short_req
                     .as_array()
                     .into_iter()
@@ -181,11 +188,8 @@ impl Controllers {
         let mut pending = false;
         for crd in &crds {
             let name = meta::name(crd).unwrap_or_default().to_string();
-            let result = if meta::deletion_timestamp(crd).is_some() {
-                self.finalize(crd).await
-            } else {
-                self.name_and_establish(crd, &crds).await
-            };
+            let result =
+                if meta::deletion_timestamp(crd).is_some() { self.finalize(crd).await } else { self.name_and_establish(crd, &crds).await };
             match result {
                 Ok(more) => pending |= more,
                 Err(e) => {

@@ -41,7 +41,8 @@ pub fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
     }
     let singular = Some(text(crd, "/status/acceptedNames/singular")).filter(|s| !s.is_empty()).unwrap_or_else(|| kind.to_lowercase());
     let versions: Vec<&Value> = crd.pointer("/spec/versions").and_then(Value::as_array).into_iter().flatten().collect();
-    let storage = versions.iter().find(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).map(|v| text(v, "/name")).unwrap_or_default();
+    let storage =
+        versions.iter().find(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).map(|v| text(v, "/name")).unwrap_or_default();
     let hash = storage_version_hash(&group, &storage, &kind);
     versions
         .iter()

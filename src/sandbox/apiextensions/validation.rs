@@ -127,7 +127,9 @@ fn validate_version(v: &Value, path: &str) -> Vec<FieldError> {
         let types = COLUMN_TYPES.join(",");
         match text(col, "/type") {
             "" => errs.push(FieldError::required(format!("{cp}.type"), format!("must be one of {types}"))),
-            t if !COLUMN_TYPES.contains(&t) => errs.push(FieldError::invalid(format!("{cp}.type"), &json!(t), format!("must be one of {types}"))),
+            t if !COLUMN_TYPES.contains(&t) => {
+                errs.push(FieldError::invalid(format!("{cp}.type"), &json!(t), format!("must be one of {types}")))
+            }
             _ => {}
         }
         let format = text(col, "/format");
@@ -180,7 +182,8 @@ fn validate_names(names: &Value, path: &str) -> Vec<FieldError> {
 /// `ValidateCustomResourceDefinitionStoredVersions`: the storage version is among the
 /// stored ones and every stored version is still in `spec.versions`.
 fn validate_stored_versions(crd: &Value) -> Vec<FieldError> {
-    let stored: Vec<&str> = crd.pointer("/status/storedVersions").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let stored: Vec<&str> =
+        crd.pointer("/status/storedVersions").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     let versions: Vec<&Value> = crd.pointer("/spec/versions").and_then(Value::as_array).into_iter().flatten().collect();
     let path = "status.storedVersions";
     if stored.is_empty() {
@@ -226,32 +229,60 @@ mod tests {
     fn crd_rules_answer_upstream_messages() {
         let cases: &[(&str, fn(&mut Value), &[&str])] = &[
             ("valid", |_| {}, &[]),
-            ("name", |c| c["metadata"]["name"] = json!("book.example.com"), &[
-                r#"metadata.name: Invalid value: "book.example.com": must be spec.names.plural+"."+spec.group"#,
-            ]),
-            ("group without dot", |c| { c["spec"]["group"] = json!("example"); c["metadata"]["name"] = json!("books.example") }, &[
-                r#"spec.group: Invalid value: "example": should be a domain with at least one dot"#,
-            ]),
-            ("scope", |c| c["spec"]["scope"] = json!("Global"), &[
-                r#"spec.scope: Unsupported value: "Global": supported values: "Cluster", "Namespaced""#,
-            ]),
-            ("two storage versions", |c| c["spec"]["versions"] = json!([
+            (
+                "name",
+                |c| c["metadata"]["name"] = json!("book.example.com"),
+                &[r#"metadata.name: Invalid value: "book.example.com": must be spec.names.plural+"."+spec.group"#],
+            ),
+            (
+                "group without dot",
+                |c| {
+                    c["spec"]["group"] = json!("example");
+                    c["metadata"]["name"] = json!("books.example")
+                },
+                &[r#"spec.group: Invalid value: "example": should be a domain with at least one dot"#],
+            ),
+            (
+                "scope",
+                |c| c["spec"]["scope"] = json!("Global"),
+                &[r#"spec.scope: Unsupported value: "Global": supported values: "Cluster", "Namespaced""#],
+            ),
+            (
+                "two storage versions",
+                |c| {
+                    c["spec"]["versions"] = json!([
                 {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object"}}},
-                {"name": "v2", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object"}}}]), &[
-                "must have exactly one version marked as storage version",
-            ]),
-            ("schema required", |c| { c["spec"]["versions"][0].as_object_mut().unwrap().remove("schema"); }, &[
-                "spec.versions[0].schema.openAPIV3Schema: Required value",
-            ]),
-            ("plural not a label", |c| { c["spec"]["names"]["plural"] = json!("Books"); c["metadata"]["name"] = json!("Books.example.com") }, &[
-                r#"spec.names.plural: Invalid value: "Books": a DNS-1035 label must consist of lower case alphanumeric characters"#,
-            ]),
-            ("kind equals listKind", |c| c["spec"]["names"]["listKind"] = json!("Book"), &[
-                r#"spec.names.listKind: Invalid value: "Book": kind and listKind may not be the same"#,
-            ]),
-            ("printer column type", |c| c["spec"]["versions"][0]["additionalPrinterColumns"] = json!([{"name": "A", "type": "text", "jsonPath": ".a"}]), &[
-                r#"spec.versions[0].additionalPrinterColumns[0].type: Invalid value: "text": must be one of boolean,date,integer,number,string"#,
-            ]),
+                {"name": "v2", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object"}}}])
+                },
+                &["must have exactly one version marked as storage version"],
+            ),
+            (
+                "schema required",
+                |c| {
+                    c["spec"]["versions"][0].as_object_mut().unwrap().remove("schema");
+                },
+                &["spec.versions[0].schema.openAPIV3Schema: Required value"],
+            ),
+            (
+                "plural not a label",
+                |c| {
+                    c["spec"]["names"]["plural"] = json!("Books");
+                    c["metadata"]["name"] = json!("Books.example.com")
+                },
+                &[r#"spec.names.plural: Invalid value: "Books": a DNS-1035 label must consist of lower case alphanumeric characters"#],
+            ),
+            (
+                "kind equals listKind",
+                |c| c["spec"]["names"]["listKind"] = json!("Book"),
+                &[r#"spec.names.listKind: Invalid value: "Book": kind and listKind may not be the same"#],
+            ),
+            (
+                "printer column type",
+                |c| c["spec"]["versions"][0]["additionalPrinterColumns"] = json!([{"name": "A", "type": "text", "jsonPath": ".a"}]),
+                &[
+                    r#"spec.versions[0].additionalPrinterColumns[0].type: Invalid value: "text": must be one of boolean,date,integer,number,string"#,
+                ],
+            ),
         ];
         for (name, change, want) in cases {
             let mut crd = book();

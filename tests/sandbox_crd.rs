@@ -232,3 +232,26 @@ async fn invalid_crds_are_refused_with_upstreams_messages() {
         assert!(message.contains(want), "{name}: {message}");
     }
 }
+
+/// Runs kubelab with the sandbox's kubeconfig, in the test's own KUBELAB_HOME.
+async fn kubelab(t: &TestSandbox, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(common::kubelab_bin())
+        .arg("--kubeconfig")
+        .arg(t.kubeconfig())
+        .args(args)
+        .env("KUBELAB_HOME", t.home())
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .output()
+        .await
+        .expect("kubelab runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blogs_crd_commands_run_against_the_sandbox() {
+    let t = TestSandbox::start().await;
+    let out = kubelab(&t, &["book-crd"]).await;
+    assert!(out.status.success(), "book-crd: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = kubelab(&t, &["foo-controller", "--for", "8s"]).await;
+    assert!(out.status.success(), "foo-controller: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}

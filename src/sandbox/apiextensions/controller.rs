@@ -259,7 +259,8 @@ impl Controllers {
         let name = meta::name(crd).unwrap_or_default().to_string();
         let mut next = crd.clone();
         let mut status = next.get("status").cloned().unwrap_or(json!({}));
-        if !conditions::is_true(crd, "Terminating") {
+        let reason = conditions::find(crd, "Terminating").and_then(|c| c.get("reason")).and_then(Value::as_str);
+        if reason != Some("InstanceDeletionInProgress") {
             conditions::set(&mut status, "Terminating", "True", "InstanceDeletionInProgress", "CustomResource deletion is in progress");
             next["status"] = status;
             self.decisions.say(WHO, &name, "terminating: deleting its custom resources");

@@ -98,6 +98,16 @@ impl Strategy for CrdStrategy {
             meta.insert("deletionTimestamp".into(), json!(crate::sandbox::meta::now_rfc3339()));
             meta.insert("finalizers".into(), json!(finalizers));
         }
+        let status = next.get_mut("status").filter(|s| s.is_object());
+        if let Some(status) = status {
+            super::conditions::set(
+                status,
+                "Terminating",
+                "True",
+                "InstanceDeletionPending",
+                "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
+            );
+        }
         Some(next)
     }
     fn deletion_may_complete(&self, _obj: &Value) -> bool {

@@ -109,6 +109,9 @@ impl Apiserver {
             if opts.label.is_empty() && opts.field.is_empty() {
                 list_meta.insert("remainingItemCount".into(), json!(remaining));
             }
+        } else if res.is_custom() {
+            // An unstructured list always carries its continue token, empty on the last page.
+            list_meta.insert("continue".into(), json!(""));
         }
         encode_list(res, req, Value::Object(list_meta), &page)
     }

@@ -325,7 +325,8 @@ mod tests {
     #[test]
     fn names_are_accepted_first_come_first_served() {
         let first = crd("books.example.com", "books", "Book", true);
-        let second = crd("books2.example.com", "books", "Novel", false);
+        let mut second = crd("books2.example.com", "books", "Novel", false);
+        second["spec"]["names"]["singular"] = json!("novel");
         let fresh = desired_status(&crd("papers.example.com", "papers", "Paper", false), &[first.clone()]);
         let c = |s: &Value, t: &str| s["conditions"].as_array().unwrap().iter().find(|c| c["type"] == t).cloned().unwrap();
         assert_eq!(c(&fresh, "NamesAccepted")["reason"], "NoConflicts");

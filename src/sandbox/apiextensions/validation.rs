@@ -254,7 +254,10 @@ mod tests {
                 {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object"}}},
                 {"name": "v2", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object"}}}])
                 },
-                &["must have exactly one version marked as storage version"],
+                &[
+                    "must have exactly one version marked as storage version",
+                    r#"status.storedVersions: Invalid value: ["v1"]: must have the storage version v2"#,
+                ],
             ),
             (
                 "schema required",

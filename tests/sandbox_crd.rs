@@ -260,6 +260,32 @@ async fn the_blogs_crd_commands_run_against_the_sandbox() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = kubelab(&t, &["foo-controller", "--for", "8s"]).await;
-    assert!(out.status.success(), "foo-controller: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // foo-controller installs its CRD, then makes the Deployment a Foo asks for.
+    let foo_controller = tokio::process::Command::new(common::kubelab_bin())
+        .arg("--kubeconfig")
+        .arg(t.kubeconfig())
+        .args(["foo-controller", "--for", "20s"])
+        .env("KUBELAB_HOME", t.home())
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubelab runs");
+    let client = t.sandbox.client().await.unwrap();
+    let foos = "/apis/samplecontroller.k8s.io/v1alpha1/namespaces/default/foos";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while raw(&client, "GET", foos, None, None).await.0 != 200 {
+        assert!(Instant::now() < deadline, "foo-controller's CRD was never served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let foo = r#"{"apiVersion":"samplecontroller.k8s.io/v1alpha1","kind":"Foo","metadata":{"name":"example-foo"},"spec":{"deploymentName":"example-foo","replicas":1}}"#;
+    let (code, body) = raw(&client, "POST", foos, Some("application/json"), Some(foo)).await;
+    assert_eq!(code, 201, "{body}");
+    while raw(&client, "GET", "/apis/apps/v1/namespaces/default/deployments/example-foo", None, None).await.0 != 200 {
+        assert!(Instant::now() < deadline, "foo-controller never made the Foo's Deployment");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = foo_controller.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "foo-controller failed");
 }

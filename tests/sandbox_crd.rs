@@ -149,12 +149,34 @@ async fn deleting_a_crd_deletes_its_objects_first() {
         assert!(Instant::now() < deadline, "widgets never served");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let w = r#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1"},"x":1}"#;
+    let w = r#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1","finalizers":["example.com/hold"]},"x":1}"#;
     assert_eq!(raw(&client, "POST", "/apis/example.com/v1/widgets", Some("application/json"), Some(w)).await.0, 201);
     let (code, marked) =
         raw(&client, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", None, None).await;
     assert_eq!(code, 200);
     assert_eq!(marked["metadata"]["finalizers"][0], "customresourcecleanup.apiextensions.k8s.io");
+    let terminating = marked["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Terminating").cloned().unwrap();
+    assert_eq!(terminating["reason"], "InstanceDeletionPending");
+    // The finalizer controller deleted w1, which waits for its own finalizer: so does the CRD.
+    loop {
+        let (_, w1) = raw(&client, "GET", "/apis/example.com/v1/widgets/w1", None, None).await;
+        if w1["metadata"]["deletionTimestamp"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "w1 was never deleted: {w1}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // While its CRD terminates, no custom resource can be created.
+    let w2 = r#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w2"}}"#;
+    let (code, refused) = raw(&client, "POST", "/apis/example.com/v1/widgets", Some("application/json"), Some(w2)).await;
+    assert_eq!(code, 405, "{refused}");
+    assert_eq!(refused["message"], "create is not supported on resources of kind \"widgets.example.com\"");
+    let (code, _) = raw(&client, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", None, None).await;
+    assert_eq!(code, 200, "the CRD waits for its custom resources");
+    let release = r#"{"metadata":{"finalizers":null}}"#;
+    let (code, _) = raw(&client, "PATCH", "/apis/example.com/v1/widgets/w1", Some("application/merge-patch+json"), Some(release)).await;
+    assert_eq!(code, 200);
     loop {
         let (code, left) =
             raw(&client, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", None, None).await;

@@ -48,13 +48,25 @@ pub fn stored_crds(api: &Apiserver) -> Vec<Value> {
     crds
 }
 
-/// Puts the custom resources of the established `crds` in the catalogue (when they changed).
-pub fn serve(api: &Apiserver, crds: &[Value]) {
-    let cat = api.catalogue();
-    let next = cat.with(crds.iter().flat_map(resources_of).collect());
-    if !cat.same_as(&next) {
-        api.set_catalogue(next);
+/// What the catalogue was last built from: each CRD's name and resourceVersion (a
+/// strategy's state, such as terminating, is not part of the catalogue's equality).
+fn signature(crds: &[Value]) -> String {
+    crds.iter()
+        .map(|c| format!("{}@{}", meta::name(c).unwrap_or_default(), meta::resource_version(c).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Puts the custom resources of the established `crds` in the catalogue, unless it was
+/// built from exactly these (`last` holds what it was built from).
+pub fn serve(api: &Apiserver, crds: &[Value], last: &std::sync::Mutex<String>) {
+    let sig = signature(crds);
+    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+    if *last == sig {
+        return;
     }
+    api.set_catalogue(api.catalogue().with(crds.iter().flat_map(resources_of).collect()));
+    *last = sig;
 }
 
 /// `calculateNamesAndConditions` + the establishing controller: the accepted names, the
@@ -161,11 +173,12 @@ pub struct Controllers {
     crds: Api<CustomResourceDefinition>,
     client: kube::Client,
     decisions: Decisions,
+    served: std::sync::Mutex<String>,
 }
 
 impl Controllers {
     pub fn new(api: Arc<Apiserver>, client: kube::Client, decisions: Decisions) -> Self {
-        Controllers { api, crds: Api::all(client.clone()), client, decisions }
+        Controllers { api, crds: Api::all(client.clone()), client, decisions, served: Default::default() }
     }
 
     /// Until `stop`: a pass after every committed write, and one a second for retries.
@@ -185,6 +198,9 @@ impl Controllers {
     /// One look at every CRD; true when some work is left for a later pass.
     async fn pass(&self) -> bool {
         let crds = stored_crds(&self.api);
+        // Serve what is stored first: a terminating CRD refuses creates before its
+        // instances are deleted.
+        serve(&self.api, &crds, &self.served);
         let mut pending = false;
         for crd in &crds {
             let name = meta::name(crd).unwrap_or_default().to_string();
@@ -198,7 +214,7 @@ impl Controllers {
                 }
             }
         }
-        serve(&self.api, &stored_crds(&self.api));
+        serve(&self.api, &stored_crds(&self.api), &self.served);
         pending
     }
 
@@ -224,7 +240,7 @@ impl Controllers {
         // The handler serves the resource before anyone sees it Established.
         let mut serving: Vec<Value> = all.iter().filter(|c| meta::name(c) != meta::name(crd)).cloned().collect();
         serving.push(next.clone());
-        serve(&self.api, &serving);
+        serve(&self.api, &serving, &self.served);
         let name = meta::name(crd).unwrap_or_default();
         match conditions::find(&next, "NamesAccepted").and_then(|c| c.get("message")).and_then(Value::as_str) {
             Some("no conflicts found") => self.decisions.say(WHO, name, "names accepted, established"),
@@ -300,7 +316,7 @@ impl Controllers {
 
 /// Loads the stored, established CRDs into `api`'s catalogue (at start, before serving).
 pub fn load(api: &Apiserver) {
-    serve(api, &stored_crds(api));
+    serve(api, &stored_crds(api), &Default::default());
 }
 
 /// The catalogue `base` would be with the resources of `crds` (for tests).

@@ -86,7 +86,8 @@ pub fn resources_of(crd: &Value) -> Vec<ResourceInfo> {
                     json_path: text(c, "/jsonPath"),
                 })
                 .collect();
-            let strategy = CustomResourceStrategy { schema: Some(schema.clone()), status, scale, selectable };
+            let terminating = super::conditions::is_true(crd, "Terminating").then(|| format!("{plural}.{group}"));
+            let strategy = CustomResourceStrategy { schema: Some(schema.clone()), status, scale, selectable, terminating };
             ResourceInfo {
                 group: group.clone(),
                 version: text(v, "/name"),

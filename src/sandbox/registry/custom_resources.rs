@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::strategy::{ScalePaths, Strategy};
 use crate::sandbox::apiextensions::schema;
-use crate::sandbox::status::FieldError;
+use crate::sandbox::status::{ApiError, FieldError};
 
 /// The custom resource strategy of one served version of a CRD.
 #[derive(Default)]
@@ -26,6 +26,9 @@ pub struct CustomResourceStrategy {
     pub scale: Option<ScalePaths>,
     /// `selectableFields`: (field path as a field selector names it, JSON pointer).
     pub selectable: Vec<(&'static str, String)>,
+    /// The CRD is being deleted: creates are refused (`forbidCreateAdmission`), with the
+    /// resource named as `<plural>.<group>`.
+    pub terminating: Option<String>,
 }
 
 /// A field selector's name for a CRD field lives as long as the process: selectable
@@ -97,6 +100,13 @@ impl Strategy for CustomResourceStrategy {
     }
     fn delete_returns_status(&self) -> bool {
         true
+    }
+    fn answer_create(&self, _obj: &Value) -> Option<Result<Value, ApiError>> {
+        let resource = self.terminating.as_ref()?;
+        let (plural, group) = resource.split_once('.').unwrap_or((resource, ""));
+        let e = ApiError::new(405, "MethodNotAllowed", format!("create is not supported on resources of kind {resource:?}"))
+            .with_details(serde_json::json!({"group": group, "kind": plural}));
+        Some(Err(e))
     }
     fn scale(&self) -> Option<ScalePaths> {
         self.scale.clone()

@@ -311,3 +311,47 @@ async fn the_blogs_crd_commands_run_against_the_sandbox() {
     let out = foo_controller.wait_with_output().await.unwrap();
     assert!(out.status.success(), "foo-controller failed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_crds_are_served_again_after_a_restart() {
+    let home = tempfile::tempdir().unwrap();
+    let opts =
+        || kubelab::sandbox::Options { controllers: kubelab::sandbox::controllers::Selection::parse("").unwrap(), ..Default::default() };
+    let crd = serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    });
+    let path = "/apis/example.com/v1/namespaces/default/gadgets";
+    {
+        let sandbox = kubelab::sandbox::Sandbox::start_with(home.path(), opts()).await.unwrap();
+        let client = sandbox.client().await.unwrap();
+        let (code, _) = raw(
+            &client,
+            "POST",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            Some("application/json"),
+            Some(&crd.to_string()),
+        )
+        .await;
+        assert_eq!(code, 201);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while raw(&client, "GET", path, None, None).await.0 != 200 {
+            assert!(Instant::now() < deadline, "gadgets never served");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let g = r#"{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g1"}}"#;
+        assert_eq!(raw(&client, "POST", path, Some("application/json"), Some(g)).await.0, 201);
+        // The status write that established the CRD is durable before the stop.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sandbox.stop();
+    }
+    let sandbox = kubelab::sandbox::Sandbox::start_with(home.path(), opts()).await.unwrap();
+    let client = sandbox.client().await.unwrap();
+    let (code, list) = raw(&client, "GET", path, None, None).await;
+    assert_eq!(code, 200, "served from the start: {list}");
+    assert_eq!(list["items"][0]["metadata"]["name"], "g1");
+}

@@ -355,3 +355,46 @@ async fn stored_crds_are_served_again_after_a_restart() {
     assert_eq!(code, 200, "served from the start: {list}");
     assert_eq!(list["items"][0]["metadata"]["name"], "g1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selectable_fields_and_the_scale_selector_come_from_the_crd() {
+    let t = TestSandbox::api_server_only().await;
+    let client = t.sandbox.client().await.unwrap();
+    let crd = serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "shelves.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "shelves", "singular": "shelf", "kind": "Shelf", "listKind": "ShelfList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "selectableFields": [{"jsonPath": ".spec.color"}],
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.size", "statusReplicasPath": ".status.size", "labelSelectorPath": ".status.selector"}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    });
+    let (code, body) =
+        raw(&client, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Some("application/json"), Some(&crd.to_string()))
+            .await;
+    assert_eq!(code, 201, "{body}");
+    let path = "/apis/example.com/v1/namespaces/default/shelves";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while raw(&client, "GET", path, None, None).await.0 != 200 {
+        assert!(Instant::now() < deadline, "shelves never served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (name, color) in [("red-one", "red"), ("blue-one", "blue")] {
+        let s = serde_json::json!({"apiVersion": "example.com/v1", "kind": "Shelf", "metadata": {"name": name}, "spec": {"color": color, "size": 2}});
+        assert_eq!(raw(&client, "POST", path, Some("application/json"), Some(&s.to_string())).await.0, 201);
+    }
+    let (code, list) = raw(&client, "GET", &format!("{path}?fieldSelector=spec.color%3Dblue"), None, None).await;
+    assert_eq!(code, 200, "{list}");
+    let names: Vec<&str> = list["items"].as_array().unwrap().iter().filter_map(|i| i["metadata"]["name"].as_str()).collect();
+    assert_eq!(names, vec!["blue-one"]);
+    let status = r#"{"status":{"size":1,"selector":"app=shelf"}}"#;
+    let (code, _) = raw(&client, "PATCH", &format!("{path}/red-one/status"), Some("application/merge-patch+json"), Some(status)).await;
+    assert_eq!(code, 200);
+    let (code, scale) = raw(&client, "GET", &format!("{path}/red-one/scale"), None, None).await;
+    assert_eq!(code, 200, "{scale}");
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["spec"]["replicas"], 2);
+    assert_eq!(scale["status"]["replicas"], 1);
+    assert_eq!(scale["status"]["selector"], "app=shelf");
+}

@@ -71,7 +71,14 @@ pub fn defaulted(res: &ResourceInfo, s: &Stored) -> Option<Stored> {
         return None;
     }
     let served = stored_form(res, &v);
-    Some(Stored { key: s.key.clone(), rv: s.rv, raw: served.raw, item_start: served.item_start, labels: s.labels.clone(), fields: s.fields.clone() })
+    Some(Stored {
+        key: s.key.clone(),
+        rv: s.rv,
+        raw: served.raw,
+        item_start: served.item_start,
+        labels: s.labels.clone(),
+        fields: s.fields.clone(),
+    })
 }
 
 /// A stored item converted to `res`'s representation, laid out as the store lays out items.

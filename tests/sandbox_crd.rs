@@ -368,7 +368,9 @@ async fn selectable_fields_and_the_scale_selector_come_from_the_crd() {
             "versions": [{"name": "v1", "served": true, "storage": true,
                 "selectableFields": [{"jsonPath": ".spec.color"}],
                 "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.size", "statusReplicasPath": ".status.size", "labelSelectorPath": ".status.selector"}},
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"color": {"type": "string"}, "size": {"type": "integer"}}},
+                    "status": {"type": "object", "properties": {"size": {"type": "integer"}, "selector": {"type": "string"}}}}}}}]}
     });
     let (code, body) =
         raw(&client, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Some("application/json"), Some(&crd.to_string()))

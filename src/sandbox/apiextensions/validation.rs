@@ -119,6 +119,7 @@ fn validate_version(v: &Value, path: &str) -> Vec<FieldError> {
         }
         errs.extend(schema::structural_errors(schema, &schema_path));
     }
+    errs.extend(validate_selectable_fields(v, path));
     for (i, col) in v.get("additionalPrinterColumns").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let cp = format!("{path}.additionalPrinterColumns[{i}]");
         if text(col, "/name").is_empty() {
@@ -139,6 +140,52 @@ fn validate_version(v: &Value, path: &str) -> Vec<FieldError> {
         if text(col, "/jsonPath").is_empty() {
             errs.push(FieldError::required(format!("{cp}.JSONPath"), ""));
         }
+    }
+    errs
+}
+
+/// The schema of a simple `.a.b` path through `properties`, if it names one.
+fn schema_at<'a>(schema: &'a Value, json_path: &str) -> Option<&'a Value> {
+    json_path.trim_start_matches('.').split('.').try_fold(schema, |s, part| s.pointer(&format!("/properties/{part}")))
+}
+
+/// `ValidateCustomResourceSelectableFields`: each a path into the schema, outside metadata,
+/// to a string, boolean or integer, named once, at most eight.
+fn validate_selectable_fields(v: &Value, path: &str) -> Vec<FieldError> {
+    let Some(fields) = v.get("selectableFields").and_then(Value::as_array) else { return vec![] };
+    let fp = format!("{path}.selectableFields");
+    let Some(schema) = v.pointer("/schema/openAPIV3Schema").filter(|s| !s.is_null()) else {
+        return vec![FieldError::invalid(&fp, &json!(""), "may only be set when `version.schema.openAPIV3Schema` is not included")];
+    };
+    let mut errs = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, f) in fields.iter().enumerate() {
+        let ip = format!("{fp}[{i}].jsonPath");
+        let jp = text(f, "/jsonPath");
+        if jp.is_empty() {
+            errs.push(FieldError::required(ip, ""));
+            continue;
+        }
+        let Some(found) = schema_at(schema, jp) else {
+            errs.push(FieldError::invalid(ip, &json!(jp), "is an invalid path: does not refer to a valid field"));
+            continue;
+        };
+        if jp.trim_start_matches('.').split('.').next() == Some("metadata") {
+            errs.push(FieldError::invalid(&ip, &json!(jp), "must not point to fields in metadata"));
+        }
+        if !matches!(found.get("type").and_then(Value::as_str), Some("string" | "boolean" | "integer")) {
+            errs.push(FieldError::invalid(
+                &ip,
+                &json!(jp),
+                "must point to a field of type string, boolean or integer. Enum string fields and strings with formats are allowed.",
+            ));
+        }
+        if !seen.insert(jp.to_string()) {
+            errs.push(FieldError::duplicate(&ip, &json!(jp)));
+        }
+    }
+    if seen.len() > 8 {
+        errs.push(FieldError::invalid(&fp, &json!(seen.len()), "must have at most 8 items"));
     }
     errs
 }
@@ -284,6 +331,19 @@ mod tests {
                 |c| c["spec"]["versions"][0]["additionalPrinterColumns"] = json!([{"name": "A", "type": "text", "jsonPath": ".a"}]),
                 &[
                     r#"spec.versions[0].additionalPrinterColumns[0].type: Invalid value: "text": must be one of boolean,date,integer,number,string"#,
+                ],
+            ),
+            (
+                "selectable fields",
+                |c| {
+                    c["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = json!({"type": "object", "properties": {
+                        "spec": {"type": "object", "properties": {"color": {"type": "string"}, "tags": {"type": "array"}}}}});
+                    c["spec"]["versions"][0]["selectableFields"] = json!([{"jsonPath": ".spec.color"}, {"jsonPath": ".spec.tags"}, {"jsonPath": ".spec.nope"}, {"jsonPath": ".spec.color"}]);
+                },
+                &[
+                    r#"spec.versions[0].selectableFields[1].jsonPath: Invalid value: ".spec.tags": must point to a field of type string, boolean or integer"#,
+                    r#"spec.versions[0].selectableFields[2].jsonPath: Invalid value: ".spec.nope": is an invalid path: does not refer to a valid field"#,
+                    r#"spec.versions[0].selectableFields[3].jsonPath: Duplicate value: ".spec.color""#,
                 ],
             ),
         ];

@@ -323,7 +323,8 @@ async fn stored_crds_are_served_again_after_a_restart() {
         "spec": {"group": "example.com", "scope": "Namespaced",
             "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
             "versions": [{"name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+                "selectableFields": [{"jsonPath": ".spec.color"}],
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "properties": {"color": {"type": "string"}}}}}}}]}
     });
     let path = "/apis/example.com/v1/namespaces/default/gadgets";
     {
@@ -343,7 +344,7 @@ async fn stored_crds_are_served_again_after_a_restart() {
             assert!(Instant::now() < deadline, "gadgets never served");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let g = r#"{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g1"}}"#;
+        let g = r#"{"apiVersion":"example.com/v1","kind":"Gadget","metadata":{"name":"g1"},"spec":{"color":"red"}}"#;
         assert_eq!(raw(&client, "POST", path, Some("application/json"), Some(g)).await.0, 201);
         // The status write that established the CRD is durable before the stop.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -354,6 +355,9 @@ async fn stored_crds_are_served_again_after_a_restart() {
     let (code, list) = raw(&client, "GET", path, None, None).await;
     assert_eq!(code, 200, "served from the start: {list}");
     assert_eq!(list["items"][0]["metadata"]["name"], "g1");
+    let (code, red) = raw(&client, "GET", &format!("{path}?fieldSelector=spec.color%3Dred"), None, None).await;
+    assert_eq!(code, 200, "{red}");
+    assert_eq!(red["items"].as_array().map(Vec::len), Some(1), "selectable fields are indexed again after the restart: {red}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

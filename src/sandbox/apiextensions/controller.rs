@@ -316,7 +316,27 @@ impl Controllers {
 
 /// Loads the stored, established CRDs into `api`'s catalogue (at start, before serving).
 pub fn load(api: &Apiserver) {
-    serve(api, &stored_crds(api), &Default::default());
+    let crds = stored_crds(api);
+    if crds.is_empty() {
+        return;
+    }
+    serve(api, &crds, &Default::default());
+    // The store indexed custom resources before their kinds were known: their selectable
+    // fields are computed again now.
+    let cat = api.catalogue();
+    let customs: Vec<_> = cat.all().iter().filter(|r| r.is_custom()).collect();
+    api.storage.reindex(|s| {
+        let res = customs.iter().find(|r| s.key.starts_with(&format!("{}/", r.storage_prefix())));
+        match res {
+            Some(res) => crate::sandbox::rest::stored_form(res, &s.value()),
+            None => crate::sandbox::storage::NewObject {
+                raw: s.raw.clone(),
+                item_start: s.item_start,
+                labels: s.labels.clone(),
+                fields: s.fields.clone(),
+            },
+        }
+    });
 }
 
 /// The catalogue `base` would be with the resources of `crds` (for tests).

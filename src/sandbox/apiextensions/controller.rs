@@ -23,7 +23,6 @@ use crate::machinery::stop::StopSignal;
 use crate::sandbox::controllers::Decisions;
 use crate::sandbox::keys::list_prefix;
 use crate::sandbox::meta;
-use crate::sandbox::resources::Catalogue;
 use crate::sandbox::rest::Apiserver;
 use crate::sandbox::storage::Snapshot;
 
@@ -113,6 +112,7 @@ fn desired_status(crd: &Value, others: &[Value]) -> Value {
         } else {
             conflict = Some((reason, format!("{req:?} is already in use")));
         }
+        // Upstream checks the short names between the singular and the kind.
         if field == "singular" {
             let short_req = requested.get("shortNames").cloned().unwrap_or(Value::Null);
             if short_req != accepted.get("shortNames").cloned().unwrap_or(Value::Null) {
@@ -337,11 +337,6 @@ pub fn load(api: &Apiserver) {
             },
         }
     });
-}
-
-/// The catalogue `base` would be with the resources of `crds` (for tests).
-pub fn catalogue_with(base: &Catalogue, crds: &[Value]) -> Catalogue {
-    base.with(crds.iter().flat_map(resources_of).collect())
 }
 
 #[cfg(test)]

@@ -289,7 +289,10 @@ impl Controllers {
                 let all: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
                 let items = all.list(&ListParams::default()).await?.items;
                 if !items.is_empty() {
-                    let mut namespaces: Vec<Option<String>> = items.iter().map(|i| i.metadata.namespace.clone()).collect();
+                    // Only where something is not being deleted yet: the rest waits for finalizers.
+                    let mut namespaces: Vec<Option<String>> =
+                        items.iter().filter(|i| i.metadata.deletion_timestamp.is_none()).map(|i| i.metadata.namespace.clone()).collect();
+                    namespaces.sort();
                     namespaces.dedup();
                     for ns in namespaces {
                         let api: Api<DynamicObject> = match (&ns, namespaced) {

@@ -151,7 +151,8 @@ pub fn before_update(res: &ResourceInfo, old: &Value, new: &mut Value, subresour
 
 pub fn validate_update(res: &ResourceInfo, old: &Value, new: &Value, subresource: Option<&str>) -> Vec<FieldError> {
     let mut errs = validation::validate_object_meta_update(res, old, new);
-    if subresource.is_none() {
+    // A custom resource's status strategy validates the whole object against its schema too.
+    if subresource.is_none() || (res.is_custom() && subresource == Some("status")) {
         errs.extend(res.strategy.validate_update(old, new));
     }
     errs

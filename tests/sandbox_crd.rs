@@ -403,4 +403,9 @@ async fn selectable_fields_and_the_scale_selector_come_from_the_crd() {
     assert_eq!(scale["spec"]["replicas"], 2);
     assert_eq!(scale["status"]["replicas"], 1);
     assert_eq!(scale["status"]["selector"], "app=shelf");
+    let bare = r#"{"apiVersion":"example.com/v1","kind":"Shelf","metadata":{"name":"bare"}}"#;
+    assert_eq!(raw(&client, "POST", path, Some("application/json"), Some(bare)).await.0, 201);
+    let (_, scale) = raw(&client, "GET", &format!("{path}/bare/scale"), None, None).await;
+    assert_eq!(scale["spec"]["replicas"], 0, "absent replicas read as 0: {scale}");
+    assert_eq!(scale["status"]["selector"], "");
 }

@@ -140,6 +140,8 @@ impl Sandbox {
         }
         // A fresh watch cache remembers nothing from before this start.
         api.storage.forget_history();
+        // The custom resources of the stored, established CRDs are served from the start.
+        apiextensions::controller::load(&api);
 
         let bind = format!("127.0.0.1:{}", opts.port.unwrap_or(0));
         let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| SandboxError::Listen { addr: bind.clone(), source })?;
@@ -167,6 +169,11 @@ impl Sandbox {
             decisions: controllers::Decisions::new(opts.narrate),
         };
         private::write(&kubeconfig_path(&sandbox.dir), sandbox.kubeconfig_yaml())?;
+        // The apiextensions-apiserver's own loops (naming, establishing, CRD finalizer) are
+        // the API server's, so they run whatever `--controllers` selects.
+        let crd_loops =
+            apiextensions::controller::Controllers::new(sandbox.api.clone(), sandbox.client().await?, sandbox.decisions.clone());
+        tokio::spawn(crd_loops.run(sandbox.controllers.clone()));
         // The controller manager is a client like any other, over HTTPS.
         controllers::spawn_all(
             sandbox.client_config().await?,

@@ -1149,7 +1149,7 @@ impl Catalogue {
         book.short_names = vec![];
         book.subresources = vec!["status".into()];
         book.schema = Some(schema);
-        book.strategy = StrategyRef::new(super::registry::CustomResourceStrategy);
+        book.strategy = StrategyRef::new(super::registry::CustomResourceStrategy::default());
         book
     }
 

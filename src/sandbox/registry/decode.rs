@@ -135,7 +135,11 @@ pub fn decode(res: &ResourceInfo, body: Value) -> Result<(Value, Vec<String>), A
     map.insert("apiVersion".into(), Value::String(res.api_version()));
     map.insert("kind".into(), Value::String(res.kind.clone()));
     if !typed {
-        return Ok((Value::Object(map), Vec::new()));
+        let mut obj = Value::Object(map);
+        // A custom resource loses what its schema does not declare; those paths are its
+        // unknown fields (`fieldValidation`).
+        let pruned = res.schema.as_ref().map(|s| crate::sandbox::apiextensions::schema::prune(s, &mut obj)).unwrap_or_default();
+        return Ok((obj, pruned));
     }
     if res.group.is_empty() && res.kind == "Secret" {
         merge_string_data(&mut map)

@@ -48,7 +48,7 @@ use super::resources::ResourceInfo;
 use super::status::{ApiError, FieldError};
 
 pub use allocators::Allocators;
-pub use custom_resources::CustomResourceStrategy;
+pub use custom_resources::{intern as intern_field_name, CustomResourceStrategy};
 pub use namespaces::admit_namespace_lifecycle;
 pub use qos::parse_quantity;
 pub use reviews::is_review;
@@ -91,6 +91,7 @@ pub fn strategy_for(group: &str, kind: &str) -> StrategyRef {
         ("apps", "ReplicaSet") => StrategyRef::new(replicasets::ReplicaSetStrategy),
         ("apps", "StatefulSet") => StrategyRef::new(statefulsets::StatefulSetStrategy),
         ("apps", "DaemonSet") => StrategyRef::new(daemonsets::DaemonSetStrategy),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => StrategyRef::new(crate::sandbox::apiextensions::CrdStrategy),
         _ => StrategyRef::new(Generic),
     }
 }
@@ -150,7 +151,8 @@ pub fn before_update(res: &ResourceInfo, old: &Value, new: &mut Value, subresour
 
 pub fn validate_update(res: &ResourceInfo, old: &Value, new: &Value, subresource: Option<&str>) -> Vec<FieldError> {
     let mut errs = validation::validate_object_meta_update(res, old, new);
-    if subresource.is_none() {
+    // A custom resource's status strategy validates the whole object against its schema too.
+    if subresource.is_none() || (res.is_custom() && subresource == Some("status")) {
         errs.extend(res.strategy.validate_update(old, new));
     }
     errs

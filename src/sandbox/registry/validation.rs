@@ -306,6 +306,13 @@ pub fn validate_annotations(annotations: Option<&Value>, field: &str) -> Vec<Fie
 const STANDARD_FINALIZERS: &[&str] = &["kubernetes", "orphan", "foregroundDeletion"];
 
 pub fn validate_finalizers(finalizers: Option<&Value>, field: &str) -> Vec<FieldError> {
+    validate_finalizer_names(finalizers, field, true)
+}
+
+/// `kube_names`: kube-apiserver's types also need the legacy "standard" names check
+/// (`validateKubeFinalizerName`); apiextensions-apiserver's (CRDs and custom resources)
+/// take any qualified name (apimachinery's `ValidateFinalizerName`).
+fn validate_finalizer_names(finalizers: Option<&Value>, field: &str, kube_names: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let Some(Value::Array(list)) = finalizers else { return errs };
     for (i, f) in list.iter().enumerate() {
@@ -316,7 +323,7 @@ pub fn validate_finalizers(finalizers: Option<&Value>, field: &str) -> Vec<Field
         for m in msgs {
             errs.push(FieldError::invalid(&path, &json!(s), m));
         }
-        if !had_errors && !s.contains('/') && !STANDARD_FINALIZERS.contains(&s) {
+        if kube_names && !had_errors && !s.contains('/') && !STANDARD_FINALIZERS.contains(&s) {
             errs.push(FieldError::invalid(&path, &json!(s), "name is neither a standard finalizer name nor is it fully qualified"));
         }
     }
@@ -357,7 +364,8 @@ pub fn validate_object_meta(res: &ResourceInfo, obj: &Value) -> Vec<FieldError> 
     }
     errs.extend(validate_labels(meta.get("labels"), "metadata.labels"));
     errs.extend(validate_annotations(meta.get("annotations"), "metadata.annotations"));
-    errs.extend(validate_finalizers(meta.get("finalizers"), "metadata.finalizers"));
+    let kube_names = !res.is_custom() && res.group != "apiextensions.k8s.io";
+    errs.extend(validate_finalizer_names(meta.get("finalizers"), "metadata.finalizers", kube_names));
     errs
 }
 

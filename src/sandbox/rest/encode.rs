@@ -49,11 +49,36 @@ pub fn encode_raw(res: &ResourceInfo, req: &ApiRequest, status: u16, raw: &Bytes
 /// is what keeps a LIST of 10,000 pods fast; a resource served in another representation
 /// than its stored one has its items converted first.
 pub fn encode_list(res: &ResourceInfo, req: &ApiRequest, list_meta: Value, items: &[Arc<Stored>]) -> Result<Reply, ApiError> {
+    if res.is_custom() {
+        let served: Vec<Arc<Stored>> = items.iter().map(|s| defaulted(res, s).map(Arc::new).unwrap_or_else(|| s.clone())).collect();
+        return encode_list_as_stored(res, req, list_meta, &served);
+    }
     if conversion::is_converted(res) {
         let served: Vec<Arc<Stored>> = items.iter().map(|s| Arc::new(served_item(res, s))).collect();
         return encode_list_as_stored(res, req, list_meta, &served);
     }
     encode_list_as_stored(res, req, list_meta, items)
+}
+
+/// A custom resource as read from storage: the apiextensions-apiserver's decoder applies
+/// the schema's defaults on every read, so an object stored before a default was added
+/// shows it. `None` when the defaults change nothing.
+pub fn defaulted(res: &ResourceInfo, s: &Stored) -> Option<Stored> {
+    let stored = s.value();
+    let mut v = stored.clone();
+    res.strategy.defaults(&mut v);
+    if v == stored {
+        return None;
+    }
+    let served = stored_form(res, &v);
+    Some(Stored {
+        key: s.key.clone(),
+        rv: s.rv,
+        raw: served.raw,
+        item_start: served.item_start,
+        labels: s.labels.clone(),
+        fields: s.fields.clone(),
+    })
 }
 
 /// A stored item converted to `res`'s representation, laid out as the store lays out items.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::super::keys::list_prefix;
-use super::super::request::{ApiRequest, ListOptions};
+use super::super::request::{ApiRequest, Format, ListOptions};
 use super::super::resources::ResourceInfo;
 use super::super::status::ApiError;
 use super::super::storage::{Snapshot, Stored};
@@ -109,6 +109,9 @@ impl Apiserver {
             if opts.label.is_empty() && opts.field.is_empty() {
                 list_meta.insert("remainingItemCount".into(), json!(remaining));
             }
+        } else if res.is_custom() && matches!(req.format, Format::Json | Format::Yaml) {
+            // An unstructured list always carries its continue token, empty on the last page.
+            list_meta.insert("continue".into(), json!(""));
         }
         encode_list(res, req, Value::Object(list_meta), &page)
     }

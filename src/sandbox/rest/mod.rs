@@ -158,6 +158,11 @@ impl Apiserver {
         }
         if let Some(sub) = &path.subresource {
             if !res.has_subresource(sub) && res.strategy.named_creater(sub).is_none() && res.strategy.streamer(sub).is_none() {
+                // The custom resource handler answers a subresource its CRD lacks as the
+                // object not found.
+                if res.is_custom() {
+                    return Err(ApiError::not_found(&res.qualified_resource(), path.name.as_deref().unwrap_or_default()));
+                }
                 return Err(ApiError::resource_not_found());
             }
         }

@@ -42,7 +42,8 @@ fn scale_of(paths: &ScalePaths, obj: &Value) -> Value {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": sm,
-        "spec": {"replicas": obj.pointer(&paths.spec_replicas).cloned().unwrap_or(json!(1))},
+        // Absent replicas read as 0 (`scaleFromCustomResource`); built-ins always store theirs.
+        "spec": {"replicas": obj.pointer(&paths.spec_replicas).cloned().unwrap_or(json!(0))},
         "status": {"replicas": obj.pointer(&paths.status_replicas).cloned().unwrap_or(json!(0)), "selector": selector}
     })
 }

@@ -36,8 +36,7 @@ fn step_of(line: &str) -> Option<String> {
     Some(format!("{} {}", words.next()?, words.next()?))
 }
 
-/// Steps whose mismatch is known: the recorded server's own build, the custom-resource
-/// steps that need the structural-schema engine (p19 #09-#14), and the two
+/// Steps whose mismatch is known: the recorded server's own build, and the two
 /// `Forbidden` pod-update diffs. Their hunk headers (`@@ -151,7 ...`, `@@ -109,7 ...`) were
 /// counted on the fork's pod, whose token volume had a fourth projected source; the corpus
 /// dropped that source from the bodies (2026-12-01) but not from these line numbers, so
@@ -46,13 +45,6 @@ fn step_of(line: &str) -> Option<String> {
 fn known_mismatch(step: &str, fixed_port: bool) -> bool {
     matches!(step, "p01-discovery #00" | "p10-errors-request #12")
         || matches!(step, "p03-pods-crud #06" | "p09-errors-validation #06")
-        // The structural-schema engine (validation, pruning) is a stub until its branch is
-        // merged: the invalid books are stored, the unknown field kept, and the table shows
-        // the invalid book too.
-        || matches!(
-            step,
-            "p19-crd-books #09" | "p19-crd-books #10" | "p19-crd-books #11" | "p19-crd-books #12" | "p19-crd-books #13" | "p19-crd-books #14"
-        )
         // `/api` advertises the server's address: the recording's port only when we have it.
         || (!fixed_port && step == "p01-discovery #01")
 }

@@ -513,9 +513,8 @@ async fn transforms_shape_what_is_cached_and_only_before_the_start() {
     full.data = Some([("k".to_string(), "v".to_string())].into());
     full.metadata.managed_fields = Some(vec![Default::default()]);
     let lw = Arc::new(FakeListerWatcher::default().list("10", vec![full]));
-    let factory = SharedInformerFactory::without_client()
-        .with_transform(Some(strip_managed_fields))
-        .with_object_transform::<ConfigMap>(drop_data);
+    let factory =
+        SharedInformerFactory::without_client().with_transform(Some(strip_managed_fields)).with_object_transform::<ConfigMap>(drop_data);
     let informer = factory.informer_with::<ConfigMap>("core/v1/configmaps", || lw.clone()).unwrap();
     let stop = StopSignal::new();
     factory.start(&stop);

@@ -191,7 +191,9 @@ impl SharedInformerFactory {
                 .ok_or_else(|| FactoryError::TypeMismatch(key.to_string()));
         }
         let informer = SharedIndexInformer::new(lister_watcher(), self.options(key));
-        if let Some(t) = self.object_transforms.lock().unwrap_or_else(|e| e.into_inner()).get(key).and_then(|t| t.downcast_ref::<fn(&mut K)>()) {
+        if let Some(t) =
+            self.object_transforms.lock().unwrap_or_else(|e| e.into_inner()).get(key).and_then(|t| t.downcast_ref::<fn(&mut K)>())
+        {
             // A new informer has not started: this cannot fail.
             let _ = informer.set_transform(*t);
         }

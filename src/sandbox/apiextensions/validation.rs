@@ -337,7 +337,7 @@ mod tests {
                 "selectable fields",
                 |c| {
                     c["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = json!({"type": "object", "properties": {
-                        "spec": {"type": "object", "properties": {"color": {"type": "string"}, "tags": {"type": "array"}}}}});
+                        "spec": {"type": "object", "properties": {"color": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}}});
                     c["spec"]["versions"][0]["selectableFields"] = json!([{"jsonPath": ".spec.color"}, {"jsonPath": ".spec.tags"}, {"jsonPath": ".spec.nope"}, {"jsonPath": ".spec.color"}]);
                 },
                 &[

@@ -49,6 +49,14 @@ pub fn selects(selector: &LabelSelector, labels: Option<&BTreeMap<String, String
     label_selector::matches(&selector, labels.as_ref())
 }
 
+/// Whether a controller's `selector` selects `labels`: an empty selector selects nothing
+/// here (a controller never adopts everything in its namespace).
+pub fn controller_selects(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
+    let empty =
+        selector.match_labels.as_ref().is_none_or(|m| m.is_empty()) && selector.match_expressions.as_ref().is_none_or(|m| m.is_empty());
+    !empty && selects(selector, labels)
+}
+
 /// The owner side of a claim: who claims, with which selector.
 pub struct Claimer<'a, O> {
     pub owner: &'a O,

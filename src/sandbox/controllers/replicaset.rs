@@ -20,7 +20,7 @@ use kube::api::{Api, PostParams};
 
 use super::active_pods::{deletion_order, is_active, is_available, is_ready};
 use super::controller_expectations::Expectations;
-use super::controller_ref::{controller_of, new_controller_ref, selects, ClaimError, Claimer};
+use super::controller_ref::{controller_of, controller_selects, new_controller_ref, selects, ClaimError, Claimer};
 use super::pod_control::{api_message, pod_from_template, slow_start_batch, PodControl, SLOW_START_INITIAL_BATCH};
 use super::recorder::reference;
 use crate::machinery::delta_fifo::DeltaObject;
@@ -81,13 +81,9 @@ impl Index {
     /// `getPodReplicaSets`: the replica sets whose selector matches an orphan.
     fn selecting(&self, pod: &Pod) -> Vec<Arc<ReplicaSet>> {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        self.replica_sets.namespaced(&ns).list_matching(|rs| {
-            rs.spec.as_ref().is_some_and(|s| {
-                let empty = s.selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
-                    && s.selector.match_expressions.as_ref().is_none_or(|m| m.is_empty());
-                !empty && selects(&s.selector, pod.metadata.labels.as_ref())
-            })
-        })
+        self.replica_sets
+            .namespaced(&ns)
+            .list_matching(|rs| rs.spec.as_ref().is_some_and(|s| controller_selects(&s.selector, pod.metadata.labels.as_ref())))
     }
 
     fn enqueue(&self, rs: &ReplicaSet) {

@@ -25,7 +25,7 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 
-use super::controller_ref::{controller_of, selects, ClaimError, Claimer};
+use super::controller_ref::{controller_of, controller_selects, selects, ClaimError, Claimer};
 use super::recorder::reference;
 use super::EventType;
 use crate::machinery::delta_fifo::DeltaObject;
@@ -83,13 +83,9 @@ impl Index {
     /// `getDeploymentsForReplicaSet`: deployments whose selector matches an orphan.
     fn selecting(&self, rs: &ReplicaSet) -> Vec<Arc<Deployment>> {
         let ns = rs.metadata.namespace.clone().unwrap_or_default();
-        self.deployments.namespaced(&ns).list_matching(|d| {
-            d.spec.as_ref().is_some_and(|s| {
-                let empty = s.selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
-                    && s.selector.match_expressions.as_ref().is_none_or(|m| m.is_empty());
-                !empty && selects(&s.selector, rs.metadata.labels.as_ref())
-            })
-        })
+        self.deployments
+            .namespaced(&ns)
+            .list_matching(|d| d.spec.as_ref().is_some_and(|s| controller_selects(&s.selector, rs.metadata.labels.as_ref())))
     }
 
     fn replica_set_changed(&self, rs: &ReplicaSet) {

@@ -102,10 +102,18 @@ async fn foreground_and_orphan_deletion_end_as_on_a_cluster() {
         until(k, &["pods", "-l", "app=fg"], "fg pods", |p| running(p).len() == 2);
         until(k, &["pods", "-l", "app=or"], "or pods", |p| running(p).len() == 2);
 
-        // Foreground: the owner waits, with its finalizer, until its dependents are gone.
+        // Foreground: the owner waits, with its finalizer, until its dependents are gone. A
+        // pod held by a finalizer of ours keeps the chain there while we look.
+        let held = str_of(&items(&k.get_json(&["pods", "-l", "app=fg"]))[0], "/metadata/name").to_string();
+        k.ok(&["patch", "pod", &held, "--type=merge", "-p", r#"{"metadata":{"finalizers":["kubelab.dev/hold"]}}"#]);
         k.ok(&["delete", "deployment", "fg", "--cascade=foreground", "--wait=false"]);
-        let d = k.get_json(&["deployment", "fg"]);
+        let d = until(k, &["deployment", "fg"], "fg terminating", |d| !d["metadata"]["deletionTimestamp"].is_null());
         assert!(d["metadata"]["finalizers"].as_array().unwrap().iter().any(|f| f == "foregroundDeletion"), "{d}");
+        let rs = until(k, &["replicasets", "-l", "app=fg"], "fg's ReplicaSet deleted in the foreground", |rs| {
+            items(rs).iter().all(|r| r["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|f| f == "foregroundDeletion")))
+        });
+        assert_eq!(items(&rs).len(), 1, "{rs}");
+        k.ok(&["patch", "pod", &held, "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
         until(k, &["deployments"], "fg gone after its children", |d| items(d).iter().all(|d| d["metadata"]["name"] != "fg"));
         assert!(items(&k.get_json(&["pods", "-l", "app=fg"])).is_empty(), "no pod outlives a foreground owner");
 

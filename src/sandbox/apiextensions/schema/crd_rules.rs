@@ -4,6 +4,7 @@
 //! in the resource's own `metadata`/`apiVersion`/`kind`, and well-formed
 //! `x-kubernetes-validations` entries (their CEL is neither compiled nor costed).
 
+use super::field_path::{child, key};
 use serde_json::{json, Value};
 
 use super::node::{Additional, Node};
@@ -18,18 +19,6 @@ struct Context {
     /// Why a `default` is not allowed here, if it is not.
     forbidden_defaults: Option<String>,
     inside_resource_meta: bool,
-}
-
-fn child(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-
-fn key(path: &str, k: &str) -> String {
-    format!("{path}[{k}]")
 }
 
 pub fn schema_errors(schema: &Value, path: &str) -> Vec<FieldError> {

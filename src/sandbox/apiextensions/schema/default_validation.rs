@@ -5,19 +5,12 @@
 //! Defaults inside an embedded resource's `apiVersion`/`kind`/`metadata` (checked
 //! upstream against a surrounding fake object) are not checked here.
 
+use super::field_path::child;
 use serde_json::Value;
 
 use super::node::Node;
 use super::{embedded, messages, openapi, pruning};
 use crate::sandbox::status::FieldError;
-
-fn child(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
-}
 
 /// The errors of the defaults in `schema` (found at `path`).
 pub fn default_errors(schema: &Value, path: &str) -> Vec<FieldError> {

@@ -2,6 +2,7 @@
 //! Kubernetes object (a pod template, say) must carry `apiVersion` and `kind`, and its
 //! `metadata` must pass `ValidateObjectMeta` like any object the apiserver stores.
 
+use super::field_path::child;
 use serde_json::{json, Map, Value};
 
 use super::node::Node;
@@ -38,14 +39,6 @@ pub fn validate_at(s: Node, resource_root: bool, path: &str, x: &Value, errs: &m
             }
         }
         _ => {}
-    }
-}
-
-fn child(path: &str, k: &str) -> String {
-    if path.is_empty() {
-        k.to_string()
-    } else {
-        format!("{path}.{k}")
     }
 }
 

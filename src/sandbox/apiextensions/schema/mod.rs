@@ -16,6 +16,7 @@ mod crd_rules;
 mod default_validation;
 mod defaulting;
 mod embedded;
+mod field_path;
 mod formats;
 mod go_regex;
 mod listtype;

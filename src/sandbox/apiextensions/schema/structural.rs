@@ -4,6 +4,7 @@
 //! fields the structure already declares — so pruning and defaulting can follow the
 //! structure alone.
 
+use super::field_path::{child, key};
 use serde_json::{json, Value};
 
 use super::go_regex;
@@ -16,18 +17,6 @@ enum Level {
     Root,
     Item,
     Field,
-}
-
-/// `field.Path` rendering: `.child`, `[key]`, `[index]`.
-fn child(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-fn key(path: &str, k: &str) -> String {
-    format!("{path}[{k}]")
 }
 
 /// The errors of `schema` at `path`, sorted by their text as upstream sorts them.

@@ -70,20 +70,18 @@ pub fn defaulted(res: &ResourceInfo, s: &Stored) -> Option<Stored> {
     if v == stored {
         return None;
     }
-    let served = stored_form(res, &v);
-    Some(Stored {
-        key: s.key.clone(),
-        rv: s.rv,
-        raw: served.raw,
-        item_start: served.item_start,
-        labels: s.labels.clone(),
-        fields: s.fields.clone(),
-    })
+    Some(reshaped(res, s, &v))
 }
 
 /// A stored item converted to `res`'s representation, laid out as the store lays out items.
 fn served_item(res: &ResourceInfo, s: &Stored) -> Stored {
-    let served = stored_form(res, &conversion::from_stored(res, s.value()));
+    reshaped(res, s, &conversion::from_stored(res, s.value()))
+}
+
+/// `s` served as `obj` (its defaulted or converted form): the same key, revision and
+/// index, the body laid out as the store lays out items.
+fn reshaped(res: &ResourceInfo, s: &Stored, obj: &Value) -> Stored {
+    let served = stored_form(res, obj);
     Stored {
         key: s.key.clone(),
         rv: s.rv,

@@ -13,20 +13,6 @@ use kube::api::{Api, PostParams};
 use kubelab::tutorial::expect;
 use serde_json::{json, Value};
 
-/// Runs kubelab with the sandbox's kubeconfig, in the test's own KUBELAB_HOME.
-async fn kubelab(t: &TestSandbox, args: &[&str]) -> Output {
-    tokio::process::Command::new(common::kubelab_bin())
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args(args)
-        .env("KUBELAB_HOME", t.home())
-        .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG")
-        .output()
-        .await
-        .expect("kubelab runs")
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -93,30 +79,30 @@ const LIST_NODES_NARRATION: &str = r#"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_nodes_narrates_each_layer_and_prints_the_table() {
     let t = TestSandbox::start().await;
-    let out = kubelab(&t, &["list-nodes"]).await;
+    let out = t.kubelab(&["list-nodes"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_snapshot(LIST_NODES_NARRATION, &text(&out.stderr));
     assert_snapshot("NAME ARCH OS\nkubelab-worker-1 <…> linux\nkubelab-worker-2 <…> linux\n", &text(&out.stdout));
 
-    let quiet = kubelab(&t, &["list-nodes", "-q"]).await;
+    let quiet = t.kubelab(&["list-nodes", "-q"]).await;
     assert_eq!(text(&quiet.stderr), "", "-q leaves only the result");
     assert_eq!(text(&quiet.stdout), text(&out.stdout));
 
-    let json = kubelab(&t, &["list-nodes", "-o", "json"]).await;
+    let json = t.kubelab(&["list-nodes", "-o", "json"]).await;
     let doc: Value = serde_json::from_slice(&json.stdout).expect("-o json is JSON");
     assert_eq!(doc["kind"], "NodeList");
     let names: Vec<&str> = doc["items"].as_array().unwrap().iter().map(|n| n["metadata"]["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["kubelab-worker-1", "kubelab-worker-2"]);
     assert!(text(&json.stderr).contains("[6] decoded by serde"), "narration goes to stderr with -o json");
 
-    let titles = kubelab(&t, &["list-nodes", "--explain", "1"]).await;
+    let titles = t.kubelab(&["list-nodes", "--explain", "1"]).await;
     assert_eq!(text(&titles.stderr).lines().count(), 6, "one line per layer: {}", text(&titles.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_pod_shows_the_value_the_json_and_the_server_fields() {
     let t = TestSandbox::start().await;
-    let out = kubelab(&t, &["create-pod", "--name", "web", "--image", "nginx:1.27"]).await;
+    let out = t.kubelab(&["create-pod", "--name", "web", "--image", "nginx:1.27"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_contains_in_order(
         r#"
@@ -146,12 +132,12 @@ async fn create_pod_shows_the_value_the_json_and_the_server_fields() {
     assert!(!text(&out.stderr).contains(t.sandbox.token()), "the token never reaches the narration");
     assert_eq!(text(&out.stdout), "pod/web created\n");
 
-    let json = kubelab(&t, &["create-pod", "--name", "web2", "-o", "json", "-q"]).await;
+    let json = t.kubelab(&["create-pod", "--name", "web2", "-o", "json", "-q"]).await;
     let pod: Value = serde_json::from_slice(&json.stdout).expect("-o json is JSON");
     assert_eq!(pod["metadata"]["name"], "web2");
     assert!(pod["metadata"]["uid"].is_string() && pod["metadata"]["resourceVersion"].is_string());
 
-    let again = kubelab(&t, &["create-pod", "--name", "web"]).await;
+    let again = t.kubelab(&["create-pod", "--name", "web"]).await;
     let err = assert_clean_failure(&again);
     assert_contains_in_order(
         r#"
@@ -178,7 +164,7 @@ async fn get_traces_the_life_of_a_request() {
     .unwrap();
     pods.create(&PostParams::default(), &pod).await.unwrap();
 
-    let out = kubelab(&t, &["get", "pods", "--trace", "-l", "app=demo"]).await;
+    let out = t.kubelab(&["get", "pods", "--trace", "-l", "app=demo"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let narration = text(&out.stderr);
     let from_step_4 = &narration[narration.find("[4]").expect("a step 4")..];
@@ -243,21 +229,21 @@ async fn get_traces_the_life_of_a_request() {
     };
     assert_eq!(without_age(&text(&out.stdout)), without_age(&text(&kubectl.stdout)), "{}", text(&kubectl.stderr));
 
-    let raw = kubelab(&t, &["get", "ns", "--raw", "-q"]).await;
+    let raw = t.kubelab(&["get", "ns", "--raw", "-q"]).await;
     let doc: Value = serde_json::from_slice(&raw.stdout).expect("--raw is the JSON body");
     assert_eq!(doc["kind"], "NamespaceList");
-    let json = kubelab(&t, &["get", "node", "kubelab-worker-2", "-o", "json", "-q"]).await;
+    let json = t.kubelab(&["get", "node", "kubelab-worker-2", "-o", "json", "-q"]).await;
     let node: Value = serde_json::from_slice(&json.stdout).expect("-o json is JSON");
     assert_eq!((node["kind"].as_str(), node["metadata"]["name"].as_str()), (Some("Node"), Some("kubelab-worker-2")));
 
-    let unknown = kubelab(&t, &["get", "gadgets"]).await;
+    let unknown = t.kubelab(&["get", "gadgets"]).await;
     let err = assert_clean_failure(&unknown);
     assert!(
         err.ends_with("kubelab: the server doesn't have a resource type \"gadgets\"\nhint: `kubelab kinds` lists what it serves\n"),
         "{err}"
     );
 
-    let missing = kubelab(&t, &["get", "pod", "nope", "-q"]).await;
+    let missing = t.kubelab(&["get", "pod", "nope", "-q"]).await;
     let err = assert_clean_failure(&missing);
     assert!(err.starts_with("kubelab: the server answered 404 NotFound: pods \"nope\" not found\n"), "{err}");
 }
@@ -286,7 +272,7 @@ fn collapse_response_headers(narration: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kinds_is_the_scheme() {
     let t = TestSandbox::start().await;
-    let out = kubelab(&t, &["kinds", "--group", "apps", "-q"]).await;
+    let out = t.kubelab(&["kinds", "--group", "apps", "-q"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_snapshot(
         r#"
@@ -300,7 +286,7 @@ StatefulSet apps/v1 statefulsets true <…> api::apps::v1::StatefulSet
         &text(&out.stdout),
     );
 
-    let json = kubelab(&t, &["kinds", "-o", "json", "-q"]).await;
+    let json = t.kubelab(&["kinds", "-o", "json", "-q"]).await;
     let kinds: Vec<Value> = serde_json::from_slice(&json.stdout).expect("-o json is JSON");
     let pod = kinds.iter().find(|k| k["kind"] == "Pod" && k["group"] == "").expect("pods are served");
     assert_eq!(pod["rustType"], "k8s_openapi::api::core::v1::Pod");
@@ -309,7 +295,7 @@ StatefulSet apps/v1 statefulsets true <…> api::apps::v1::StatefulSet
     let node = kinds.iter().find(|k| k["kind"] == "Node").unwrap();
     assert_eq!(node["namespaced"], false);
 
-    let none = kubelab(&t, &["kinds", "--group", "nothing.example.com"]).await;
+    let none = t.kubelab(&["kinds", "--group", "nothing.example.com"]).await;
     assert!(assert_clean_failure(&none).contains("the server serves no API group \"nothing.example.com\""));
 }
 
@@ -355,7 +341,7 @@ async fn watch_pods_lists_then_watches_and_summarises() {
         &text(&out.stderr),
     );
 
-    let gone = kubelab(&t, &["watch-pods", "--from-version", "1", "--for", "1s"]).await;
+    let gone = t.kubelab(&["watch-pods", "--from-version", "1", "--for", "1s"]).await;
     assert!(gone.status.success(), "{}", text(&gone.stderr));
     assert_contains_in_order(
         r#"
@@ -402,7 +388,7 @@ async fn an_unreachable_cluster_is_one_line_and_a_hint() {
         &err,
     );
 
-    let bad_context = kubelab(&t, &["list-nodes", "-q", "--context", "elsewhere"]).await;
+    let bad_context = t.kubelab(&["list-nodes", "-q", "--context", "elsewhere"]).await;
     let err = assert_clean_failure(&bad_context);
     assert!(err.starts_with("kubelab: cannot build a client configuration from context \"elsewhere\""), "{err}");
     assert_eq!(err.lines().count(), 2, "one line and a hint: {err}");

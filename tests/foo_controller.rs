@@ -37,13 +37,8 @@ fn foo(name: &str, deployment: &str, replicas: i32) -> DynamicObject {
 
 async fn run(runtime: &str) {
     let t = common::TestSandbox::start().await;
-    let controller = tokio::process::Command::new(common::kubelab_bin())
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args(["foo-controller", "--runtime", runtime, "--for", "90s"])
-        .env("KUBELAB_HOME", t.home())
-        .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG")
+    let controller = t
+        .kubelab_command(&["foo-controller", "--runtime", runtime, "--for", "90s"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -259,26 +259,12 @@ async fn invalid_crds_are_refused_with_upstreams_messages() {
     }
 }
 
-/// Runs kubelab with the sandbox's kubeconfig, in the test's own KUBELAB_HOME.
-async fn kubelab(t: &TestSandbox, args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(common::kubelab_bin())
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args(args)
-        .env("KUBELAB_HOME", t.home())
-        .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG")
-        .output()
-        .await
-        .expect("kubelab runs")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_blogs_crd_commands_run_against_the_sandbox() {
     let t = TestSandbox::start().await;
     // Step 5 (an invalid book refused) needs the structural-schema engine's validation.
     for step in ["1", "2", "3", "4", "5", "6"] {
-        let out = kubelab(&t, &["book-crd", "--step", step]).await;
+        let out = t.kubelab(&["book-crd", "--step", step]).await;
         assert!(
             out.status.success(),
             "book-crd step {step}: {}\n{}",
@@ -287,13 +273,8 @@ async fn the_blogs_crd_commands_run_against_the_sandbox() {
         );
     }
     // foo-controller installs its CRD, then makes the Deployment a Foo asks for.
-    let foo_controller = tokio::process::Command::new(common::kubelab_bin())
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args(["foo-controller", "--for", "20s"])
-        .env("KUBELAB_HOME", t.home())
-        .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG")
+    let foo_controller = t
+        .kubelab_command(&["foo-controller", "--for", "20s"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -30,6 +30,21 @@ impl TestSandbox {
     pub async fn api_server_only() -> TestSandbox {
         Self::with_controllers("").await
     }
+    /// kubelab bound to this sandbox's kubeconfig, in the test's own KUBELAB_HOME, no colours.
+    pub fn kubelab_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(kubelab_bin());
+        c.arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .env("KUBELAB_HOME", self.home())
+            .env("NO_COLOR", "1")
+            .env_remove("KUBECONFIG");
+        c
+    }
+    /// Runs [`kubelab_command`](Self::kubelab_command) to its end.
+    pub async fn kubelab(&self, args: &[&str]) -> std::process::Output {
+        self.kubelab_command(args).output().await.expect("kubelab runs")
+    }
     pub fn kubeconfig(&self) -> PathBuf {
         self.sandbox.kubeconfig_path()
     }

@@ -5,8 +5,9 @@
 //! sample-controller's event; deleting the Foo takes everything with it.
 
 mod common;
+use common::poll::until;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Event;
@@ -14,17 +15,8 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 
-async fn until<F: std::future::Future<Output = bool>>(what: &str, done: impl FnMut() -> F) {
-    within(what, Duration::from_secs(30), done).await
-}
-
-async fn within<F: std::future::Future<Output = bool>>(what: &str, limit: Duration, mut done: impl FnMut() -> F) {
-    let start = Instant::now();
-    while !done().await {
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How long any one wait of this file may take.
+const LIMIT: Duration = Duration::from_secs(30);
 
 fn foo(name: &str, deployment: &str, replicas: i32) -> DynamicObject {
     serde_json::from_value(json!({
@@ -48,10 +40,10 @@ async fn run(runtime: &str) {
     let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("samplecontroller.k8s.io", "v1alpha1", "Foo"), "foos");
     let foos: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
-    until("foo-controller's CRD served", || async { foos.list(&ListParams::default()).await.is_ok() }).await;
+    until("foo-controller's CRD served", LIMIT, || async { foos.list(&ListParams::default()).await.is_ok() }).await;
 
     foos.create(&PostParams::default(), &foo("example-foo", "example-foo", 2)).await.unwrap();
-    until("the Foo's pods available", || async {
+    until("the Foo's pods available", LIMIT, || async {
         foos.get("example-foo").await.ok().and_then(|f| f.data["status"]["availableReplicas"].as_i64()) == Some(2)
     })
     .await;
@@ -62,7 +54,7 @@ async fn run(runtime: &str) {
     // Deleted by hand, it comes back (a new uid).
     let uid = d.metadata.uid.clone();
     deployments.delete("example-foo", &DeleteParams::default()).await.unwrap();
-    until("the Deployment back", || async {
+    until("the Deployment back", LIMIT, || async {
         deployments
             .get_opt("example-foo")
             .await
@@ -74,8 +66,10 @@ async fn run(runtime: &str) {
 
     // Scaling the Foo scales its Deployment.
     foos.patch("example-foo", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3}}))).await.unwrap();
-    until("scaled to 3", || async { deployments.get("example-foo").await.ok().and_then(|d| d.spec).and_then(|s| s.replicas) == Some(3) })
-        .await;
+    until("scaled to 3", LIMIT, || async {
+        deployments.get("example-foo").await.ok().and_then(|d| d.spec).and_then(|s| s.replicas) == Some(3)
+    })
+    .await;
 
     // A Deployment it does not own is refused, and said so.
     let mine: Deployment = serde_json::from_value(json!({
@@ -87,7 +81,7 @@ async fn run(runtime: &str) {
     deployments.create(&PostParams::default(), &mine).await.unwrap();
     foos.create(&PostParams::default(), &foo("greedy", "not-mine", 1)).await.unwrap();
     let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    until("ErrResourceExists", || async {
+    until("ErrResourceExists", LIMIT, || async {
         events.list(&ListParams::default().fields("involvedObject.name=greedy")).await.is_ok_and(|l| {
             l.items.iter().any(|e| {
                 e.reason.as_deref() == Some("ErrResourceExists")
@@ -102,7 +96,7 @@ async fn run(runtime: &str) {
     // kube-controller-manager's, it learns of kinds defined after it started (Foo) at its
     // next discovery, at most 30 s later.
     foos.delete("example-foo", &DeleteParams::default()).await.unwrap();
-    within("the Foo's Deployment collected", Duration::from_secs(45), || async {
+    until("the Foo's Deployment collected", Duration::from_secs(45), || async {
         deployments.get_opt("example-foo").await.ok().flatten().is_none()
     })
     .await;

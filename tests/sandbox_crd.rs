@@ -3,6 +3,7 @@
 //! the v1beta1 API's 404, and CRD validation errors as kube-apiserver words them.
 
 mod common;
+use common::poll::blocking_until;
 
 use std::time::{Duration, Instant};
 
@@ -77,15 +78,6 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     p.to_str().unwrap().to_string()
 }
 
-/// Polls `f` until it is true, for up to 10 s.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crd_serves_its_custom_resources_until_it_is_deleted() {
     with_kubectl(|k| {
@@ -116,7 +108,7 @@ async fn a_crd_serves_its_custom_resources_until_it_is_deleted() {
         assert_eq!(k.get_json(&["book", "dune"])["spec"]["replicas"], 3);
 
         assert!(k.ok(&["delete", "crd", "books.example.com"]).contains("deleted"));
-        eventually("the CRD to be gone", || !k.run(&["get", "crd", "books.example.com"]).status.success());
+        blocking_until("the CRD to be gone", Duration::from_secs(10), || !k.run(&["get", "crd", "books.example.com"]).status.success());
         let gone = k.fails(&["get", "books.example.com"]);
         assert!(gone.contains("the server doesn't have a resource type"), "{gone}");
     })

@@ -6,8 +6,8 @@
 //! No kubelet runs: [`Kubelet`] stands in for one by marking every new pod Ready.
 
 mod common;
+use common::poll::eventually;
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -16,20 +16,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::json;
 
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How long any one wait of this file may take.
+const LIMIT: Duration = Duration::from_secs(15);
 
 fn is_ready(p: &Pod) -> bool {
     p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
@@ -112,7 +100,7 @@ fn condition(d: &Deployment, ty: &str) -> Option<(String, String, String)> {
 /// Waits until the rollout of `name` is complete at `replicas`, as `kubectl rollout status` judges.
 async fn rolled_out(client: &Client, name: &str, replicas: i32) -> Deployment {
     let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
-    eventually(&format!("{name} rolled out"), || async {
+    eventually(&format!("{name} rolled out"), LIMIT, || async {
         let d = api.get(name).await.ok()?;
         let s = d.status.clone()?;
         let done = s.observed_generation >= d.metadata.generation
@@ -143,7 +131,7 @@ async fn a_replica_set_per_template_with_upstream_names_labels_annotations_statu
     let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
     api.create(&PostParams::default(), &deployment("web", 3, "nginx:1.27", json!({}))).await.unwrap();
 
-    let rs = eventually("one replica set", || async { sets_of(&client, "web").await.into_iter().next() }).await;
+    let rs = eventually("one replica set", LIMIT, || async { sets_of(&client, "web").await.into_iter().next() }).await;
     let name = rs.metadata.name.clone().unwrap();
     let hash = rs.metadata.labels.as_ref().unwrap()["pod-template-hash"].clone();
     assert_eq!(name, format!("web-{hash}"));
@@ -160,7 +148,7 @@ async fn a_replica_set_per_template_with_upstream_names_labels_annotations_statu
     assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.controller), ("Deployment", "web", Some(true)));
 
     // Without ready pods the minimum (3 - 25% rounded down = 3) is not available.
-    let d = eventually("Available False", || async {
+    let d = eventually("Available False", LIMIT, || async {
         let d = api.get("web").await.ok()?;
         (condition(&d, "Available")?.0 == "False").then_some(d)
     })
@@ -173,7 +161,7 @@ async fn a_replica_set_per_template_with_upstream_names_labels_annotations_statu
 
     let _kubelet = Kubelet::start(&client);
     rolled_out(&client, "web", 3).await;
-    let d = eventually("the final conditions", || async {
+    let d = eventually("the final conditions", LIMIT, || async {
         let d = api.get("web").await.ok()?;
         (condition(&d, "Progressing")?.1 == "NewReplicaSetAvailable").then_some(d)
     })
@@ -191,7 +179,7 @@ async fn a_replica_set_per_template_with_upstream_names_labels_annotations_statu
     );
 
     let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let e = eventually("the ScalingReplicaSet event", || async {
+    let e = eventually("the ScalingReplicaSet event", LIMIT, || async {
         let list = events.list(&ListParams::default().fields("involvedObject.name=web")).await.ok()?.items;
         list.into_iter().find(|e| e.reason.as_deref() == Some("ScalingReplicaSet"))
     })
@@ -253,7 +241,7 @@ async fn rolling_update_with_max_unavailable_zero_never_drops_below_the_desired_
 
     // `kubectl rollout undo` writes the old template back; the old set becomes the new one.
     set_image(&client, "web", "nginx:1.27").await;
-    let back = eventually("the first replica set back at 3, revision 3", || async {
+    let back = eventually("the first replica set back at 3, revision 3", LIMIT, || async {
         let sets = sets_of(&client, "web").await;
         let rs = sets.into_iter().find(|rs| rs.metadata.name.as_deref() == Some(first_name.as_str()))?;
         (annotation(&rs, "deployment.kubernetes.io/revision").as_deref() == Some("3") && rs.spec.as_ref()?.replicas == Some(3))
@@ -274,14 +262,15 @@ async fn revision_history_limit_deletes_the_oldest_replica_sets() {
     rolled_out(&client, "hist", 2).await;
     for image in ["nginx:1.26", "nginx:1.27"] {
         set_image(&client, "hist", image).await;
-        eventually(&format!("{image} rolled out"), || async {
+        eventually(&format!("{image} rolled out"), LIMIT, || async {
             let sets = sets_of(&client, "hist").await;
             sets.iter().any(|rs| image_of(rs) == image && rs.status.as_ref().and_then(|s| s.available_replicas) == Some(2)).then_some(())
         })
         .await;
         rolled_out(&client, "hist", 2).await;
     }
-    let sets = eventually("one old replica set kept", || async { Some(sets_of(&client, "hist").await).filter(|s| s.len() == 2) }).await;
+    let sets =
+        eventually("one old replica set kept", LIMIT, || async { Some(sets_of(&client, "hist").await).filter(|s| s.len() == 2) }).await;
     let mut revisions: Vec<(String, String)> =
         sets.iter().map(|rs| (annotation(rs, "deployment.kubernetes.io/revision").unwrap_or_default(), image_of(rs))).collect();
     revisions.sort();
@@ -294,7 +283,7 @@ async fn paused_deployments_wait_and_stuck_rollouts_exceed_their_deadline() {
     let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
     api.create(&PostParams::default(), &deployment("slow", 1, "nginx:1.27", json!({"progressDeadlineSeconds": 1}))).await.unwrap();
     // No kubelet: the pod never becomes ready, so the rollout makes no progress.
-    let d = eventually("ProgressDeadlineExceeded", || async {
+    let d = eventually("ProgressDeadlineExceeded", LIMIT, || async {
         let d = api.get("slow").await.ok()?;
         (condition(&d, "Progressing")?.1 == "ProgressDeadlineExceeded").then_some(d)
     })
@@ -310,7 +299,7 @@ async fn paused_deployments_wait_and_stuck_rollouts_exceed_their_deadline() {
     );
 
     api.create(&PostParams::default(), &deployment("held", 1, "nginx:1.27", json!({"paused": true}))).await.unwrap();
-    let d = eventually("DeploymentPaused", || async {
+    let d = eventually("DeploymentPaused", LIMIT, || async {
         let d = api.get("held").await.ok()?;
         (condition(&d, "Progressing")?.1 == "DeploymentPaused").then_some(d)
     })
@@ -318,7 +307,7 @@ async fn paused_deployments_wait_and_stuck_rollouts_exceed_their_deadline() {
     assert_eq!(condition(&d, "Progressing").unwrap(), ("Unknown".into(), "DeploymentPaused".into(), "Deployment is paused".into()));
     assert!(sets_of(&client, "held").await.is_empty(), "a paused deployment starts no rollout");
     api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"spec": {"paused": false}}))).await.unwrap();
-    eventually("the rollout starts once resumed", || async { sets_of(&client, "held").await.into_iter().next() }).await;
+    eventually("the rollout starts once resumed", LIMIT, || async { sets_of(&client, "held").await.into_iter().next() }).await;
 }
 
 #[tokio::test]
@@ -410,11 +399,11 @@ async fn scaling_during_a_rollout_is_proportional_across_the_replica_sets() {
         let size = |image: &str| sets.iter().find(|rs| image_of(rs) == image).and_then(|rs| rs.spec.as_ref()?.replicas);
         (size("nginx:1.27"), size("nginx:1.28"))
     };
-    eventually("old 8, new 5", || async { (sizes(&sets_of(&client, "wide").await) == (Some(8), Some(5))).then_some(()) }).await;
+    eventually("old 8, new 5", LIMIT, || async { (sizes(&sets_of(&client, "wide").await) == (Some(8), Some(5))).then_some(()) }).await;
 
     // 20 replicas (max 23) spread in proportion: round(8 * 23 / 13) = 14 and the rest, 9.
     api.patch("wide", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 20}}))).await.unwrap();
-    let sets = eventually("old 14, new 9", || async {
+    let sets = eventually("old 14, new 9", LIMIT, || async {
         let sets = sets_of(&client, "wide").await;
         (sizes(&sets) == (Some(14), Some(9))).then_some(sets)
     })
@@ -433,7 +422,7 @@ async fn the_deprecated_rollback_annotation_restores_a_revision_and_is_cleared()
     let _kubelet = Kubelet::start(&client);
     rolled_out(&client, "undo", 1).await;
     set_image(&client, "undo", "nginx:1.28").await;
-    eventually("revision 2", || async {
+    eventually("revision 2", LIMIT, || async {
         let d = api.get("undo").await.ok()?;
         (d.metadata.annotations?.get("deployment.kubernetes.io/revision")? == "2").then_some(())
     })
@@ -442,7 +431,7 @@ async fn the_deprecated_rollback_annotation_restores_a_revision_and_is_cleared()
 
     let patch = json!({"metadata": {"annotations": {"deprecated.deployment.rollback.to": "1"}}});
     api.patch("undo", &PatchParams::default(), &Patch::Merge(patch)).await.unwrap();
-    let d = eventually("the template of revision 1, the annotation gone", || async {
+    let d = eventually("the template of revision 1, the annotation gone", LIMIT, || async {
         let d = api.get("undo").await.ok()?;
         let image = d.spec.as_ref()?.template.spec.as_ref()?.containers[0].image.clone()?;
         let cleared = !d.metadata.annotations.as_ref()?.contains_key("deprecated.deployment.rollback.to");
@@ -454,7 +443,7 @@ async fn the_deprecated_rollback_annotation_restores_a_revision_and_is_cleared()
         "the hash label is not copied back"
     );
     let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    eventually("the DeploymentRollback event", || async {
+    eventually("the DeploymentRollback event", LIMIT, || async {
         let list = events.list(&ListParams::default().fields("involvedObject.name=undo")).await.ok()?.items;
         list.into_iter()
             .find(|e| e.reason.as_deref() == Some("DeploymentRollback"))

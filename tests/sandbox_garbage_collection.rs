@@ -3,8 +3,8 @@
 //! ReplicaSet controller running — and deleted with each propagation policy.
 
 mod common;
+use common::poll::until;
 
-use std::future::Future;
 use std::time::Duration;
 
 use common::{Kubectl, TestSandbox};
@@ -15,20 +15,11 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+/// How long any one wait of this file may take.
+const LIMIT: Duration = Duration::from_secs(10);
+
 const NS: &str = "default";
 const HOLD: &str = "example.com/hold";
-
-/// Polls `check` until it answers true, for up to 10 s.
-async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
 
 fn owner_ref<K: Resource<DynamicType = ()>>(owner: &K, block: bool) -> OwnerReference {
     OwnerReference {
@@ -72,7 +63,7 @@ async fn background_deletion_collects_dependents_and_says_why() {
     config_map(&cms, "child", vec![owner_ref(&parent, false)], &[]).await;
     config_map(&cms, "bystander", vec![], &[]).await;
     cms.delete("parent", &DeleteParams::background()).await.expect("the owner is deleted");
-    eventually("the child is collected", || gone(&cms, "child")).await;
+    until("the child is collected", LIMIT, || gone(&cms, "child")).await;
     assert!(cms.get_opt("bystander").await.unwrap().is_some(), "an object without owners stays");
     let line = "garbagecollector default/child: deleting (owner ConfigMap parent is gone)";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -107,8 +98,8 @@ async fn foreground_keeps_the_owner_until_blocking_dependents_are_gone() {
         pods.create(&PostParams::default(), &pod).await.expect("the pod is created");
     }
     rss.delete("web", &DeleteParams::foreground()).await.expect("the owner is deleted");
-    eventually("the free pod is collected", || async { matches!(pods.get_opt("web-free").await, Ok(None)) }).await;
-    eventually("the held pod is being deleted", || async {
+    until("the free pod is collected", LIMIT, || async { matches!(pods.get_opt("web-free").await, Ok(None)) }).await;
+    until("the held pod is being deleted", LIMIT, || async {
         pods.get_opt("web-held").await.ok().flatten().is_some_and(|p| p.metadata.deletion_timestamp.is_some())
     })
     .await;
@@ -116,13 +107,13 @@ async fn foreground_keeps_the_owner_until_blocking_dependents_are_gone() {
     assert!(owner.metadata.deletion_timestamp.is_some());
     assert_eq!(owner.finalizers(), ["foregroundDeletion".to_string()]);
     pods.patch("web-held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
-    eventually("the owner goes once its dependents are gone", || async { matches!(rss.get_opt("web").await, Ok(None)) }).await;
+    until("the owner goes once its dependents are gone", LIMIT, || async { matches!(rss.get_opt("web").await, Ok(None)) }).await;
     // ConfigMaps: a dependent with dependents of its own is deleted in the foreground too.
     let top = config_map(&cms, "top", vec![], &[]).await;
     let mid = config_map(&cms, "mid", vec![owner_ref(&top, true)], &[]).await;
     config_map(&cms, "leaf", vec![owner_ref(&mid, true)], &[HOLD]).await;
     cms.delete("top", &DeleteParams::foreground()).await.unwrap();
-    eventually("the middle waits in the foreground", || async {
+    until("the middle waits in the foreground", LIMIT, || async {
         cms.get_opt("mid")
             .await
             .ok()
@@ -132,7 +123,7 @@ async fn foreground_keeps_the_owner_until_blocking_dependents_are_gone() {
     .await;
     assert!(cms.get_opt("top").await.unwrap().is_some(), "the top waits for the middle");
     release(&cms, "leaf").await;
-    eventually("the whole tree goes", || async { gone(&cms, "leaf").await && gone(&cms, "mid").await && gone(&cms, "top").await }).await;
+    until("the whole tree goes", LIMIT, || async { gone(&cms, "leaf").await && gone(&cms, "mid").await && gone(&cms, "top").await }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +134,7 @@ async fn orphan_removes_the_owner_reference_and_keeps_dependents() {
     config_map(&cms, "only-child", vec![owner_ref(&parent, true)], &[]).await;
     config_map(&cms, "shared-child", vec![owner_ref(&parent, false), owner_ref(&other, false)], &[]).await;
     cms.delete("parent", &DeleteParams::orphan()).await.unwrap();
-    eventually("the owner goes", || gone(&cms, "parent")).await;
+    until("the owner goes", LIMIT, || gone(&cms, "parent")).await;
     let only = cms.get("only-child").await.expect("orphaned, not deleted");
     assert_eq!(only.metadata.owner_references, None);
     let shared = cms.get("shared-child").await.unwrap();
@@ -167,7 +158,7 @@ async fn dangling_owner_references_make_garbage() {
     namespaces.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "elsewhere"}})).unwrap()).await.unwrap();
     let elsewhere: Api<ConfigMap> = Api::namespaced(client, "elsewhere");
     config_map(&elsewhere, "of-foreign", vec![owner_ref(&alive, false)], &[]).await;
-    eventually("dependents of missing owners are collected", || async {
+    until("dependents of missing owners are collected", LIMIT, || async {
         gone(&cms, "of-ghost").await && gone(&cms, "of-impostor").await && gone(&elsewhere, "of-foreign").await
     })
     .await;
@@ -176,7 +167,7 @@ async fn dangling_owner_references_make_garbage() {
         "ownerRef [v1/ConfigMap, namespace: elsewhere, name: alive, uid: {}] does not exist in namespace \"elsewhere\"",
         alive.uid().unwrap()
     );
-    eventually("the foreign dependent gets an OwnerRefInvalidNamespace event", || async {
+    until("the foreign dependent gets an OwnerRefInvalidNamespace event", LIMIT, || async {
         events.list(&Default::default()).await.is_ok_and(|l| {
             l.items.iter().any(|e| {
                 e.reason.as_deref() == Some("OwnerRefInvalidNamespace")
@@ -188,7 +179,7 @@ async fn dangling_owner_references_make_garbage() {
         })
     })
     .await;
-    eventually("the dangling reference is patched out", || async {
+    until("the dangling reference is patched out", LIMIT, || async {
         cms.get_opt("half-dangling")
             .await
             .ok()
@@ -205,7 +196,7 @@ async fn a_dependent_goes_with_its_last_owner() {
     let b = config_map(&cms, "owner-b", vec![], &[]).await;
     config_map(&cms, "shared", vec![owner_ref(&a, false), owner_ref(&b, false)], &[]).await;
     cms.delete("owner-a", &DeleteParams::background()).await.unwrap();
-    eventually("the reference to the deleted owner is removed", || async {
+    until("the reference to the deleted owner is removed", LIMIT, || async {
         cms.get_opt("shared")
             .await
             .ok()
@@ -214,7 +205,7 @@ async fn a_dependent_goes_with_its_last_owner() {
     })
     .await;
     cms.delete("owner-b", &DeleteParams::background()).await.unwrap();
-    eventually("the dependent goes with its last owner", || gone(&cms, "shared")).await;
+    until("the dependent goes with its last owner", LIMIT, || gone(&cms, "shared")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,7 +228,7 @@ async fn kubectl_cascade_flags() {
     })
     .await
     .unwrap();
-    eventually("background and foreground dependents are collected", || async {
+    until("background and foreground dependents are collected", LIMIT, || async {
         gone(&cms, "background-dep").await && gone(&cms, "foreground-dep").await
     })
     .await;

@@ -3,8 +3,8 @@
 //! deletes pods before anything else, and goes once empty.
 
 mod common;
+use common::poll::until;
 
-use std::future::Future;
 use std::time::Duration;
 
 use common::{raw, TestSandbox};
@@ -13,18 +13,6 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 const HOLD: &str = "example.com/hold";
-
-/// Polls `check` until it answers true, for up to `secs`.
-async fn eventually<F: Future<Output = bool>>(what: &str, secs: u64, mut check: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
 
 fn condition<'a>(ns: &'a Namespace, type_: &str) -> Option<&'a NamespaceCondition> {
     ns.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == type_)
@@ -58,7 +46,7 @@ async fn conditions_tell_what_holds_a_terminating_namespace_until_it_is_empty() 
     cms.create(&PostParams::default(), &plain).await.unwrap();
     namespaces.delete("doomed", &DeleteParams::default()).await.unwrap();
 
-    eventually("the conditions report the held config map", 10, || async {
+    until("the conditions report the held config map", Duration::from_secs(10), || async {
         let Ok(ns) = namespaces.get("doomed").await else { return false };
         condition(&ns, "NamespaceContentRemaining").is_some_and(|c| c.status == "True")
     })
@@ -97,7 +85,7 @@ async fn conditions_tell_what_holds_a_terminating_namespace_until_it_is_empty() 
 
     // The finalizer done, the next pass (after half the 15 s estimate) empties and finalizes it.
     release(&cms, "held").await;
-    eventually("the namespace is gone", 20, || async { matches!(namespaces.get_opt("doomed").await, Ok(None)) }).await;
+    until("the namespace is gone", Duration::from_secs(20), || async { matches!(namespaces.get_opt("doomed").await, Ok(None)) }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +106,7 @@ async fn pods_are_deleted_before_other_content() {
     cms.create(&PostParams::default(), &cm).await.unwrap();
     namespaces.delete("ordered", &DeleteParams::default()).await.unwrap();
 
-    eventually("the pod is being deleted and the conditions written", 10, || async {
+    until("the pod is being deleted and the conditions written", Duration::from_secs(10), || async {
         let pod_deleting = pods.get_opt("held").await.ok().flatten().is_some_and(|p| p.metadata.deletion_timestamp.is_some());
         let ns = namespaces.get("ordered").await.ok();
         pod_deleting && ns.is_some_and(|ns| condition(&ns, "NamespaceContentRemaining").is_some())
@@ -130,6 +118,6 @@ async fn pods_are_deleted_before_other_content() {
     let ns = namespaces.get("ordered").await.unwrap();
     assert_eq!(condition(&ns, "NamespaceContentRemaining").map(|c| c.status.as_str()), Some("False"));
     release(&pods, "held").await;
-    eventually("the namespace is gone", 20, || async { matches!(namespaces.get_opt("ordered").await, Ok(None)) }).await;
+    until("the namespace is gone", Duration::from_secs(20), || async { matches!(namespaces.get_opt("ordered").await, Ok(None)) }).await;
     assert!(matches!(cms.get_opt("settings").await, Ok(None)));
 }

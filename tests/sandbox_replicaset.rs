@@ -4,9 +4,9 @@
 //! No kubelet runs here: the tests make pods Ready by writing their status.
 
 mod common;
+use common::poll::eventually;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -14,21 +14,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::json;
 
-/// Polls `f` until it returns `Some`, for up to 10 s.
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How long any one wait of this file may take.
+const LIMIT: Duration = Duration::from_secs(15);
 
 /// What a kubelet would report for a started pod: Running and Ready.
 async fn make_ready(client: &Client, name: &str) {
@@ -72,7 +59,7 @@ async fn creates_owned_pods_from_the_template_and_reports_them() {
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
     let rs = sets.create(&PostParams::default(), &replica_set("web", 3)).await.unwrap();
 
-    let pods = eventually("three pods", || async { Some(pods_of(&client, "web").await).filter(|p| p.len() == 3) }).await;
+    let pods = eventually("three pods", LIMIT, || async { Some(pods_of(&client, "web").await).filter(|p| p.len() == 3) }).await;
     for p in &pods {
         let name = p.metadata.name.clone().unwrap();
         let suffix = name.strip_prefix("web-").expect("named by generateName from the set");
@@ -85,7 +72,7 @@ async fn creates_owned_pods_from_the_template_and_reports_them() {
         assert_eq!(p.spec.as_ref().unwrap().containers[0].image.as_deref(), Some("nginx:1.27"));
     }
 
-    let st = eventually("status replicas 3", || async {
+    let st = eventually("status replicas 3", LIMIT, || async {
         let rs = sets.get("web").await.ok()?;
         rs.status.filter(|s| s.replicas == 3 && s.observed_generation == rs.metadata.generation)
     })
@@ -96,12 +83,12 @@ async fn creates_owned_pods_from_the_template_and_reports_them() {
     for p in &pods[..2] {
         make_ready(&client, p.metadata.name.as_deref().unwrap()).await;
     }
-    let st = eventually("two ready", || async { sets.get("web").await.ok()?.status.filter(|s| s.ready_replicas == Some(2)) }).await;
+    let st = eventually("two ready", LIMIT, || async { sets.get("web").await.ok()?.status.filter(|s| s.ready_replicas == Some(2)) }).await;
     assert_eq!(st.available_replicas, Some(2));
     assert_eq!(pods_of(&client, "web").await.len(), 3, "the syncs the status changes caused created no more pods");
 
     let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let created = eventually("three SuccessfulCreate events", || async {
+    let created = eventually("three SuccessfulCreate events", LIMIT, || async {
         let list = events.list(&ListParams::default().fields("involvedObject.name=web")).await.ok()?.items;
         let created: Vec<Event> = list.into_iter().filter(|e| e.reason.as_deref() == Some("SuccessfulCreate")).collect();
         (created.len() == 3).then_some(created)
@@ -121,20 +108,20 @@ async fn scale_down_deletes_the_not_ready_pods_first() {
     let (_t, client) = workload_sandbox().await;
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
     sets.create(&PostParams::default(), &replica_set("api", 4)).await.unwrap();
-    let pods = eventually("four pods", || async { Some(pods_of(&client, "api").await).filter(|p| p.len() == 4) }).await;
+    let pods = eventually("four pods", LIMIT, || async { Some(pods_of(&client, "api").await).filter(|p| p.len() == 4) }).await;
     let keep: Vec<String> = pods[..2].iter().map(|p| p.metadata.name.clone().unwrap()).collect();
     for name in &keep {
         make_ready(&client, name).await;
     }
-    eventually("two ready", || async { sets.get("api").await.ok()?.status.filter(|s| s.ready_replicas == Some(2)) }).await;
+    eventually("two ready", LIMIT, || async { sets.get("api").await.ok()?.status.filter(|s| s.ready_replicas == Some(2)) }).await;
 
     sets.patch("api", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.unwrap();
-    let left = eventually("two pods left", || async { Some(pods_of(&client, "api").await).filter(|p| p.len() == 2) }).await;
+    let left = eventually("two pods left", LIMIT, || async { Some(pods_of(&client, "api").await).filter(|p| p.len() == 2) }).await;
     let left: Vec<String> = left.into_iter().map(|p| p.metadata.name.unwrap()).collect();
     assert_eq!(left, keep, "the ready pods stay, the not-ready ones go");
 
     let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    eventually("two SuccessfulDelete events", || async {
+    eventually("two SuccessfulDelete events", LIMIT, || async {
         let list = events.list(&ListParams::default().fields("involvedObject.name=api")).await.ok()?.items;
         let deleted: Vec<String> =
             list.into_iter().filter(|e| e.reason.as_deref() == Some("SuccessfulDelete")).filter_map(|e| e.message).collect();
@@ -157,7 +144,7 @@ async fn adopts_matching_orphans_and_releases_pods_that_stop_matching() {
 
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
     let rs = sets.create(&PostParams::default(), &replica_set("db", 2)).await.unwrap();
-    let owned = eventually("two pods, the orphan adopted", || async {
+    let owned = eventually("two pods, the orphan adopted", LIMIT, || async {
         let list = pods_of(&client, "db").await;
         let adopted = list.iter().find(|p| p.metadata.name.as_deref() == Some("orphan"))?;
         let refs = adopted.metadata.owner_references.clone()?;
@@ -168,10 +155,10 @@ async fn adopts_matching_orphans_and_releases_pods_that_stop_matching() {
 
     // A pod relabelled out of the selector is released, and replaced.
     pods.patch("orphan", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"app": "debug"}}}))).await.unwrap();
-    eventually("the relabelled pod released", || async {
+    eventually("the relabelled pod released", LIMIT, || async {
         let p = pods.get("orphan").await.ok()?;
         p.metadata.owner_references.unwrap_or_default().iter().all(|r| r.controller != Some(true)).then_some(())
     })
     .await;
-    eventually("a replacement", || async { Some(pods_of(&client, "db").await).filter(|p| p.len() == 2) }).await;
+    eventually("a replacement", LIMIT, || async { Some(pods_of(&client, "db").await).filter(|p| p.len() == 2) }).await;
 }

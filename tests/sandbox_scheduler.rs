@@ -4,28 +4,19 @@
 //! as core clients and `kubectl describe` see them.
 
 mod common;
+use common::poll::eventually;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Node, Pod, Taint};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::{json, Value};
 
-const DEADLINE: Duration = Duration::from_secs(10);
+/// How long any one wait of this file may take.
+const LIMIT: Duration = Duration::from_secs(15);
 
-/// Polls `f` until it answers `Some`, for up to [`DEADLINE`].
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut f: impl FnMut() -> F) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+const DEADLINE: Duration = Duration::from_secs(10);
 
 fn node(name: &str, spec: Value, labels: Value) -> Value {
     let mut l = json!({"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"});
@@ -77,13 +68,14 @@ fn cpu(amount: &str) -> Value {
 /// The pod's node once it has one.
 async fn bound_node(client: &Client, name: &str) -> String {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    eventually(&format!("{name} to be bound"), || async { pods.get(name).await.ok().and_then(|p| p.spec.and_then(|s| s.node_name)) }).await
+    eventually(&format!("{name} to be bound"), LIMIT, || async { pods.get(name).await.ok().and_then(|p| p.spec.and_then(|s| s.node_name)) })
+        .await
 }
 
 /// The pod's PodScheduled=False message once it has one.
 async fn unschedulable_message(client: &Client, name: &str) -> String {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    eventually(&format!("{name} to be unschedulable"), || async {
+    eventually(&format!("{name} to be unschedulable"), LIMIT, || async {
         let p = pods.get(name).await.ok()?;
         let c = p.status?.conditions?.into_iter().find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
         assert_eq!(c.reason.as_deref(), Some("Unschedulable"));
@@ -191,7 +183,7 @@ async fn replicas_spread_and_a_full_cluster_says_no_victims() {
     assert_eq!(unschedulable_message(&client, "big-3").await, message);
 
     let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
-    let failed = eventually("a FailedScheduling event", || async {
+    let failed = eventually("a FailedScheduling event", LIMIT, || async {
         events
             .list(&ListParams::default().fields("involvedObject.name=big-3"))
             .await
@@ -301,7 +293,7 @@ async fn kubectl_describe_shows_the_schedulers_events() {
     create_pod(&client, "stuck", json!({"nodeSelector": {"disk": "none"}})).await;
     unschedulable_message(&client, "stuck").await;
     let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
-    let scheduled = eventually("a Scheduled event", || async {
+    let scheduled = eventually("a Scheduled event", LIMIT, || async {
         events
             .list(&ListParams::default().fields("involvedObject.name=p"))
             .await
@@ -313,7 +305,7 @@ async fn kubectl_describe_shows_the_schedulers_events() {
     .await;
     assert_eq!(scheduled.message.as_deref(), Some(format!("Successfully assigned default/p to {node}").as_str()));
     assert_eq!((scheduled.type_.as_deref(), scheduled.action.as_deref()), (Some("Normal"), Some("Binding")));
-    eventually("a FailedScheduling event", || async {
+    eventually("a FailedScheduling event", LIMIT, || async {
         events
             .list(&ListParams::default().fields("involvedObject.name=stuck"))
             .await
@@ -368,9 +360,9 @@ async fn kubectl_describe_shows_the_schedulers_events() {
         }
     };
     relabel("1").await;
-    eventually("a second FailedScheduling event", || async { failed_events().await.filter(|e| e.len() == 2) }).await;
+    eventually("a second FailedScheduling event", LIMIT, || async { failed_events().await.filter(|e| e.len() == 2) }).await;
     relabel("2").await;
-    let repeated = eventually("a FailedScheduling series", || async {
+    let repeated = eventually("a FailedScheduling series", LIMIT, || async {
         let list = failed_events().await?;
         assert!(list.len() <= 2, "a repeat is counted, not written anew: {list:#?}");
         list.into_iter().find(|e| e.series.as_ref().and_then(|s| s.count) == Some(2))
@@ -395,7 +387,7 @@ async fn a_burst_of_pods_does_not_overcommit_a_node() {
     let names: Vec<String> = (0..12).map(|i| format!("burst-{i}")).collect();
     futures::future::join_all(names.iter().map(|n| create_pod(&client, n, json!({"containers": cpu("1")})))).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let decided = eventually("every pod decided", || async {
+    let decided = eventually("every pod decided", LIMIT, || async {
         let list = pods.list(&ListParams::default()).await.ok()?;
         let decided: Vec<(String, Option<String>, Option<String>)> = list
             .items
@@ -441,7 +433,7 @@ async fn a_higher_priority_pod_preempts_a_lower_one() {
 
     // One victim is marked and deleted (gracefully: it stays terminating, as no kubelet
     // finishes it), the preemptor is nominated to its node and told why it waits.
-    let (victim, node) = eventually("a victim", || async {
+    let (victim, node) = eventually("a victim", LIMIT, || async {
         let list = pods.list(&ListParams::default()).await.ok()?;
         list.items.into_iter().filter(|p| p.metadata.name.as_deref().is_some_and(|n| n.starts_with("low-"))).find_map(|p| {
             p.metadata.deletion_timestamp.as_ref()?;
@@ -454,11 +446,11 @@ async fn a_higher_priority_pod_preempts_a_lower_one() {
         })
     })
     .await;
-    let nominated = eventually("a nomination", || async { pods.get("critical").await.ok()?.status?.nominated_node_name }).await;
+    let nominated = eventually("a nomination", LIMIT, || async { pods.get("critical").await.ok()?.status?.nominated_node_name }).await;
     assert_eq!(nominated, node);
     assert_eq!(unschedulable_message(&client, "critical").await, "0/2 nodes are available: 2 Insufficient cpu.");
     let events: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
-    let preempted = eventually("a Preempted event", || async {
+    let preempted = eventually("a Preempted event", LIMIT, || async {
         let selector = format!("involvedObject.name={victim},reason=Preempted");
         events.list(&ListParams::default().fields(&selector)).await.ok()?.items.into_iter().next()
     })

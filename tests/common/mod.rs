@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use kubelab::sandbox::Sandbox;
 
+pub mod poll;
+
 /// A sandbox in its own temporary KUBELAB_HOME, on an ephemeral port.
 pub struct TestSandbox {
     pub sandbox: Sandbox,

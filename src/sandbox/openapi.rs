@@ -16,6 +16,7 @@ mod operations;
 mod patch_meta;
 mod schemas;
 mod v2;
+mod v2_protobuf;
 mod v3;
 
 use std::collections::hash_map::DefaultHasher;
@@ -202,25 +203,21 @@ pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<D
     let rest = path.strip_prefix("/openapi/")?;
     let json = |body: Bytes| Document { content_type: "application/json".into(), body };
     match rest {
-        "v2" => Some(if accepts(accept, &["application/json"]) {
-            Ok(json(cached(catalogue, "v2", || {
-                // Swagger 2 is one document: the discovery endpoints are in it too.
-                let mut all = model(catalogue, |_| true);
-                for endpoint in discovery_endpoints(catalogue) {
-                    let part = endpoint_model(&endpoint);
-                    all.paths.extend(part.paths);
-                    for (name, def) in part.definitions {
-                        all.definitions.entry(name).or_insert(def);
-                    }
-                }
-                let mut doc = v2::document(&all);
-                for endpoint in &issuer::ENDPOINTS {
-                    doc["paths"][format!("{}/", endpoint.path)] = endpoint.v2_path_item();
-                }
-                doc
-            })))
-        } else {
-            Err(not_acceptable())
+        "v2" => Some(match v2_format(accept) {
+            Some(format) => {
+                let json = cached(catalogue, "v2", || v2_document(catalogue));
+                Ok(match format {
+                    V2Format::Json => Document { content_type: "application/json".into(), body: json },
+                    V2Format::Protobuf => Document {
+                        content_type: V2_PROTOBUF.into(),
+                        body: cached_bytes(catalogue, "v2.pb", || {
+                            let doc: Value = serde_json::from_slice(&json).unwrap_or(Value::Null);
+                            v2_protobuf::document(&doc).into()
+                        }),
+                    },
+                })
+            }
+            None => Err(not_acceptable()),
         }),
         // The real server writes the index without a content type; Go sniffs it as text.
         "v3" => {
@@ -258,8 +255,48 @@ pub fn serve(path: &str, accept: &str, catalogue: &Catalogue) -> Option<Result<D
     }
 }
 
-/// kubectl asks `/openapi/v2` for protobuf only; the sandbox speaks JSON, and a 406 makes
-/// kubectl go on without the v2 document (it prefers v3 anyway).
+/// The whole Swagger 2 document: every resource, and the discovery endpoints too.
+fn v2_document(catalogue: &Catalogue) -> Value {
+    let mut all = model(catalogue, |_| true);
+    for endpoint in discovery_endpoints(catalogue) {
+        let part = endpoint_model(&endpoint);
+        all.paths.extend(part.paths);
+        for (name, def) in part.definitions {
+            all.definitions.entry(name).or_insert(def);
+        }
+    }
+    let mut doc = v2::document(&all);
+    for endpoint in &issuer::ENDPOINTS {
+        doc["paths"][format!("{}/", endpoint.path)] = endpoint.v2_path_item();
+    }
+    doc
+}
+
+/// What kube-openapi answers for the protobuf form, whichever of its two names was asked.
+const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+enum V2Format {
+    Json,
+    Protobuf,
+}
+
+/// kube-openapi's choice: the first range of the client's that names JSON or one of the
+/// protobuf names (`...spec.v2@v1.0+protobuf`, the deprecated one kubectl sends, or
+/// `...spec.v2.v1.0+protobuf`); a wildcard takes JSON. An absent Accept is `*/*`.
+fn v2_format(accept: &str) -> Option<V2Format> {
+    if accept.trim().is_empty() {
+        return Some(V2Format::Json);
+    }
+    accept.split(',').find_map(|range| match range.split(';').next().unwrap_or_default().trim() {
+        "application/json" | "application/*" | "*/*" => Some(V2Format::Json),
+        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf" | "application/com.github.proto-openapi.spec.v2.v1.0+protobuf" => {
+            Some(V2Format::Protobuf)
+        }
+        _ => None,
+    })
+}
+
+/// A document kind that exists, in a form the sandbox does not write.
 fn not_acceptable() -> ApiError {
     ApiError { plain_text: true, ..ApiError::new(406, "NotAcceptable", "406: Not Acceptable\n") }
 }
@@ -275,13 +312,18 @@ static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
 /// The document `key` of `catalogue`, built by `build` on the first request. The cache holds
 /// a clone of the catalogue, so a new catalogue is recognised even if equal in address.
 fn cached(catalogue: &Catalogue, key: &str, build: impl FnOnce() -> Value) -> Bytes {
+    cached_bytes(catalogue, key, || Bytes::from(build().to_string()))
+}
+
+/// [`cached`] for a document that is not JSON.
+fn cached_bytes(catalogue: &Catalogue, key: &str, build: impl FnOnce() -> Bytes) -> Bytes {
     let mut guard = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let fresh = guard.as_ref().is_some_and(|c| c.catalogue.same_as(catalogue));
     if !fresh {
         *guard = Some(Cache { catalogue: catalogue.clone(), documents: HashMap::new() });
     }
     let cache = guard.as_mut().expect("cache just filled");
-    cache.documents.entry(key.to_string()).or_insert_with(|| Bytes::from(build().to_string())).clone()
+    cache.documents.entry(key.to_string()).or_insert_with(build).clone()
 }
 
 #[cfg(test)]
@@ -298,6 +340,9 @@ mod tests {
         let v2 = body("/openapi/v2");
         assert_eq!(v2["swagger"], "2.0");
         let pod = &v2["definitions"]["io.k8s.api.core.v1.Pod"];
+        // as upstream's: metadata is never required
+        assert!(pod.get("required").is_none());
+        assert_eq!(v2["definitions"]["io.k8s.api.authentication.v1.TokenReview"]["required"], json!(["spec"]));
         assert_eq!(pod["x-kubernetes-group-version-kind"], json!([{"group": "", "kind": "Pod", "version": "v1"}]));
         let spec = &v2["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"];
         assert_eq!(spec["containers"]["x-kubernetes-patch-merge-key"], "name");
@@ -318,9 +363,26 @@ mod tests {
     }
 
     #[test]
-    fn v2_protobuf_only_is_not_acceptable() {
-        let r = serve("/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", &Catalogue::default()).unwrap();
-        assert_eq!(r.err().unwrap().code, 406);
+    fn v2_is_served_in_protobuf_by_either_name_and_json_by_default() {
+        let cases = [
+            ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf", Some(V2_PROTOBUF)),
+            ("application/com.github.proto-openapi.spec.v2.v1.0+protobuf", Some(V2_PROTOBUF)),
+            ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json", Some(V2_PROTOBUF)),
+            ("application/json, application/com.github.proto-openapi.spec.v2@v1.0+protobuf", Some("application/json")),
+            ("*/*", Some("application/json")),
+            ("", Some("application/json")),
+            ("application/xml", None),
+        ];
+        for (accept, want) in cases {
+            let r = serve("/openapi/v2", accept, &Catalogue::default()).unwrap();
+            assert_eq!(r.as_ref().ok().map(|d| d.content_type.as_str()), want, "{accept}");
+            if want.is_none() {
+                assert_eq!(r.err().unwrap().code, 406);
+            }
+        }
+        let pb = serve("/openapi/v2", V2_PROTOBUF, &Catalogue::default()).unwrap().unwrap();
+        // Document.swagger (field 1) first: "2.0"
+        assert_eq!(&pb.body[..5], b"\x0a\x032.0");
     }
 
     #[test]

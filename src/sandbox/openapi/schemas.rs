@@ -167,6 +167,7 @@ fn generate() -> Builtins {
     let mut definitions = generator.take_definitions(true);
     for schema in definitions.values_mut() {
         to_swagger_types(schema);
+        metadata_optional(schema);
     }
     patch_meta::annotate(&mut definitions);
     Builtins { definitions, by_kind }
@@ -181,6 +182,17 @@ fn to_swagger_types(schema: &mut Value) {
             m.insert("type".into(), Value::String("string".into()));
             m.insert("format".into(), Value::String("int-or-string".into()));
         }
+    }
+}
+
+/// k8s-openapi's structs hold `metadata` without an `Option`, so their schemas list it as
+/// required; upstream's never do (`kubectl create -f` of an object without metadata, a
+/// TokenReview say, passes kubectl's validation).
+fn metadata_optional(schema: &mut Value) {
+    let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) else { return };
+    required.retain(|r| r != "metadata");
+    if required.is_empty() {
+        schema.as_object_mut().map(|m| m.remove("required"));
     }
 }
 

@@ -99,3 +99,19 @@ async fn kubectl_sees_a_real_api_server() {
     })
     .await;
 }
+
+/// kubectl validates kinds without a PATCH endpoint against `/openapi/v2`, which it asks
+/// for in protobuf only: its errors name the field, and a good object passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_validates_against_openapi_v2_in_protobuf() {
+    with_kubectl(|k| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("review.yaml");
+        std::fs::write(&file, "apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec:\n  tokn: abc\n").unwrap();
+        let err = k.fails(&["create", "-f", file.to_str().unwrap()]);
+        assert!(err.contains(r#"ValidationError(TokenReview.spec): unknown field "tokn" in io.k8s.api.authentication.v1.TokenReviewSpec"#), "{err}");
+        assert!(!err.contains("metadata"), "metadata is never required: {err}");
+        assert!(!err.contains("406"), "{err}");
+    })
+    .await;
+}

@@ -70,6 +70,30 @@ async fn reviews_are_answered_not_stored() {
     );
 }
 
+/// A TokenReview asks the sandbox's own authenticator: the kubeconfig's token is the admin,
+/// any other is not, as kubectl sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_reviews_say_whose_a_token_is() {
+    with_kubectl(|k| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("review.yaml");
+        let review = |token: &str| {
+            std::fs::write(&file, format!("apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec:\n  token: {token}\n")).unwrap();
+            let out: Value = serde_json::from_str(&k.ok(&["create", "-f", file.to_str().unwrap(), "-o", "json"])).unwrap();
+            out
+        };
+        let config = k.ok(&["config", "view", "--raw", "-o", "jsonpath={.users[0].user.token}"]);
+        let admin = review(config.trim());
+        assert_eq!(admin["status"]["authenticated"], true, "{admin}");
+        assert_eq!(admin["status"]["user"]["username"], "kubelab-admin");
+        assert_eq!(admin["status"]["audiences"], json!(["https://kubernetes.default.svc.cluster.local"]));
+        assert_eq!(admin["metadata"], json!({"creationTimestamp": null}));
+        let stranger = review("not-a-token");
+        assert_eq!(stranger["status"], json!({"user": {}, "error": "invalid bearer token"}), "{stranger}");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_reviews_are_forbidden_as_rbac_words_it() {
     let t = common::TestSandbox::start().await;

@@ -6,6 +6,7 @@
 //! background process ([`daemon`]).
 
 pub mod apiextensions;
+pub mod authenticator;
 pub mod connection;
 pub mod controllers;
 pub mod conversion;
@@ -135,6 +136,7 @@ impl Sandbox {
         let fresh = storage.revision() <= 1;
         let api = rest::Apiserver::new(storage, resources::Catalogue::default());
         api.set_service_account_issuer(Arc::new(oidc::ServiceAccountIssuer::load_or_create(&dir)?));
+        api.set_authenticator(Arc::new(authenticator::TokenAuthenticator::new(token.clone())));
         if fresh {
             seed::seed(&api, opts.nodes.as_deref()).await.map_err(SandboxError::Seed)?;
         }
@@ -149,7 +151,6 @@ impl Sandbox {
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let server = Arc::new(server::Server {
             api: api.clone(),
-            token: token.clone(),
             log_requests: opts.log_requests,
             data_dir: dir.clone(),
             address: addr.to_string(),

@@ -1073,10 +1073,8 @@ pub fn builtins() -> Vec<ResourceInfo> {
     BUILTINS.iter().filter(|b| served(b)).map(info).collect()
 }
 
-/// Built-in resources kube-apiserver lists but does not store: the reviews of
-/// authentication.k8s.io and authorization.k8s.io (answered by the authenticator and the
-/// authorizer) and the deprecated
-/// `componentstatuses`. Discovery and OpenAPI list them with their verbs; they are not in
+/// Built-in resources kube-apiserver lists but the sandbox does not serve (the deprecated
+/// `componentstatuses`: there are no components to report on). Discovery and OpenAPI list them with their verbs; they are not in
 /// [`Catalogue::all`], so the REST layer answers them `404` as a resource it does not serve.
 pub fn listed_only() -> &'static [ResourceInfo] {
     static LISTED: OnceLock<Vec<ResourceInfo>> = OnceLock::new();
@@ -1208,9 +1206,10 @@ mod tests {
     }
 
     #[test]
-    fn reviews_are_discoverable_but_not_served() {
+    fn reviews_are_served_and_componentstatuses_only_listed() {
         let c = Catalogue::default();
-        assert!(c.find("authentication.k8s.io", "v1", "tokenreviews").is_none());
+        assert!(c.find("authentication.k8s.io", "v1", "tokenreviews").is_some());
+        assert!(c.find("", "v1", "componentstatuses").is_none());
         assert!(c.serves_group_version("authentication.k8s.io", "v1"));
         let review = c.discoverable().find(|r| r.plural == "tokenreviews").expect("listed");
         assert_eq!((review.verbs.clone(), review.storage_version_hash.as_str()), (vec!["create".to_string()], ""));

@@ -42,7 +42,6 @@ enum User {
 
 pub struct Server {
     pub api: Arc<Apiserver>,
-    pub token: String,
     /// Log each request on stderr (`sandbox start --foreground`).
     pub log_requests: bool,
     pub data_dir: std::path::PathBuf,
@@ -127,7 +126,7 @@ impl Server {
             let warning = parts.next().map(|_| SPACE_BEFORE_TOKEN_WARNING);
             return Ok((User::Anonymous, warning));
         }
-        if constant_time_eq(token, self.token.as_bytes()) {
+        if self.api.authenticator().and_then(|a| a.authenticate(token)).is_some() {
             Ok((User::Admin, None))
         } else {
             Err(ApiError::unauthorized())
@@ -337,10 +336,6 @@ async fn read_body(mut body: Incoming) -> Result<Bytes, ApiError> {
         return Err(ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY_BYTES}")));
     }
     Ok(buf.freeze())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// What Go's HTTP server refuses before any handler runs, answered here with a `Status`:

@@ -101,7 +101,11 @@ impl Strategy for CustomResourceStrategy {
     fn delete_returns_status(&self) -> bool {
         true
     }
-    fn answer_create(&self, _obj: &Value) -> Option<Result<Value, ApiError>> {
+    fn answer_create(
+        &self,
+        _obj: &Value,
+        _auth: Option<&crate::sandbox::authenticator::TokenAuthenticator>,
+    ) -> Option<Result<Value, ApiError>> {
         let resource = self.terminating.as_ref()?;
         let (plural, group) = resource.split_once('.').unwrap_or((resource, ""));
         let e = ApiError::new(405, "MethodNotAllowed", format!("create is not supported on resources of kind {resource:?}"))

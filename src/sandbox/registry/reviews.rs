@@ -1,7 +1,8 @@
 //! The identity and access reviews: creates that are answered, never stored
-//! (`pkg/registry/authentication/selfsubjectreview`, `pkg/registry/authorization/*`).
-//! `kubectl auth whoami` asks a SelfSubjectReview who it is; `kubectl auth can-i` asks a
-//! SelfSubjectAccessReview whether it may.
+//! (`pkg/registry/authentication/{selfsubjectreview,tokenreview}`,
+//! `pkg/registry/authorization/*`). `kubectl auth whoami` asks a SelfSubjectReview who it
+//! is; `kubectl auth can-i` asks a SelfSubjectAccessReview whether it may; a webhook or an
+//! aggregated server asks a TokenReview whose a token is.
 //!
 //! The sandbox has one authenticated user: its admin, whose bearer token is in the
 //! kubeconfig, in `system:masters`. Its authorizer is the one kube-apiserver puts first,
@@ -11,18 +12,16 @@
 use serde_json::{json, Value};
 
 use super::strategy::Strategy;
+use crate::sandbox::authenticator::{TokenAuthenticator, INVALID_TOKEN};
+pub use crate::sandbox::authenticator::{ADMIN_GROUPS, ADMIN_USER};
+use crate::sandbox::oidc::ISSUER;
 use crate::sandbox::status::{ApiError, FieldError};
-
-/// Who the admin token authenticates as.
-pub const ADMIN_USER: &str = "kubelab-admin";
-/// The groups of the admin: privileged, and authenticated like every user with a token.
-pub const ADMIN_GROUPS: &[&str] = &["system:masters", "system:authenticated"];
 
 /// The kinds answered here, by group.
 pub fn is_review(group: &str, kind: &str) -> bool {
     matches!(
         (group, kind),
-        ("authentication.k8s.io", "SelfSubjectReview")
+        ("authentication.k8s.io", "SelfSubjectReview" | "TokenReview")
             | (
                 "authorization.k8s.io",
                 "SelfSubjectAccessReview" | "SelfSubjectRulesReview" | "SubjectAccessReview" | "LocalSubjectAccessReview"
@@ -94,15 +93,45 @@ fn invalid(kind: &str, errs: Vec<FieldError>) -> Result<Value, ApiError> {
 fn answered(obj: &Value, status: Value) -> Value {
     let mut out = obj.clone();
     if let Some(m) = out.as_object_mut() {
-        m.entry("metadata").or_insert_with(|| json!({"creationTimestamp": null}));
+        // as Go re-encodes an ObjectMeta: a zero creationTimestamp is `null`
+        if let Some(meta) = m.entry("metadata").or_insert_with(|| json!({})).as_object_mut() {
+            meta.entry("creationTimestamp").or_insert(Value::Null);
+        }
         m.insert("status".into(), status);
     }
     out
 }
 
+/// TokenReview's `Create`: the token as a request's bearer token, asked for the audiences
+/// of the review (the API's own, the issuer, when it names none). The admin token is
+/// audience-agnostic, so it answers only for the API's audience (`WrapAudienceAgnosticToken`).
+fn token_review(obj: &Value, spec: &Value, auth: Option<&TokenAuthenticator>) -> Result<Value, ApiError> {
+    if let Some(ns) = obj.pointer("/metadata/namespace").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+        return Err(ApiError::bad_request(format!("namespace is not allowed on this type: {ns}")));
+    }
+    let token = spec.get("token").and_then(Value::as_str).unwrap_or_default();
+    if token.is_empty() {
+        return Err(ApiError::bad_request("token is required for TokenReview in authentication"));
+    }
+    // Without an authenticator the review comes back as it was sent.
+    let Some(auth) = auth else { return Ok(obj.clone()) };
+    let asked: Vec<&str> = spec.get("audiences").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let audiences: Vec<&str> = if asked.is_empty() { vec![ISSUER] } else { asked.into_iter().filter(|a| *a == ISSUER).collect() };
+    let status = match auth.authenticate(token.as_bytes()).filter(|_| !audiences.is_empty()) {
+        Some(user) => json!({
+            "authenticated": true,
+            "user": {"username": user.username, "groups": user.groups},
+            "audiences": audiences,
+        }),
+        None => json!({"user": {}, "error": INVALID_TOKEN}),
+    };
+    Ok(answered(obj, status))
+}
+
 /// The review strategies, one per kind.
 pub enum ReviewStrategy {
     SelfSubject,
+    Token,
     SelfSubjectAccess,
     SelfSubjectRules,
     SubjectAccess,
@@ -113,6 +142,7 @@ impl ReviewStrategy {
     pub fn for_kind(kind: &str) -> Option<ReviewStrategy> {
         Some(match kind {
             "SelfSubjectReview" => ReviewStrategy::SelfSubject,
+            "TokenReview" => ReviewStrategy::Token,
             "SelfSubjectAccessReview" => ReviewStrategy::SelfSubjectAccess,
             "SelfSubjectRulesReview" => ReviewStrategy::SelfSubjectRules,
             "SubjectAccessReview" => ReviewStrategy::SubjectAccess,
@@ -123,9 +153,10 @@ impl ReviewStrategy {
 }
 
 impl Strategy for ReviewStrategy {
-    fn answer_create(&self, obj: &Value) -> Option<Result<Value, ApiError>> {
+    fn answer_create(&self, obj: &Value, auth: Option<&TokenAuthenticator>) -> Option<Result<Value, ApiError>> {
         let spec = obj.get("spec").cloned().unwrap_or(json!({}));
         Some(match self {
+            ReviewStrategy::Token => token_review(obj, &spec, auth),
             ReviewStrategy::SelfSubject => {
                 let mut out = obj.clone();
                 if let Some(m) = out.as_object_mut() {
@@ -200,7 +231,34 @@ mod tests {
     use super::*;
 
     fn answer(s: ReviewStrategy, obj: Value) -> Result<Value, ApiError> {
-        s.answer_create(&obj).expect("reviews are answered")
+        s.answer_create(&obj, None).expect("reviews are answered")
+    }
+
+    #[test]
+    fn token_reviews_answer_for_the_admin_token_and_the_apis_audience() {
+        let auth = TokenAuthenticator::new("s3cret".into());
+        let review = |spec: Value| json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec});
+        let ask = |spec: Value| ReviewStrategy::Token.answer_create(&review(spec), Some(&auth)).unwrap();
+        let admin = json!({"username": ADMIN_USER, "groups": ADMIN_GROUPS});
+        let cases = [
+            (json!({"token": "s3cret"}), json!({"authenticated": true, "user": admin, "audiences": [ISSUER]})),
+            (
+                json!({"token": "s3cret", "audiences": [ISSUER, "vault"]}),
+                json!({"authenticated": true, "user": admin, "audiences": [ISSUER]}),
+            ),
+            (json!({"token": "s3cret", "audiences": ["vault"]}), json!({"user": {}, "error": "invalid bearer token"})),
+            (json!({"token": "abc"}), json!({"user": {}, "error": "invalid bearer token"})),
+        ];
+        for (spec, want) in cases {
+            let out = ask(spec.clone()).unwrap();
+            assert_eq!(out["status"], want, "{spec}");
+            assert_eq!(out["spec"], spec, "the spec comes back as sent");
+            assert_eq!(out["metadata"], json!({"creationTimestamp": null}));
+        }
+        assert_eq!(ask(json!({})).unwrap_err().message, "token is required for TokenReview in authentication");
+        let namespaced = json!({"kind": "TokenReview", "metadata": {"namespace": "x"}, "spec": {"token": "s3cret"}});
+        let err = ReviewStrategy::Token.answer_create(&namespaced, Some(&auth)).unwrap().unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (400, "namespace is not allowed on this type: x"));
     }
 
     #[test]

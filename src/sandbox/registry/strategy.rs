@@ -147,8 +147,12 @@ pub trait Strategy: Send + Sync {
 
     /// A create the kind answers without storing anything (the access and identity
     /// reviews, `rest.Creater`s with no storage upstream): the object to answer with, or
-    /// `None` for an ordinary stored create.
-    fn answer_create(&self, _obj: &Value) -> Option<Result<Value, crate::sandbox::status::ApiError>> {
+    /// `None` for an ordinary stored create. `auth` says who tokens belong to (TokenReview).
+    fn answer_create(
+        &self,
+        _obj: &Value,
+        _auth: Option<&crate::sandbox::authenticator::TokenAuthenticator>,
+    ) -> Option<Result<Value, crate::sandbox::status::ApiError>> {
         None
     }
 

@@ -32,7 +32,7 @@ impl Apiserver {
         }
         let mut warnings = vec![];
         let mut obj = self.decode_body(res, req, opts.field_validation, &mut warnings)?;
-        if let Some(answer) = res.strategy.answer_create(&obj) {
+        if let Some(answer) = res.strategy.answer_create(&obj, self.authenticator()) {
             return encode_value(res, req, 201, &answer?, warnings);
         }
         let manager = req.field_manager(opts.field_manager.as_deref());

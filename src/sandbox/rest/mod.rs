@@ -22,6 +22,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use super::authenticator::TokenAuthenticator;
 use super::keys::list_prefix;
 use super::meta;
 use super::oidc::ServiceAccountIssuer;
@@ -68,6 +69,8 @@ pub struct Apiserver {
     catalogue: RwLock<Catalogue>,
     /// Signs service-account tokens; set once at start.
     issuer: OnceLock<Arc<ServiceAccountIssuer>>,
+    /// Who bearer tokens belong to; set once at start.
+    authenticator: OnceLock<Arc<TokenAuthenticator>>,
 }
 
 /// What the store indexes for selectors.
@@ -113,7 +116,8 @@ impl Apiserver {
                 }
             }
         }
-        let api = Arc::new(Apiserver { storage, catalogue: RwLock::new(catalogue), issuer: OnceLock::new() });
+        let api =
+            Arc::new(Apiserver { storage, catalogue: RwLock::new(catalogue), issuer: OnceLock::new(), authenticator: OnceLock::new() });
         // Labels and selectable fields are not persisted: compute them for what was loaded.
         let cat = api.catalogue();
         api.storage.reindex(|s| {
@@ -143,6 +147,16 @@ impl Apiserver {
 
     pub fn service_account_issuer(&self) -> Option<Arc<ServiceAccountIssuer>> {
         self.issuer.get().cloned()
+    }
+
+    /// Gives the server its token authenticator (once; later calls are ignored).
+    pub fn set_authenticator(&self, authenticator: Arc<TokenAuthenticator>) {
+        let _ = self.authenticator.set(authenticator);
+    }
+
+    /// The token authenticator; `None` until the sandbox sets one (then no token is known).
+    pub fn authenticator(&self) -> Option<&TokenAuthenticator> {
+        self.authenticator.get().map(Arc::as_ref)
     }
 
     /// The resource a path names, or the apiserver's 404.

@@ -33,6 +33,7 @@ pub mod status;
 pub mod storage;
 pub mod table;
 pub mod tls;
+pub mod tunnel;
 pub mod watch;
 
 use std::net::SocketAddr;

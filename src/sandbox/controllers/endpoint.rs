@@ -392,14 +392,18 @@ mod tests {
     }
 
     #[test]
-    fn a_pod_without_the_named_port_gets_a_subset_of_its_own() {
+    fn a_pod_without_the_named_port_is_listed_only_on_the_numeric_one() {
         let mut other = pod("o", "10.244.1.9", true);
         other.spec.as_mut().unwrap().containers[0].ports = None;
         let a = pod("a", "10.244.1.3", true);
         let subsets = subsets_for(&service(json!({})), &[&a, &other]);
         assert_eq!(subsets.len(), 2, "{subsets:?}");
-        let only_raw = subsets.iter().find(|s| ips(&s.addresses) == ["10.244.1.9"]).unwrap();
-        assert_eq!(only_raw.ports.as_ref().unwrap().iter().map(|p| p.port).collect::<Vec<_>>(), [9000]);
+        let ports_of = |want: &[&str]| -> Vec<i32> {
+            let s = subsets.iter().find(|s| ips(&s.addresses) == want).expect("a subset of these addresses");
+            s.ports.iter().flatten().map(|p| p.port).collect()
+        };
+        assert_eq!(ports_of(&["10.244.1.3", "10.244.1.9"]), [9000]);
+        assert_eq!(ports_of(&["10.244.1.3"]), [8080]);
     }
 
     #[test]

@@ -303,4 +303,11 @@ pub enum SandboxAction {
         #[arg(long)]
         yes: bool,
     },
+    /// Give every LoadBalancer Service its ClusterIP as external IP while it runs, as
+    /// `minikube tunnel`; the addresses are taken back when it stops.
+    Tunnel {
+        /// Stop after this long (e.g. `30s`); otherwise on Ctrl-C.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+    },
 }

@@ -1,4 +1,4 @@
-//! `kubelab sandbox start|stop|status|env|reset`.
+//! `kubelab sandbox start|stop|status|env|reset|tunnel`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -39,6 +39,7 @@ pub async fn run(global: &Global, action: SandboxAction) -> Result<(), CommandEr
             Ok(())
         }
         SandboxAction::Log { follow, tail, duration } => log(&home, follow, tail, duration).await,
+        SandboxAction::Tunnel { duration } => tunnel(global, duration).await,
         SandboxAction::Stop => {
             let was = daemon::stop(&home).await?;
             if !global.quiet {
@@ -151,4 +152,44 @@ async fn log(home: &std::path::Path, follow: bool, tail: Option<usize>, duration
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+/// `kubelab sandbox tunnel`: LoadBalancer Services get their ClusterIP until Ctrl-C or
+/// `--for`; the narration says each assignment, the result lists them.
+async fn tunnel(global: &Global, duration: Option<std::time::Duration>) -> Result<(), CommandError> {
+    use crate::sandbox::tunnel::{self, Happening};
+    let s = super::Session::open(global).await?;
+    let n = &s.n;
+    n.event(match duration {
+        Some(d) => format!("tunnel: LoadBalancer services get their ClusterIP for {}", crate::narrate::duration(d)),
+        None => "tunnel: LoadBalancer services get their ClusterIP until Ctrl-C".to_string(),
+    });
+    let until = async move {
+        match duration {
+            Some(d) => tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            },
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    let served = tunnel::run(s.client.clone(), until, |h| match h {
+        Happening::Assigned(a) => n.event(format!("tunnel: {} got {}", a.display_name(), a.ip)),
+        Happening::Released(a) => n.event(format!("tunnel: {} released {}", a.display_name(), a.ip)),
+        Happening::Failed { service, error } => {
+            n.warn(format!("tunnel: {service}: {}", crate::sandbox::controllers::pod_control::api_message(&error)))
+        }
+        Happening::WatchError(e) => n.warn(format!("tunnel: watching services: {e} (retrying)")),
+    })
+    .await;
+    if global.output == OutputFormat::Table {
+        let list: Vec<String> = served.iter().map(|a| format!("{} {}", a.display_name(), a.ip)).collect();
+        let detail = if list.is_empty() { String::new() } else { format!(": {}", list.join(", ")) };
+        println!("tunnel closed; {} service(s) had an address{detail}", served.len());
+    } else {
+        crate::narrate::print_document(global.output, &serde_json::json!({"services": served}));
+    }
+    Ok(())
 }

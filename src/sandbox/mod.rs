@@ -34,6 +34,7 @@ pub mod status;
 pub mod storage;
 pub mod table;
 pub mod tls;
+pub mod tunnel;
 pub mod watch;
 
 use std::net::SocketAddr;

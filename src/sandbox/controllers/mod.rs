@@ -16,6 +16,8 @@ pub mod controller_expectations;
 pub mod controller_ref;
 pub mod decisions;
 pub mod deployment;
+pub mod endpoint;
+pub mod endpointslice;
 pub mod events_recorder;
 pub mod garbage_collector;
 pub mod kubelet;
@@ -69,6 +71,8 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "node-lifecycle-controller", alias: "nodelifecycle", start: node_lifecycle::start },
     Loop { name: "kubelet", alias: "kubelet", start: kubelet::start },
     Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },
+    Loop { name: "endpoints-controller", alias: "endpoint", start: endpoint::start },
+    Loop { name: "endpointslice-controller", alias: "endpointslice", start: endpointslice::start },
     // Last: it monitors every resource, so the typed informers other loops ask for must
     // exist first (see `garbage_collector::graph_builder::monitor`).
     Loop { name: "garbage-collector-controller", alias: "garbagecollector", start: garbage_collector::start },

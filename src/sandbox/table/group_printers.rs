@@ -318,3 +318,77 @@ mod tests {
         assert_eq!(role_binding_columns(true)[3].description, CLUSTERROLEBINDING_USERS);
     }
 }
+
+/// `endpointColumnDefinitions`.
+pub fn endpoints_columns() -> Vec<Column> {
+    vec![NAME_COLUMN, c("Endpoints", "Endpoints is the list of endpoints in the service."), AGE_COLUMN]
+}
+
+/// `formatEndpoints`: the ready `ip:port` pairs (a bare IP for a subset without ports), up
+/// to three, then `+ N more...`; `<none>` without subsets.
+pub fn endpoints_cells(obj: &Value, name: Value, age: Value) -> Vec<Value> {
+    let empty = Vec::new();
+    let subsets = obj.pointer("/subsets").and_then(Value::as_array).unwrap_or(&empty);
+    let mut list: Vec<String> = Vec::new();
+    let mut count = 0;
+    for ss in subsets {
+        let addrs: Vec<&str> = ss["addresses"].as_array().into_iter().flatten().filter_map(|a| a["ip"].as_str()).collect();
+        let ports: Vec<i64> = ss["ports"].as_array().into_iter().flatten().filter_map(|p| p["port"].as_i64()).collect();
+        if ports.is_empty() {
+            count += addrs.len();
+            list.extend(addrs.iter().map(|a| a.to_string()));
+            continue;
+        }
+        for port in ports {
+            count += addrs.len();
+            list.extend(addrs.iter().map(|a| if a.contains(':') { format!("[{a}]:{port}") } else { format!("{a}:{port}") }));
+        }
+    }
+    let cell = if subsets.is_empty() {
+        "<none>".to_string()
+    } else if count > 3 {
+        format!("{} + {} more...", list[..3].join(","), count - 3)
+    } else {
+        list.join(",")
+    };
+    vec![name, json!(cell), age]
+}
+
+/// `endpointSliceColumnDefinitions`.
+pub fn endpoint_slice_columns() -> Vec<Column> {
+    vec![
+        NAME_COLUMN,
+        c("AddressType", "Type of address carried by this EndpointSlice"),
+        c("Ports", "Ports provided by this EndpointSlice"),
+        c("Endpoints", "Endpoints in this EndpointSlice"),
+        AGE_COLUMN,
+    ]
+}
+
+/// `formatDiscoveryPorts` and `formatDiscoveryEndpoints`: up to three, then `+ N more...`;
+/// `<unset>` for none.
+pub fn endpoint_slice_cells(obj: &Value, name: Value, age: Value) -> Vec<Value> {
+    fn first_three(items: Vec<String>) -> String {
+        match items.len() {
+            0 => "<unset>".into(),
+            n if n > 3 => format!("{} + {} more...", items[..3].join(","), n - 3),
+            _ => items.join(","),
+        }
+    }
+    let ports: Vec<String> = obj
+        .pointer("/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| p["port"].as_i64().map_or("<unset>".to_string(), |n| n.to_string()))
+        .collect();
+    let addresses: Vec<String> = obj
+        .pointer("/endpoints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    vec![name, json!(text(obj, "/addressType").unwrap_or_default()), json!(first_three(ports)), json!(first_three(addresses)), age]
+}

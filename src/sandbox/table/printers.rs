@@ -31,6 +31,8 @@ pub enum Printer {
     PriorityClass,
     RoleBinding,
     ClusterRoleBinding,
+    Endpoints,
+    EndpointSlice,
     /// Name and Age.
     Default,
 }
@@ -55,6 +57,8 @@ impl Printer {
             ("scheduling.k8s.io", "priorityclasses") => Self::PriorityClass,
             ("rbac.authorization.k8s.io", "rolebindings") => Self::RoleBinding,
             ("rbac.authorization.k8s.io", "clusterrolebindings") => Self::ClusterRoleBinding,
+            ("", "endpoints") => Self::Endpoints,
+            ("discovery.k8s.io", "endpointslices") => Self::EndpointSlice,
             _ => Self::Default,
         }
     }
@@ -137,6 +141,8 @@ impl Printer {
             Self::PriorityClass => group_printers::priority_class_columns(),
             Self::RoleBinding => group_printers::role_binding_columns(false),
             Self::ClusterRoleBinding => group_printers::role_binding_columns(true),
+            Self::Endpoints => group_printers::endpoints_columns(),
+            Self::EndpointSlice => group_printers::endpoint_slice_columns(),
             Self::Default => vec![NAME_COLUMN, AGE_COLUMN],
         }
     }
@@ -193,6 +199,8 @@ impl Printer {
             Self::Ingress => group_printers::ingress_cells(obj, name, age),
             Self::PriorityClass => group_printers::priority_class_cells(obj, name, age),
             Self::RoleBinding | Self::ClusterRoleBinding => group_printers::role_binding_cells(obj, name, age),
+            Self::Endpoints => group_printers::endpoints_cells(obj, name, age),
+            Self::EndpointSlice => group_printers::endpoint_slice_cells(obj, name, age),
             Self::Default => vec![name, age],
         }
     }

@@ -20,11 +20,15 @@ pub mod endpoint;
 pub mod endpointslice;
 pub mod events_recorder;
 pub mod garbage_collector;
+pub mod hostpath_provisioner;
 pub mod kubelet;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod persistentvolume;
 pub mod pod_cache;
 pub mod pod_control;
+pub mod pv_protection;
+pub mod pvc_protection;
 pub mod recorder;
 pub mod replicaset;
 pub mod root_ca;
@@ -73,6 +77,10 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },
     Loop { name: "endpoints-controller", alias: "endpoint", start: endpoint::start },
     Loop { name: "endpointslice-controller", alias: "endpointslice", start: endpointslice::start },
+    Loop { name: "persistentvolume-binder-controller", alias: "persistentvolume-binder", start: persistentvolume::start },
+    Loop { name: "hostpath-provisioner", alias: "hostpath-provisioner", start: hostpath_provisioner::start },
+    Loop { name: "persistentvolume-protection-controller", alias: "pv-protection", start: pv_protection::start },
+    Loop { name: "persistentvolumeclaim-protection-controller", alias: "pvc-protection", start: pvc_protection::start },
     // Last: it monitors every resource, so the typed informers other loops ask for must
     // exist first (see `garbage_collector::graph_builder::monitor`).
     Loop { name: "garbage-collector-controller", alias: "garbagecollector", start: garbage_collector::start },

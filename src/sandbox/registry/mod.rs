@@ -36,6 +36,7 @@ mod secrets;
 mod serviceaccount_token;
 mod services;
 mod statefulsets;
+pub mod storage_admission;
 pub mod strategy;
 #[cfg(test)]
 mod strategy_tests;
@@ -50,6 +51,7 @@ use super::status::{ApiError, FieldError};
 pub use allocators::Allocators;
 pub use custom_resources::{intern as intern_field_name, CustomResourceStrategy};
 pub use namespaces::admit_namespace_lifecycle;
+pub use storage_admission::admit_default_storage_class;
 pub use qos::parse_quantity;
 pub use reviews::is_review;
 pub use strategy::{

@@ -101,6 +101,13 @@ impl Apiserver {
             let cat = self.catalogue();
             registry::admit_namespace_lifecycle(&cat, |key| self.storage.get(key).map(|s| s.value()), res, ns, &name)?;
         }
+        if res.group.is_empty() && res.kind == "PersistentVolumeClaim" {
+            let list = |prefix: &str| -> Vec<Value> {
+                let stored = self.storage.list(prefix, None, crate::sandbox::storage::Snapshot::Current);
+                stored.map(|(_, items)| items.iter().map(|s| s.value()).collect()).unwrap_or_default()
+            };
+            registry::admit_default_storage_class(&self.catalogue(), list, res, obj);
+        }
         res.strategy.admit_create(obj);
         let errs = registry::validate_create(res, obj);
         if !errs.is_empty() {

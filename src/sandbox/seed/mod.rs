@@ -1,5 +1,5 @@
 //! What a new cluster has before anyone writes to it: the four system namespaces, the
-//! `kubernetes` service, and two worker nodes with realistic `status.nodeInfo`: one
+//! `kubernetes` service, the default StorageClass `standard`, and two worker nodes with realistic `status.nodeInfo`: one
 //! `amd64` and one `arm64`, so scheduling by architecture can be shown.
 
 use serde_json::{json, Value};
@@ -101,6 +101,8 @@ pub async fn seed(api: &Apiserver, nodes: Option<&[Value]>) -> Result<(), ApiErr
         };
         policy.push((cat.find("rbac.authorization.k8s.io", "v1", plural).expect("built in").clone(), obj));
     }
+    let storage_classes = cat.find("storage.k8s.io", "v1", "storageclasses").expect("built in").clone();
+    policy.push((storage_classes, standard_storage_class()));
     let created = futures::future::join_all(policy.iter().map(|(res, obj)| api.create_internal(res, obj.clone(), MANAGER))).await;
     for r in created {
         ignore_exists(r)?;
@@ -124,6 +126,19 @@ fn system_priority_classes() -> [Value; 2] {
             "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
         ),
     ]
+}
+
+/// The default StorageClass, as minikube's storage-provisioner addon installs it (there
+/// with `k8s.io/minikube-hostpath`): claims that name no class get it, and the in-process
+/// hostpath provisioner makes their volumes.
+fn standard_storage_class() -> Value {
+    json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": crate::sandbox::controllers::hostpath_provisioner::PROVISIONER,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+    })
 }
 
 /// The RBAC bootstrap policy's objects (see the module's doc).

@@ -21,6 +21,7 @@ mod preemption;
 mod queue;
 mod resources;
 mod score;
+mod volume_binding;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,7 @@ pub struct Scheduler {
     unschedulable: Arc<Unschedulable>,
     recorder: EventsRecorder,
     decisions: super::Decisions,
+    volume_binding: volume_binding::VolumeBinding,
 }
 
 fn key_of(p: &Pod) -> String {
@@ -138,6 +140,7 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
             },
         ),
     );
+    let volume_binding = volume_binding::VolumeBinding::new(ctx, &queue, &unschedulable)?;
     let client = ctx.client("kube-scheduler");
     let scheduler = Scheduler {
         recorder: EventsRecorder::new(client.clone(), SCHEDULER_NAME, None),
@@ -150,6 +153,7 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
         assumed,
         unschedulable,
         decisions: ctx.decisions.clone(),
+        volume_binding,
     };
     // One worker: scheduling cycles are sequential, so each sees the previous one's
     // assumed pod.
@@ -182,6 +186,10 @@ impl Scheduler {
         let lister = &self.pod_lister;
         let assumed = self.assumed.pending(&|k| lister.get(k).is_some_and(|p| node_name(&p).is_some()));
         let infos = node_info::snapshot(&nodes, &pods, &assumed);
+        // The PreFilter plugins: only VolumeBinding's can reject here.
+        if let Some(message) = self.volume_binding.rejected(pod, &infos) {
+            return Ok(Cycle::Unschedulable { message, nominated: None });
+        }
         let mut statuses = Vec::new();
         let mut feasible = Vec::new();
         for n in &infos {

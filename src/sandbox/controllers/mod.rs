@@ -14,6 +14,7 @@ pub mod active_pods;
 pub mod clusterrole_aggregation;
 pub mod controller_expectations;
 pub mod controller_ref;
+pub mod cronjob;
 pub mod decisions;
 pub mod deployment;
 pub mod endpoint;
@@ -21,6 +22,7 @@ pub mod endpointslice;
 pub mod events_recorder;
 pub mod garbage_collector;
 pub mod hostpath_provisioner;
+pub mod job;
 pub mod kubelet;
 pub mod namespace;
 pub mod node_lifecycle;
@@ -35,6 +37,7 @@ pub mod root_ca;
 pub mod scheduler;
 pub mod selection;
 pub mod serviceaccount;
+pub mod ttl_after_finished;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,6 +75,9 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "clusterrole-aggregation-controller", alias: "clusterrole-aggregation", start: clusterrole_aggregation::start },
     Loop { name: "replicaset-controller", alias: "replicaset", start: replicaset::start },
     Loop { name: "deployment-controller", alias: "deployment", start: deployment::start },
+    Loop { name: "job-controller", alias: "job", start: job::start },
+    Loop { name: "cronjob-controller", alias: "cronjob", start: cronjob::start },
+    Loop { name: "ttl-after-finished-controller", alias: "ttl-after-finished", start: ttl_after_finished::start },
     Loop { name: "node-lifecycle-controller", alias: "nodelifecycle", start: node_lifecycle::start },
     Loop { name: "kubelet", alias: "kubelet", start: kubelet::start },
     Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },

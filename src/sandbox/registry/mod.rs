@@ -11,11 +11,13 @@ mod allocators;
 mod configmaps;
 #[cfg(test)]
 mod corpus_tests;
+mod cronjobs;
 mod custom_resources;
 mod daemonsets;
 pub mod decode;
 mod deployments;
 mod events;
+mod jobs;
 pub(crate) mod label_selector;
 mod namespaces;
 mod nodes;
@@ -93,6 +95,8 @@ pub fn strategy_for(group: &str, kind: &str) -> StrategyRef {
         ("apps", "ReplicaSet") => StrategyRef::new(replicasets::ReplicaSetStrategy),
         ("apps", "StatefulSet") => StrategyRef::new(statefulsets::StatefulSetStrategy),
         ("apps", "DaemonSet") => StrategyRef::new(daemonsets::DaemonSetStrategy),
+        ("batch", "Job") => StrategyRef::new(jobs::JobStrategy),
+        ("batch", "CronJob") => StrategyRef::new(cronjobs::CronJobStrategy),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => StrategyRef::new(crate::sandbox::apiextensions::CrdStrategy),
         _ => StrategyRef::new(Generic),
     }

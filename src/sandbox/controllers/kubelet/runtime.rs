@@ -122,6 +122,14 @@ pub fn container_id() -> String {
 /// (`["sh", "-c", "exit 3"]`, or `command: [sh, -c]` with `args: ["… ; exit 0"]`).
 pub fn exit_code_of(command: &[String], args: &[String]) -> Option<i32> {
     let words: Vec<&String> = command.iter().chain(args).collect();
+    // `true` and `false` (`kubectl create job x --image=busybox -- true`) exit at once.
+    if let [program] = words.as_slice() {
+        match program.rsplit('/').next() {
+            Some("true") => return Some(0),
+            Some("false") => return Some(1),
+            _ => {}
+        }
+    }
     let script = words.last()?;
     let last = script.rsplit([';', '\n', '&']).next()?.trim();
     let code = last.strip_prefix("exit")?.trim();
@@ -146,6 +154,10 @@ mod tests {
             (&["nginx"], &["-g", "daemon off;"], None),
             (&[], &[], None),
             (&["sh", "-c", "exit abc"], &[], None),
+            (&["true"], &[], Some(0)),
+            (&["/bin/false"], &[], Some(1)),
+            (&[], &["false"], Some(1)),
+            (&["sh", "-c", "true"], &[], None),
         ];
         for (command, args, want) in cases {
             assert_eq!(exit_code_of(&s(command), &s(args)), *want, "{command:?} {args:?}");

@@ -14,10 +14,12 @@ pub mod active_pods;
 pub mod clusterrole_aggregation;
 pub mod controller_expectations;
 pub mod controller_ref;
+pub mod daemonset;
 pub mod decisions;
 pub mod deployment;
 pub mod events_recorder;
 pub mod garbage_collector;
+pub mod history;
 pub mod kubelet;
 pub mod namespace;
 pub mod node_lifecycle;
@@ -29,6 +31,7 @@ pub mod root_ca;
 pub mod scheduler;
 pub mod selection;
 pub mod serviceaccount;
+pub mod statefulset;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,6 +69,8 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "clusterrole-aggregation-controller", alias: "clusterrole-aggregation", start: clusterrole_aggregation::start },
     Loop { name: "replicaset-controller", alias: "replicaset", start: replicaset::start },
     Loop { name: "deployment-controller", alias: "deployment", start: deployment::start },
+    Loop { name: "statefulset-controller", alias: "statefulset", start: statefulset::start },
+    Loop { name: "daemonset-controller", alias: "daemonset", start: daemonset::start },
     Loop { name: "node-lifecycle-controller", alias: "nodelifecycle", start: node_lifecycle::start },
     Loop { name: "kubelet", alias: "kubelet", start: kubelet::start },
     Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },

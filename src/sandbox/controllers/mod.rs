@@ -15,12 +15,14 @@ pub mod clusterrole_aggregation;
 pub mod controller_expectations;
 pub mod controller_ref;
 pub mod cronjob;
+pub mod daemonset;
 pub mod decisions;
 pub mod deployment;
 pub mod endpoint;
 pub mod endpointslice;
 pub mod events_recorder;
 pub mod garbage_collector;
+pub mod history;
 pub mod hostpath_provisioner;
 pub mod job;
 pub mod kubelet;
@@ -37,6 +39,7 @@ pub mod root_ca;
 pub mod scheduler;
 pub mod selection;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod ttl_after_finished;
 
 use std::path::PathBuf;
@@ -78,6 +81,8 @@ pub const LOOPS: &[Loop] = &[
     Loop { name: "job-controller", alias: "job", start: job::start },
     Loop { name: "cronjob-controller", alias: "cronjob", start: cronjob::start },
     Loop { name: "ttl-after-finished-controller", alias: "ttl-after-finished", start: ttl_after_finished::start },
+    Loop { name: "statefulset-controller", alias: "statefulset", start: statefulset::start },
+    Loop { name: "daemonset-controller", alias: "daemonset", start: daemonset::start },
     Loop { name: "node-lifecycle-controller", alias: "nodelifecycle", start: node_lifecycle::start },
     Loop { name: "kubelet", alias: "kubelet", start: kubelet::start },
     Loop { name: "default-scheduler", alias: "scheduler", start: scheduler::start },

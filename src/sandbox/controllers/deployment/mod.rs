@@ -5,10 +5,10 @@
 //! reporting progress in its conditions ([`progress`]).
 
 mod conditions;
-mod pod_template_hash;
+pub mod pod_template_hash;
 mod progress;
 mod recreate;
-mod replicas;
+pub mod replicas;
 mod revision;
 mod rollback;
 mod rolling;

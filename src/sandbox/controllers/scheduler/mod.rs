@@ -15,7 +15,7 @@
 mod assumed;
 pub mod filters;
 pub mod fit_error;
-mod node_affinity;
+pub mod node_affinity;
 mod node_info;
 mod preemption;
 mod queue;

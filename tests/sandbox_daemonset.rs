@@ -33,7 +33,7 @@ fn daemon_set(name: &str, extra: Value) -> DaemonSet {
 }
 
 async fn sandbox() -> (common::TestSandbox, Client) {
-    let t = common::TestSandbox::with_controllers("daemonset,scheduler,kubelet").await;
+    let t = common::TestSandbox::with_controllers("daemonset,scheduler,kubelet,nodelifecycle").await;
     let client = t.sandbox.client().await.unwrap();
     (t, client)
 }
@@ -44,13 +44,24 @@ async fn pods_by_node(client: &Client, app: &str) -> BTreeMap<String, Vec<Pod>> 
     let mut out: BTreeMap<String, Vec<Pod>> = BTreeMap::new();
     for p in pods.list(&ListParams::default().labels(&format!("app={app}"))).await.unwrap().items {
         if p.metadata.deletion_timestamp.is_none() {
-            out.entry(p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default()).or_default().push(p);
+            // bound, or pinned to its node and waiting for it (a node without a kubelet
+            // keeps admission's not-ready taint, which daemon pods do not tolerate)
+            let node = p.spec.as_ref().and_then(|s| s.node_name.clone()).or_else(|| pinned_node(&p)).unwrap_or_default();
+            out.entry(node).or_default().push(p);
         }
     }
     out
 }
 
-/// Waits until exactly `nodes` each run one pod of the set.
+/// The node a daemon pod's required affinity names (`matchFields metadata.name In [node]`).
+fn pinned_node(p: &Pod) -> Option<String> {
+    let v = serde_json::to_value(p.spec.as_ref()?.affinity.as_ref()?).ok()?;
+    v.pointer("/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchFields/0/values/0")?
+        .as_str()
+        .map(String::from)
+}
+
+/// Waits until exactly `nodes` each have one pod of the set.
 async fn one_pod_on(client: &Client, app: &str, nodes: &[&str]) -> BTreeMap<String, Vec<Pod>> {
     let what = format!("one {app} pod on each of {nodes:?}");
     eventually(&what, LIMIT, || async {

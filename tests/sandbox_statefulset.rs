@@ -195,7 +195,7 @@ async fn claims_from_templates_are_named_per_ordinal_labelled_and_kept() {
 
 #[tokio::test]
 async fn rolling_update_goes_from_the_highest_ordinal_down_to_the_partition() {
-    let (_t, client) = sandbox("statefulset,scheduler,kubelet").await;
+    let (_t, client) = sandbox("statefulset,scheduler,kubelet,nodelifecycle").await;
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     create(&client, stateful_set("ru", 3, json!({"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}}))).await;
@@ -241,7 +241,11 @@ async fn kubectl_rollout_status_history_and_undo() {
         assert!(out.contains("partitioned roll out complete") || out.contains("roll out complete"), "{out}");
         k.ok(&["set", "image", "statefulset/kb", "c=nginx:1.28"]);
         let out = k.ok(&["rollout", "status", "statefulset/kb", "--timeout=40s"]);
-        assert!(out.contains("rolling update complete 2 pods at revision kb-"), "{out}");
+        // kubectl words it "partitioned" whenever rollingUpdate.partition is set (defaulted 0)
+        assert!(
+            out.contains("rolling update complete 2 pods at revision kb-") || out.contains("partitioned roll out complete: 2 new pods"),
+            "{out}"
+        );
         let history = k.ok(&["rollout", "history", "statefulset/kb"]);
         assert!(history.lines().any(|l| l.starts_with('1')) && history.lines().any(|l| l.starts_with('2')), "{history}");
         k.ok(&["rollout", "undo", "statefulset/kb"]);

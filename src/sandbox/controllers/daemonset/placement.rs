@@ -108,7 +108,8 @@ pub fn target_node(pod: &Pod) -> Option<String> {
 fn new_pod(ds: &DaemonSet, node: &str) -> Pod {
     let template = pod_template(ds, "");
     let mut spec = template.spec.unwrap_or_default();
-    spec.affinity = Some(pin_to_node(spec.affinity.take(), node));
+    // as upstream's NewPod: the node by name, the template's own affinity still checked
+    spec.node_name = Some(node.to_string());
     Pod { metadata: template.metadata.unwrap_or_default(), spec: Some(spec), status: None }
 }
 

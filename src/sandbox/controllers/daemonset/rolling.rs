@@ -178,7 +178,8 @@ mod tests {
             (&unavailable_1, one_new, vec![], vec![]),
             (&unavailable_1, all_old([true, false, true]), vec!["old-n2"], vec![]),
             (&surge_1, all_old([true, true, true]), vec![], vec!["n1"]),
-            (&surge_1, surged, vec!["old-n1"], vec![]),
+            // as upstream: an available new pod is no longer a surge, so the next node surges
+            (&surge_1, surged, vec!["old-n1"], vec!["n2"]),
         ];
         for (i, (strategy, pods, delete, create)) in cases.into_iter().enumerate() {
             let step = rolling_update(&ds(strategy.clone()), &nodes, &pods, "new", Timestamp::now());

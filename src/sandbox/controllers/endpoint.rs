@@ -19,6 +19,7 @@ use super::active_pods::is_ready;
 use super::endpointslice::pod_endpoints::{
     find_port, is_service_ip_set, pod_ip, service_selects, should_pod_be_in_endpoints, should_set_hostname,
 };
+use super::endpointslice::service_index::ServiceIndex;
 use super::endpointslice::trigger_time::{self, TriggerTimeTracker, LAST_CHANGE_TRIGGER_TIME};
 use super::recorder::reference;
 use super::replicaset::key_of;
@@ -36,32 +37,6 @@ pub const LABEL_MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
 /// `v1.IsHeadlessService`.
 pub const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
 
-/// Finds the Services a pod belongs to (`GetPodServiceMemberships`).
-#[derive(Clone)]
-struct Index {
-    services: Lister<Service>,
-    queue: RateLimitingQueue<String>,
-}
-
-impl Index {
-    fn enqueue_for(&self, pod: &Pod) {
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        for svc in self.services.namespaced(&ns).list_matching(|s| service_selects(s, pod.metadata.labels.as_ref())) {
-            self.queue.add(key_of(&svc.metadata));
-        }
-    }
-
-    fn update_pod(&self, old: &Pod, cur: &Pod) {
-        if old.metadata.resource_version == cur.metadata.resource_version {
-            return;
-        }
-        self.enqueue_for(cur);
-        if old.metadata.labels != cur.metadata.labels {
-            self.enqueue_for(old);
-        }
-    }
-}
-
 pub struct EndpointsController {
     client: kube::Client,
     recorder: super::EventRecorder,
@@ -69,7 +44,7 @@ pub struct EndpointsController {
     pods: Lister<Pod>,
     endpoints: Lister<Endpoints>,
     triggers: TriggerTimeTracker,
-    index: Index,
+    index: ServiceIndex,
 }
 
 pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
@@ -77,24 +52,7 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
     let services = ctx.factory.informer_for::<Service>()?;
     let pods = ctx.factory.informer_for::<Pod>()?;
     let endpoints = ctx.factory.informer_for::<Endpoints>()?;
-    let index = Index { services: services.lister(), queue: queue.clone() };
-
-    let (q1, q2, q3) = (queue.clone(), queue.clone(), queue.clone());
-    services.add_named_event_handler(
-        CONTROLLER_NAME,
-        ResourceEventHandlerFuncs::new()
-            .on_add(move |s: &Arc<Service>, _| q1.add(key_of(&s.metadata)))
-            .on_update(move |_, s: &Arc<Service>| q2.add(key_of(&s.metadata)))
-            .on_delete(move |s: &DeltaObject<Service>| q3.add(key_of(&s.object().metadata))),
-    );
-    let (a, u, d) = (index.clone(), index.clone(), index.clone());
-    pods.add_named_event_handler(
-        CONTROLLER_NAME,
-        ResourceEventHandlerFuncs::new()
-            .on_add(move |p: &Arc<Pod>, _| a.enqueue_for(p))
-            .on_update(move |old: &Arc<Pod>, cur: &Arc<Pod>| u.update_pod(old, cur))
-            .on_delete(move |p: &DeltaObject<Pod>| d.enqueue_for(p.object())),
-    );
+    let index = ServiceIndex::watch(CONTROLLER_NAME, &services, &pods, &queue);
     // `onEndpointsDelete`: an Endpoints deleted under a live Service is written again.
     let q4 = queue.clone();
     endpoints.add_named_event_handler(

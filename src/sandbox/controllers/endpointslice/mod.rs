@@ -10,6 +10,7 @@
 
 pub mod pod_endpoints;
 pub mod reconciler;
+pub mod service_index;
 pub mod stale;
 pub mod trigger_time;
 
@@ -22,9 +23,9 @@ use kube::api::{Api, DeleteParams, PostParams};
 
 use self::pod_endpoints::service_selects;
 use self::reconciler::{desired, plan, Action, CONTROLLER_NAME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MAX_ENDPOINTS_PER_SLICE, ZONE_LABEL};
+use self::service_index::ServiceIndex;
 use self::trigger_time::TriggerTimeTracker;
 use super::recorder::reference;
-use super::replicaset::key_of;
 use super::EventType;
 use crate::machinery::delta_fifo::DeltaObject;
 use crate::machinery::lister::Lister;
@@ -43,34 +44,10 @@ fn service_key_of(slice: &EndpointSlice) -> Option<String> {
     Some(format!("{}/{}", slice.metadata.namespace.as_deref().unwrap_or_default(), labels.get(LABEL_SERVICE_NAME)?))
 }
 
-#[derive(Clone)]
-struct Index {
-    services: Lister<Service>,
-    queue: RateLimitingQueue<String>,
-}
-
-impl Index {
-    fn enqueue_for(&self, pod: &Pod) {
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        for svc in self.services.namespaced(&ns).list_matching(|s| service_selects(s, pod.metadata.labels.as_ref())) {
-            self.queue.add(key_of(&svc.metadata));
-        }
-    }
-
-    fn update_pod(&self, old: &Pod, cur: &Pod) {
-        if old.metadata.resource_version == cur.metadata.resource_version {
-            return;
-        }
-        self.enqueue_for(cur);
-        if old.metadata.labels != cur.metadata.labels {
-            self.enqueue_for(old);
-        }
-    }
-
-    fn enqueue_slice(&self, slice: &EndpointSlice) {
-        if let Some(key) = service_key_of(slice) {
-            self.queue.add(key);
-        }
+/// Queues the Service of a slice of ours.
+fn enqueue_slice(queue: &RateLimitingQueue<String>, slice: &EndpointSlice) {
+    if let Some(key) = service_key_of(slice) {
+        queue.add(key);
     }
 }
 
@@ -83,7 +60,7 @@ pub struct EndpointSliceController {
     slices: Lister<EndpointSlice>,
     triggers: TriggerTimeTracker,
     tracker: stale::Tracker,
-    index: Index,
+    index: ServiceIndex,
 }
 
 pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
@@ -92,32 +69,15 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
     let pods = ctx.factory.informer_for::<Pod>()?;
     let nodes = ctx.factory.informer_for::<Node>()?;
     let slices = ctx.factory.informer_for::<EndpointSlice>()?;
-    let index = Index { services: services.lister(), queue: queue.clone() };
-
-    let (q1, q2, q3) = (queue.clone(), queue.clone(), queue.clone());
-    services.add_named_event_handler(
-        COMPONENT,
-        ResourceEventHandlerFuncs::new()
-            .on_add(move |s: &Arc<Service>, _| q1.add(key_of(&s.metadata)))
-            .on_update(move |_, s: &Arc<Service>| q2.add(key_of(&s.metadata)))
-            .on_delete(move |s: &DeltaObject<Service>| q3.add(key_of(&s.object().metadata))),
-    );
-    let (a, u, d) = (index.clone(), index.clone(), index.clone());
-    pods.add_named_event_handler(
-        COMPONENT,
-        ResourceEventHandlerFuncs::new()
-            .on_add(move |p: &Arc<Pod>, _| a.enqueue_for(p))
-            .on_update(move |old: &Arc<Pod>, cur: &Arc<Pod>| u.update_pod(old, cur))
-            .on_delete(move |p: &DeltaObject<Pod>| d.enqueue_for(p.object())),
-    );
+    let index = ServiceIndex::watch(COMPONENT, &services, &pods, &queue);
     // A slice of ours changed or deleted by someone else is put right.
-    let (a, u, d) = (index.clone(), index.clone(), index.clone());
+    let (a, u, d) = (queue.clone(), queue.clone(), queue.clone());
     slices.add_named_event_handler(
         COMPONENT,
         ResourceEventHandlerFuncs::new()
-            .on_add(move |s: &Arc<EndpointSlice>, _| a.enqueue_slice(s))
-            .on_update(move |_, s: &Arc<EndpointSlice>| u.enqueue_slice(s))
-            .on_delete(move |s: &DeltaObject<EndpointSlice>| d.enqueue_slice(s.object())),
+            .on_add(move |s: &Arc<EndpointSlice>, _| enqueue_slice(&a, s))
+            .on_update(move |_, s: &Arc<EndpointSlice>| enqueue_slice(&u, s))
+            .on_delete(move |s: &DeltaObject<EndpointSlice>| enqueue_slice(&d, s.object())),
     );
     let controller = EndpointSliceController {
         client: ctx.client("kube-controller-manager"),

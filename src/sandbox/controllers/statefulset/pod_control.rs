@@ -102,14 +102,21 @@ impl StatefulPodControl<'_> {
             return Err(e);
         }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.metadata.namespace.as_deref().unwrap_or_default());
-        match api.create(&PostParams::default(), pod).await {
+        let created = api.create(&PostParams::default(), pod).await;
+        self.reported("create", name, created, 409)
+    }
+
+    /// The pod event for a write's outcome; `done` is the status that means the write was
+    /// already made (409 on create, 404 on delete), which is no error and tells nothing.
+    fn reported<T>(&self, verb: &str, name: &str, result: Result<T, kube::Error>, done: u16) -> Result<(), kube::Error> {
+        match result {
             Ok(_) => {
-                self.pod_event("create", name, None);
+                self.pod_event(verb, name, None);
                 Ok(())
             }
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == done => Ok(()),
             Err(e) => {
-                self.pod_event("create", name, Some(&e));
+                self.pod_event(verb, name, Some(&e));
                 Err(e)
             }
         }
@@ -119,17 +126,8 @@ impl StatefulPodControl<'_> {
     pub async fn delete(&self, pod: &Pod) -> Result<(), kube::Error> {
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.metadata.namespace.as_deref().unwrap_or_default());
-        match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => {
-                self.pod_event("delete", name, None);
-                Ok(())
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => {
-                self.pod_event("delete", name, Some(&e));
-                Err(e)
-            }
-        }
+        let deleted = api.delete(name, &DeleteParams::default()).await;
+        self.reported("delete", name, deleted, 404)
     }
 
     /// `UpdateStatefulPod` for a pod whose identity labels drifted: puts them back.

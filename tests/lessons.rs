@@ -40,6 +40,7 @@ fn every_lesson_step_passes_on_a_fresh_sandbox() {
         "06-stores-indexers-list-watch.md",
         "07-informers-inside.md",
         "08-custom-resources-and-controllers.md",
+        "09-a-local-cluster.md",
         "10-automating-a-cloud-cluster.md",
     ] {
         assert!(stdout.lines().any(|l| l.starts_with("ok") && l.contains(lesson)), "{lesson} ran: {stdout}");

@@ -50,11 +50,11 @@ fn another_cluster_is_refused_in_one_line_before_the_sandbox_starts() {
 }
 
 #[test]
-fn a_second_check_of_lessons_6_and_7_passes_in_the_same_home() {
+fn a_second_check_of_lessons_6_7_and_9_passes_in_the_same_home() {
     let home = tempfile::tempdir().unwrap();
     let _stop = StopOnDrop(home.path());
     for run in 1..=2 {
-        for lesson in ["6", "7"] {
+        for lesson in ["6", "7", "9"] {
             let out = tutorial(home.path(), &["--check", "--lesson", lesson], None);
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(out.status.success(), "run {run}, lesson {lesson}:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));

@@ -17,7 +17,7 @@ use std::path::Path;
 use lesson::{Lesson, LessonError};
 
 /// The lessons shipped with kubelab, in order.
-const BUILTIN: [(&str, &str); 9] = [
+const BUILTIN: [(&str, &str); 10] = [
     ("01-basics.md", include_str!("../../lessons/01-basics.md")),
     ("02-structs-and-interfaces.md", include_str!("../../lessons/02-structs-and-interfaces.md")),
     ("03-slices-and-resources.md", include_str!("../../lessons/03-slices-and-resources.md")),
@@ -26,6 +26,7 @@ const BUILTIN: [(&str, &str); 9] = [
     ("06-stores-indexers-list-watch.md", include_str!("../../lessons/06-stores-indexers-list-watch.md")),
     ("07-informers-inside.md", include_str!("../../lessons/07-informers-inside.md")),
     ("08-custom-resources-and-controllers.md", include_str!("../../lessons/08-custom-resources-and-controllers.md")),
+    ("09-a-local-cluster.md", include_str!("../../lessons/09-a-local-cluster.md")),
     ("10-automating-a-cloud-cluster.md", include_str!("../../lessons/10-automating-a-cloud-cluster.md")),
 ];
 
@@ -56,7 +57,7 @@ mod tests {
     #[test]
     fn builtin_lessons_parse_and_have_steps() {
         let lessons = super::load(None).unwrap();
-        assert_eq!(lessons.iter().map(|l| l.number).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7, 8, 10]);
+        assert_eq!(lessons.iter().map(|l| l.number).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         assert!(lessons.iter().all(|l| l.steps().count() >= 2), "every lesson has runnable steps");
         // Each lesson ends with what to try alone and how to run it on a real cluster.
         for l in &lessons {

@@ -2,9 +2,12 @@
 //! `default-scheduler` (or no scheduler) and no node gets one.
 //!
 //! One scheduling cycle per pod (`schedule_one.go`), one at a time as upstream: a
-//! snapshot of the nodes with the pods bound or assumed on them, the Filter plugins
-//! ([`filters`]), the Score plugins ([`score`]), then the pod is assumed on the best node
-//! and bound by POSTing a `Binding` to `pods/<name>/binding`. When no node fits, the
+//! snapshot of the [`cache`] (the nodes with the pods bound or assumed on them), the
+//! Filter plugins ([`filters`]), the Score plugins ([`score`]), then the pod is assumed
+//! on the best node. Its binding cycle, a POST of a `Binding` to `pods/<name>/binding`,
+//! runs on its own task as upstream's goroutine does, so the next pod's cycle starts
+//! without waiting for the API server; a failed binding is forgotten and the pod
+//! retried with backoff. When no node fits, the
 //! FitError ([`fit_error`]) with DefaultPreemption's verdict ([`preemption`]) becomes the
 //! pod's `PodScheduled=False` condition and a FailedScheduling event, and the pod waits in
 //! the unschedulable queue ([`queue`]) until the cluster changes.
@@ -12,7 +15,7 @@
 //! Events go through `events.k8s.io/v1` as kube-scheduler's recorder writes them
 //! (reporting controller `default-scheduler`); its writes are managed by `kube-scheduler`.
 
-mod assumed;
+mod cache;
 pub mod filters;
 pub mod fit_error;
 pub mod node_affinity;
@@ -36,7 +39,7 @@ use crate::machinery::delta_fifo::DeltaObject;
 use crate::machinery::lister::Lister;
 use crate::machinery::rate_limiting_queue::RateLimitingQueue;
 use crate::machinery::shared_informer::{ResourceEventHandlerFuncs, SharedIndexInformer};
-use assumed::AssumedPods;
+use cache::Cache;
 use fit_error::{truncate_message, FitError, NO_NODES_AVAILABLE};
 use preemption::Preemption;
 use queue::{Unschedulable, MAX_IN_UNSCHEDULABLE};
@@ -47,17 +50,24 @@ pub const SCHEDULER_NAME: &str = "default-scheduler";
 const WHO: &str = "scheduler";
 
 pub struct Scheduler {
-    client: kube::Client,
     pods: SharedIndexInformer<Pod>,
     nodes: SharedIndexInformer<Node>,
     pod_lister: Lister<Pod>,
-    node_lister: Lister<Node>,
     queue: RateLimitingQueue<String>,
-    assumed: Arc<AssumedPods>,
+    cache: Arc<Cache>,
     unschedulable: Arc<Unschedulable>,
+    binder: Binder,
+    volume_binding: volume_binding::VolumeBinding,
+}
+
+/// The binding cycle's share of the scheduler, owned by each binding task.
+#[derive(Clone)]
+struct Binder {
+    client: kube::Client,
+    cache: Arc<Cache>,
+    queue: RateLimitingQueue<String>,
     recorder: EventsRecorder,
     decisions: super::Decisions,
-    volume_binding: volume_binding::VolumeBinding,
 }
 
 fn key_of(p: &Pod) -> String {
@@ -90,24 +100,24 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
     let queue: RateLimitingQueue<String> = RateLimitingQueue::with_default_rate_limiter();
     let pods = ctx.factory.informer_for::<Pod>()?;
     let nodes = ctx.factory.informer_for::<Node>()?;
-    let assumed = Arc::new(AssumedPods::default());
+    let cache = Arc::new(Cache::default());
     let unschedulable = Arc::new(Unschedulable::default());
 
     let (q_add, q_update, q_delete) = (queue.clone(), queue.clone(), queue.clone());
-    let (a_add, a_update, a_delete) = (assumed.clone(), assumed.clone(), assumed.clone());
+    let (c_add, c_update, c_delete) = (cache.clone(), cache.clone(), cache.clone());
     let (u_update, u_delete) = (unschedulable.clone(), unschedulable.clone());
     pods.add_named_event_handler(
         SCHEDULER_NAME,
         ResourceEventHandlerFuncs::new()
             .on_add(move |p: &Arc<Pod>, _| {
-                a_add.observe(&key_of(p), p);
+                c_add.observe(&key_of(p), p);
                 if wants(p) {
                     q_add.add(key_of(p));
                 }
             })
             .on_update(move |old: &Arc<Pod>, new: &Arc<Pod>| {
                 let key = key_of(new);
-                a_update.observe(&key, new);
+                c_update.observe(&key, new);
                 // A pending pod's own status writes do not make it schedulable.
                 if wants(new) && (old.spec != new.spec || old.metadata.labels != new.metadata.labels) {
                     q_update.add(key);
@@ -121,7 +131,7 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
                     DeltaObject::Object(p) | DeltaObject::DeletedFinalStateUnknown { obj: p, .. } => p,
                 };
                 let key = key_of(p);
-                a_delete.forget(&key);
+                c_delete.remove_pod(&key);
                 u_delete.done(&key);
                 if node_info::holds_node(p).is_some() {
                     u_delete.move_all(&q_delete);
@@ -130,31 +140,35 @@ pub fn start(ctx: &super::Context) -> Result<(), super::StartError> {
     );
     let (q_node_add, q_node_update) = (queue.clone(), queue.clone());
     let (u_node_add, u_node_update) = (unschedulable.clone(), unschedulable.clone());
+    let (c_node_add, c_node_update, c_node_delete) = (cache.clone(), cache.clone(), cache.clone());
     nodes.add_named_event_handler(
         SCHEDULER_NAME,
-        ResourceEventHandlerFuncs::new().on_add(move |_: &Arc<Node>, _| u_node_add.move_all(&q_node_add)).on_update(
-            move |old: &Arc<Node>, new: &Arc<Node>| {
+        ResourceEventHandlerFuncs::new()
+            .on_add(move |n: &Arc<Node>, _| {
+                c_node_add.set_node(n);
+                u_node_add.move_all(&q_node_add)
+            })
+            .on_update(move |old: &Arc<Node>, new: &Arc<Node>| {
+                c_node_update.set_node(new);
                 if node_changed(old, new) {
                     u_node_update.move_all(&q_node_update);
                 }
-            },
-        ),
+            })
+            .on_delete(move |n: &DeltaObject<Node>| {
+                let (DeltaObject::Object(n) | DeltaObject::DeletedFinalStateUnknown { obj: n, .. }) = n;
+                c_node_delete.remove_node(n.metadata.name.as_deref().unwrap_or_default());
+            }),
     );
     let volume_binding = volume_binding::VolumeBinding::new(ctx, &queue, &unschedulable)?;
     let client = ctx.client("kube-scheduler");
-    let scheduler = Scheduler {
+    let binder = Binder {
         recorder: EventsRecorder::new(client.clone(), SCHEDULER_NAME, None),
         client,
-        pod_lister: pods.lister(),
-        node_lister: nodes.lister(),
-        pods,
-        nodes,
-        queue,
-        assumed,
-        unschedulable,
+        cache: cache.clone(),
+        queue: queue.clone(),
         decisions: ctx.decisions.clone(),
-        volume_binding,
     };
+    let scheduler = Scheduler { pod_lister: pods.lister(), pods, nodes, queue, cache, unschedulable, binder, volume_binding };
     // One worker: scheduling cycles are sequential, so each sees the previous one's
     // assumed pod.
     ctx.spawn_workers(Arc::new(scheduler), 1);
@@ -178,14 +192,10 @@ enum Cycle {
 impl Scheduler {
     /// `schedulePod` and the PostFilter: the node for `pod`, or why there is none.
     async fn schedule(&self, key: &str, pod: &Pod) -> Result<Cycle, kube::Error> {
-        let nodes = self.node_lister.list();
-        if nodes.is_empty() {
+        let infos = self.cache.snapshot();
+        if infos.is_empty() {
             return Ok(Cycle::Unschedulable { message: NO_NODES_AVAILABLE.into(), nominated: None });
         }
-        let pods = self.pod_lister.list();
-        let lister = &self.pod_lister;
-        let assumed = self.assumed.pending(&|k| lister.get(k).is_some_and(|p| node_name(&p).is_some()));
-        let infos = node_info::snapshot(&nodes, &pods, &assumed);
         // The PreFilter plugins: only VolumeBinding's can reject here.
         if let Some(message) = self.volume_binding.rejected(pod, &infos) {
             return Ok(Cycle::Unschedulable { message, nominated: None });
@@ -195,7 +205,7 @@ impl Scheduler {
         for n in &infos {
             match filters::run(pod, n) {
                 Some(s) => statuses.push((n.name().to_string(), s)),
-                None => feasible.push(n),
+                None => feasible.push(n.as_ref()),
             }
         }
         if feasible.is_empty() {
@@ -206,7 +216,7 @@ impl Scheduler {
                     None
                 }
                 Preemption::Candidate { node, victims } => {
-                    self.evict(pod, &node, &victims).await?;
+                    self.binder.evict(pod, &node, &victims).await?;
                     Some(node)
                 }
             };
@@ -218,15 +228,35 @@ impl Scheduler {
             return Ok(Cycle::Unschedulable { message: NO_NODES_AVAILABLE.into(), nominated: None });
         };
         let host = feasible[best].name().to_string();
-        self.bind(key, pod, &host).await?;
+        let mut assumed = pod.clone();
+        assumed.spec.get_or_insert_with(Default::default).node_name = Some(host.clone());
+        self.cache.assume(key, &host, assumed);
         Ok(Cycle::Bound(host))
     }
+}
 
-    /// `assume`, then DefaultBinder's POST of a Binding; a failed binding is forgotten.
-    async fn bind(&self, key: &str, pod: &Pod, host: &str) -> Result<(), kube::Error> {
-        let mut assumed = pod.clone();
-        assumed.spec.get_or_insert_with(Default::default).node_name = Some(host.to_string());
-        self.assumed.assume(key, assumed);
+impl Binder {
+    /// The binding cycle: DefaultBinder's POST of a Binding, then the Scheduled event; a
+    /// failed binding is forgotten and the pod goes back to the queue with backoff.
+    async fn bind(self, key: String, pod: Arc<Pod>, host: String) {
+        match self.post_binding(&pod, &host).await {
+            Ok(()) => {
+                self.queue.forget(&key);
+                let note = format!("Successfully assigned {key} to {host}");
+                self.recorder.eventf(&reference(pod.as_ref()), None, EventType::Normal, "Scheduled", "Binding", &note);
+                self.decisions.say(WHO, &key, &format!("bound to {host}"));
+            }
+            // The pod is gone: nothing to bind.
+            Err(kube::Error::Api(s)) if s.code == 404 => self.cache.forget(&key),
+            Err(e) => {
+                self.cache.forget(&key);
+                self.decisions.say(WHO, &key, &format!("binding failed: {e}"));
+                self.queue.add_rate_limited(key);
+            }
+        }
+    }
+
+    async fn post_binding(&self, pod: &Pod, host: &str) -> Result<(), kube::Error> {
         let (ns, name) = (pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default());
         let binding = json!({
             "apiVersion": "v1",
@@ -239,11 +269,7 @@ impl Scheduler {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body)
             .map_err(kube::Error::HttpError)?;
-        if let Err(e) = self.client.request_text(request).await {
-            self.assumed.forget(key);
-            return Err(e);
-        }
-        Ok(())
+        self.client.request_text(request).await.map(|_| ())
     }
 
     /// `prepareCandidate`: each victim gets the DisruptionTarget condition, a Preempted
@@ -310,28 +336,26 @@ impl super::Reconciler for Scheduler {
             self.unschedulable.done(&key);
             return Ok(None);
         };
-        if !wants(&pod) || self.assumed.contains(&key, &pod) {
+        if !wants(&pod) || self.cache.is_placed(&key, &pod) {
             self.unschedulable.done(&key);
             return Ok(None);
         }
         match self.schedule(&key, &pod).await {
             Ok(Cycle::Bound(host)) => {
                 self.unschedulable.done(&key);
-                let note = format!("Successfully assigned {key} to {host}");
-                self.recorder.eventf(&reference(pod.as_ref()), None, EventType::Normal, "Scheduled", "Binding", &note);
-                self.decisions.say(WHO, &key, &format!("bound to {host}"));
+                tokio::spawn(self.binder.clone().bind(key, pod, host));
                 Ok(None)
             }
             Ok(Cycle::Unschedulable { message, nominated }) => {
                 self.unschedulable.failed(&key);
-                self.decisions.say(WHO, &key, &format!("unschedulable: {message}"));
-                self.failed(&pod, &message, nominated.as_deref()).await?;
+                self.binder.decisions.say(WHO, &key, &format!("unschedulable: {message}"));
+                self.binder.failed(&pod, &message, nominated.as_deref()).await?;
                 Ok(Some(MAX_IN_UNSCHEDULABLE))
             }
             // The pod is gone: nothing to schedule.
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
             Err(e) => {
-                self.decisions.say(WHO, &key, &format!("binding failed: {e}"));
+                self.binder.decisions.say(WHO, &key, &format!("scheduling failed: {e}"));
                 Err(e)
             }
         }

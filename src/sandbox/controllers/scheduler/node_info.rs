@@ -1,8 +1,6 @@
-//! The scheduler's snapshot (`framework.NodeInfo` per node): each node with the pods on it
-//! and what they request, taken from the informers plus the assumed pods at the start of
-//! every scheduling cycle.
+//! `framework.NodeInfo`: one node with the pods on it and what they request, as the
+//! scheduler's [`cache`](super::cache) keeps it up to date and every cycle reads it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -13,6 +11,7 @@ use super::resources::{allowed_pods, pod_requests, Resources};
 pub type HostPort = (String, String, i32);
 
 /// One node and what is on it.
+#[derive(Clone)]
 pub struct NodeInfo {
     pub node: Arc<Node>,
     pub pods: Vec<Arc<Pod>>,
@@ -39,6 +38,14 @@ impl NodeInfo {
         }
     }
 
+    /// The node object changed (labels, taints, allocatable); its pods stay.
+    pub fn set_node(&mut self, node: Arc<Node>) {
+        let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        self.allocatable = Resources::from_list(alloc);
+        self.allowed_pods = allowed_pods(alloc);
+        self.node = node;
+    }
+
     pub fn name(&self) -> &str {
         self.node.metadata.name.as_deref().unwrap_or_default()
     }
@@ -48,6 +55,19 @@ impl NodeInfo {
         self.non_zero_requested.add(&pod_requests(&pod, true));
         self.used_ports.extend(host_ports(&pod));
         self.pods.push(pod);
+    }
+
+    /// `RemovePod`: the pod that `is_it` picks stops counting here.
+    pub fn remove_pod(&mut self, is_it: impl Fn(&Pod) -> bool) {
+        let Some(i) = self.pods.iter().position(|p| is_it(p)) else { return };
+        let pod = self.pods.swap_remove(i);
+        self.requested.sub(&pod_requests(&pod, false));
+        self.non_zero_requested.sub(&pod_requests(&pod, true));
+        for port in host_ports(&pod) {
+            if let Some(j) = self.used_ports.iter().position(|p| *p == port) {
+                self.used_ports.swap_remove(j);
+            }
+        }
     }
 }
 
@@ -73,17 +93,4 @@ pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
 pub fn holds_node(pod: &Pod) -> Option<&str> {
     let finished = matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"));
     pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty() && !finished)
-}
-
-/// Every node with the pods bound or assumed to it, in the nodes' name order.
-pub fn snapshot(nodes: &[Arc<Node>], pods: &[Arc<Pod>], assumed: &[Arc<Pod>]) -> Vec<NodeInfo> {
-    let mut infos: Vec<NodeInfo> = nodes.iter().cloned().map(NodeInfo::new).collect();
-    infos.sort_by(|a, b| a.name().cmp(b.name()));
-    let index: HashMap<String, usize> = infos.iter().enumerate().map(|(i, n)| (n.name().to_string(), i)).collect();
-    for pod in pods.iter().chain(assumed) {
-        if let Some(i) = holds_node(pod).and_then(|n| index.get(n)) {
-            infos[*i].add_pod(pod.clone());
-        }
-    }
-    infos
 }

@@ -75,7 +75,7 @@ fn terminating_by_preemption(p: &Pod) -> bool {
 
 /// `PodEligibleToPreemptOthers`' wait: a pod whose nominated node still has a
 /// lower-priority victim terminating does not preempt again.
-fn terminating_victim_on_nominated_node(pod: &Pod, nodes: &[NodeInfo], statuses: &[(String, Status)]) -> Option<&'static str> {
+fn terminating_victim_on_nominated_node(pod: &Pod, nodes: &[Arc<NodeInfo>], statuses: &[(String, Status)]) -> Option<&'static str> {
     let nominated = pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()).filter(|n| !n.is_empty())?;
     let unresolvable = statuses.iter().any(|(n, s)| n == nominated && s.code == Code::UnschedulableAndUnresolvable);
     if unresolvable {
@@ -89,7 +89,7 @@ fn terminating_victim_on_nominated_node(pod: &Pod, nodes: &[NodeInfo], statuses:
 }
 
 /// `Evaluator.Preempt` over the nodes and the filters' verdicts on them.
-pub fn preempt(pod: &Pod, nodes: &[NodeInfo], statuses: &[(String, Status)]) -> Preemption {
+pub fn preempt(pod: &Pod, nodes: &[Arc<NodeInfo>], statuses: &[(String, Status)]) -> Preemption {
     let never = pod.spec.as_ref().and_then(|s| s.preemption_policy.as_deref()) == Some("Never");
     if never {
         return Preemption::Failed("preemption: not eligible due to preemptionPolicy=Never.".into());

@@ -59,6 +59,21 @@ impl Resources {
         }
     }
 
+    /// `RemovePod`'s subtraction; a resource that drops to nothing leaves the map.
+    pub fn sub(&mut self, o: &Resources) {
+        self.milli_cpu -= o.milli_cpu;
+        self.memory -= o.memory;
+        self.ephemeral_storage -= o.ephemeral_storage;
+        for (k, v) in &o.scalar {
+            if let Some(e) = self.scalar.get_mut(k) {
+                *e -= v;
+                if *e == 0 {
+                    self.scalar.remove(k);
+                }
+            }
+        }
+    }
+
     /// Keeps, per resource, the larger of the two (`maxResourceList`).
     fn max_with(&mut self, o: &Resources) {
         self.milli_cpu = self.milli_cpu.max(o.milli_cpu);

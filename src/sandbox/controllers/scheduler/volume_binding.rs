@@ -100,7 +100,7 @@ impl VolumeBinding {
     /// The scheduling cycle's verdict when PreFilter rejects the pod: every node gets the
     /// rejection, preemption has its say, and `FitError.Error()` prints the PreFilter's
     /// message in place of the histogram.
-    pub fn rejected(&self, pod: &Pod, infos: &[NodeInfo]) -> Option<String> {
+    pub fn rejected(&self, pod: &Pod, infos: &[Arc<NodeInfo>]) -> Option<String> {
         let status = self.pre_filter(pod)?;
         if infos.is_empty() {
             return Some(NO_NODES_AVAILABLE.into());
